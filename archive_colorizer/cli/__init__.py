@@ -1,0 +1,1 @@
+"""The `archcolor` command line: Typer commands that call services; never SQL or torch."""

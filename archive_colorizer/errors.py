@@ -1,0 +1,135 @@
+"""The archcolor exception tree.
+
+Every error the product raises on purpose derives from :class:`ArchcolorError`. The CLI catches
+``ArchcolorError`` at the top, prints ``str(error)`` on one line and exits 1 (a traceback only
+with ``--debug``). Each class's docstring is its default message; pass a more specific message
+that names the file/row and says what to do::
+
+    ArchcolorError
+    ├── ConfigurationError           bad option / env var value
+    ├── CatalogError                 database problems
+    │   ├── DatabaseUnavailableError   cannot connect
+    │   ├── SchemaOutOfDateError       database behind head: run `archcolor db upgrade`
+    │   └── NotFoundError              no such scan / job / volume / model
+    ├── InputError                   a path or file the user gave us is unusable
+    │   ├── PathNotFoundError
+    │   └── MasterError                a master file cannot be used
+    │       ├── NotATiffError
+    │       ├── CorruptTiffError
+    │       ├── UnsupportedTiffError
+    │       └── PixelLimitError        decompression-bomb guard
+    ├── FixityError                  a file no longer matches its recorded checksum
+    ├── ModelError                   model registry / weights problems
+    │   ├── ModelNotFoundError
+    │   └── WeightsChecksumError
+    ├── InferenceError               the network could not produce colour
+    │   └── DeviceError                requested device unavailable / out of memory at the floor
+    ├── OutputError                  a derivative or export could not be written
+    └── JobError                     queue problems
+        ├── TransientJobError          retry later with backoff
+        └── PermanentJobError          dead-letter at once
+"""
+
+from __future__ import annotations
+
+
+class ArchcolorError(Exception):
+    """archcolor failed."""
+
+    #: process exit status the CLI uses for this error
+    exit_code: int = 1
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or (self.__doc__ or "archcolor failed.").strip().splitlines()[0]
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigurationError(ArchcolorError):
+    """An option or environment variable has an invalid value; see `archcolor --help`."""
+
+
+class CatalogError(ArchcolorError):
+    """The catalog database could not be used."""
+
+
+class DatabaseUnavailableError(CatalogError):
+    """Cannot connect to the catalog database; check --db / ARCHCOLOR_DATABASE_URL."""
+
+
+class SchemaOutOfDateError(CatalogError):
+    """The catalog database schema is behind this archcolor version; run `archcolor db upgrade`."""
+
+
+class NotFoundError(CatalogError):
+    """The requested record does not exist in the catalog."""
+
+
+class InputError(ArchcolorError):
+    """An input given to archcolor cannot be used."""
+
+
+class PathNotFoundError(InputError):
+    """The given path does not exist; check the spelling and that the volume is mounted."""
+
+
+class MasterError(InputError):
+    """A master file cannot be used."""
+
+
+class NotATiffError(MasterError):
+    """not a TIFF."""
+
+
+class CorruptTiffError(MasterError):
+    """The TIFF structure is corrupt or truncated."""
+
+
+class UnsupportedTiffError(MasterError):
+    """The TIFF uses a layout archcolor does not support."""
+
+
+class PixelLimitError(MasterError):
+    """The image declares more pixels than the configured limit (decompression-bomb guard)."""
+
+
+class FixityError(ArchcolorError):
+    """A file no longer matches its recorded sha256 checksum."""
+
+
+class ModelError(ArchcolorError):
+    """The colorization model cannot be used."""
+
+
+class ModelNotFoundError(ModelError):
+    """No installed model has that name; run `archcolor models` to list them."""
+
+
+class WeightsChecksumError(ModelError):
+    """The weights file does not match the sha256 in its model card; reinstall the model."""
+
+
+class InferenceError(ArchcolorError):
+    """The colorization network could not produce colour for this page."""
+
+
+class DeviceError(InferenceError):
+    """The requested compute device is unavailable or out of memory."""
+
+
+class OutputError(ArchcolorError):
+    """A derivative or export file could not be written."""
+
+
+class JobError(ArchcolorError):
+    """A colorization job failed."""
+
+
+class TransientJobError(JobError):
+    """A job failed for a reason that may go away; it will be retried."""
+
+
+class PermanentJobError(JobError):
+    """A job failed for a reason that retrying cannot fix; it was dead-lettered."""
