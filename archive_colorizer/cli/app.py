@@ -14,7 +14,17 @@ from typing import Annotated
 import typer
 
 from archive_colorizer import __version__
-from archive_colorizer.cli import browse, colorize, db, ingest, models, simulate, train, verify
+from archive_colorizer.cli import (
+    browse,
+    colorize,
+    db,
+    demo,
+    ingest,
+    models,
+    simulate,
+    train,
+    verify,
+)
 from archive_colorizer.config import (
     DEFAULT_DATABASE_URL,
     DEFAULT_PIXEL_LIMIT,
@@ -73,7 +83,7 @@ def global_options(
     ctx.obj = Settings(database_url=db_url, store=store, pixel_limit=pixel_limit, debug=debug)
 
 
-for module in (db, ingest, browse, verify, models, colorize, simulate, train):
+for module in (db, ingest, browse, verify, models, colorize, simulate, train, demo):
     module.register(app)
 
 
