@@ -1,9 +1,138 @@
-"""`archcolor` commands: browse (not yet implemented)."""
+"""`archcolor status`, `archcolor scans` and `archcolor show`: read the catalog."""
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 import typer
+from rich.table import Table
+
+from archive_colorizer.catalog.open import open_catalog
+from archive_colorizer.cli.context import emit_json, settings_of, stdout_console
+from archive_colorizer.services.catalog_queries import (
+    SCAN_FACTS,
+    STATE_CHOICES,
+    list_scans,
+    show_scan,
+    status_counts,
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+def _pixels(scan: dict[str, Any]) -> str:
+    if scan["width"] is None:
+        return ""
+    return f"{scan['width']}x{scan['height']}"
+
+
+def _format(scan: dict[str, Any]) -> str:
+    if scan["bits_per_sample"] is None:
+        return ""
+    layout = "tiled" if scan["tiled"] else "striped"
+    return (
+        f"{scan['bits_per_sample']}-bit {scan['photometric']} x{scan['samples_per_pixel']} "
+        f"{scan['compression']} {layout}"
+    )
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to `app`."""
+    """Add `status`, `scans` and `show` to `app`."""
+
+    @app.command("status")
+    def status_command(ctx: typer.Context, json_out: JsonOption = False) -> None:
+        """Catalog totals.
+
+        scans: image pages catalogued; rejected: files rejected; superseded: older versions kept
+        as history; files and bytes: current files and their size; volumes; events.
+        """
+        with open_catalog(settings_of(ctx).database_url) as engine:
+            counts = status_counts(engine)
+        if json_out:
+            emit_json(counts)
+            return
+        width = max(len(name) for name in counts)
+        for name, value in counts.items():
+            typer.echo(f"{name:<{width}}  {value}")
+
+    @app.command("scans")
+    def scans_command(
+        ctx: typer.Context,
+        volume: Annotated[str | None, typer.Option("--volume", help="Only this volume.")] = None,
+        state: Annotated[
+            str,
+            typer.Option(
+                "--state",
+                help=f"One of {', '.join(STATE_CHOICES)}; current = ingested and rejected.",
+            ),
+        ] = "current",
+        limit: Annotated[
+            int | None, typer.Option("--limit", min=1, help="At most this many rows.")
+        ] = None,
+        json_out: JsonOption = False,
+    ) -> None:
+        """List scans (one per image page; rejected files have one row), by volume and path.
+
+        --json prints one JSON array of objects with every catalogued fact.
+        """
+        if state not in STATE_CHOICES:
+            raise typer.BadParameter(
+                f"must be one of {', '.join(STATE_CHOICES)}", param_hint="--state"
+            )
+        with open_catalog(settings_of(ctx).database_url) as engine:
+            rows = list_scans(engine, volume=volume, state=state, limit=limit)
+        if json_out:
+            emit_json(rows)
+            return
+        table = Table("id", "volume", "path", "page", "v", "state", "pixels", "format", "reason")
+        for row in rows:
+            page = f"{row['page_index'] + 1}/{row['page_count']}" if row["page_count"] else ""
+            table.add_row(
+                str(row["id"]),
+                row["volume"],
+                row["path"],
+                page,
+                str(row["version"]),
+                row["state"],
+                _pixels(row),
+                _format(row),
+                row["reason"] or "",
+            )
+        console = stdout_console()
+        if not console.is_terminal:
+            console.width = max(console.width, 200)  # piped: do not squeeze the columns
+        console.print(table)
+        typer.echo(f"{len(rows)} scans")
+
+    @app.command("show")
+    def show_command(
+        ctx: typer.Context,
+        scan_id: Annotated[int, typer.Argument(help="Scan id (see `archcolor scans`).")],
+        json_out: JsonOption = False,
+    ) -> None:
+        """Every fact and event of one scan, the versions of its file and its duplicates."""
+        with open_catalog(settings_of(ctx).database_url) as engine:
+            scan = show_scan(engine, scan_id)
+        if json_out:
+            emit_json(scan)
+            return
+        width = max(len(name) for name in SCAN_FACTS)
+        for name in SCAN_FACTS:
+            value = scan[name]
+            typer.echo(f"{name:<{width}}  {'' if value is None else value}")
+        typer.echo("events:")
+        for event in scan["events"]:
+            typer.echo(
+                f"  {event['occurred_at']}  {event['type']}  {event['outcome']}: "
+                f"{event['detail']}  ({event['agent']})"
+            )
+        if len(scan["versions"]) > 1:
+            typer.echo(
+                "versions: "
+                + ", ".join(f"#{v['id']} v{v['version']} {v['state']}" for v in scan["versions"])
+            )
+        if scan["duplicates"]:
+            typer.echo(
+                "duplicates: "
+                + ", ".join(f"#{d['id']} {d['volume']}/{d['path']}" for d in scan["duplicates"])
+            )

@@ -1,9 +1,68 @@
-"""`archcolor` commands: db (not yet implemented)."""
+"""`archcolor db upgrade` and `archcolor db current`: the catalog's schema version."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+from archive_colorizer.catalog.engine import display_url
+from archive_colorizer.catalog.migrations import schema_status, upgrade
+from archive_colorizer.catalog.open import open_catalog
+from archive_colorizer.cli.context import emit_json, settings_of
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to `app`."""
+    """Add the `db` command group to `app`."""
+    db_app = typer.Typer(
+        help="Catalog database schema: show its version, migrate it to this archcolor's.",
+        no_args_is_help=True,
+    )
+
+    @db_app.command("upgrade")
+    def upgrade_command(ctx: typer.Context, json_out: JsonOption = False) -> None:
+        """Migrate the catalog database to the newest schema (back it up first).
+
+        Safe to repeat; safe to run while no other archcolor command uses the database.
+        """
+        settings = settings_of(ctx)
+        with open_catalog(settings.database_url, migrate=False) as engine:
+            before, after = upgrade(engine)
+        if json_out:
+            emit_json({"before": before, "after": after, "changed": before != after})
+        elif before == after:
+            typer.echo(f"{display_url(settings.database_url)}: already at schema {after} (head)")
+        else:
+            typer.echo(
+                f"{display_url(settings.database_url)}: schema upgraded from "
+                f"{before or 'empty'} to {after} (head)"
+            )
+
+    @db_app.command("current")
+    def current_command(ctx: typer.Context, json_out: JsonOption = False) -> None:
+        """Show the catalog database's schema revision and whether it is current."""
+        settings = settings_of(ctx)
+        with open_catalog(settings.database_url, migrate=False) as engine:
+            status = schema_status(engine)
+        if json_out:
+            emit_json(
+                {"current": status.current, "head": status.head, "up_to_date": status.up_to_date}
+            )
+            return
+        where = display_url(settings.database_url)
+        if status.up_to_date:
+            typer.echo(f"{where}: schema {status.current} (head)")
+        elif status.current is None:
+            typer.echo(
+                f"{where}: empty (no schema yet; head is {status.head}); any archcolor "
+                "command will create it"
+            )
+        else:
+            typer.echo(
+                f"{where}: schema {status.current}, head is {status.head}; "
+                "run `archcolor db upgrade`"
+            )
+
+    app.add_typer(db_app, name="db")

@@ -1,9 +1,121 @@
-"""`archcolor` commands: ingest (not yet implemented)."""
+"""`archcolor ingest PATH... [--volume NAME] [--json]`: catalogue masters."""
 
 from __future__ import annotations
 
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from archive_colorizer.catalog.open import open_catalog
+from archive_colorizer.cli.context import emit_json, settings_of, stderr_console
+from archive_colorizer.services.ingest import FileOutcome, FileStatus, ingest, plan
+
+#: exit status when the run finished but at least one file was rejected
+EXIT_REJECTED = 3
+
+HELP = """Catalogue the TIFF masters under PATH... (folders are walked recursively, sorted).
+
+Each file is hashed (sha256, streamed) and identified by its content, never its extension; its
+format facts are read from the tags and each image page becomes a scan. Re-running is safe:
+unchanged files add nothing; a file whose bytes changed becomes a new version (the old one is
+kept as history); the same content at two paths is catalogued and reported as a duplicate.
+Unusable files (not a TIFF, truncated, corrupt, unreadable, symlink loops, over --pixel-limit)
+are catalogued as rejected with a one-line reason; they never stop the run. archcolor's own
+SQLite catalog and --store are skipped when they lie inside PATH.
+
+Volume: without --volume each PATH goes to a volume named after its folder (a file's parent
+folder); paths are stored relative to that folder.
+
+--json prints one object: ingested, unchanged, changed, duplicates, rejected (files: each file
+counts in exactly one), bytes (read this run), files, pages, skipped_reduced, volumes.
+
+Exit status: 0 when nothing was rejected in this run, 3 when a file was rejected (the others
+were still catalogued; see `archcolor scans --state rejected`), 1 on an error such as a missing
+PATH or an unreachable database.
+"""
+
+
+def _describe(outcome: FileOutcome) -> str:
+    return f"{outcome.status}: {outcome.volume}/{outcome.path}: {outcome.reason}"
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to `app`."""
+    """Add `ingest` to `app`."""
+
+    @app.command("ingest", help=HELP)
+    def ingest_command(
+        ctx: typer.Context,
+        paths: Annotated[
+            list[Path], typer.Argument(help="Folders or files to ingest.", show_default=False)
+        ],
+        volume: Annotated[
+            str | None,
+            typer.Option("--volume", help="Catalogue everything into this volume."),
+        ] = None,
+        json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    ) -> None:
+        settings = settings_of(ctx)
+        # missing paths fail here, before anything is written
+        work = plan(paths, volume, settings=settings)
+        console = stderr_console()
+        started = time.monotonic()
+        show_progress = sys.stderr.isatty()
+        with open_catalog(settings.database_url) as engine:
+            if show_progress:
+                with Progress(
+                    TextColumn("[bold]ingest[/]"),
+                    BarColumn(),
+                    TextColumn("{task.fields[done]}/{task.fields[files]} files"),
+                    DownloadColumn(),
+                    TransferSpeedColumn(),
+                    TimeRemainingColumn(),
+                    console=console,
+                    transient=True,
+                ) as progress:
+                    task = progress.add_task("ingest", total=work.bytes, done=0, files=work.files)
+                    done = 0
+
+                    def advance(outcome: FileOutcome) -> None:
+                        nonlocal done
+                        done += 1
+                        if outcome.status in (FileStatus.REJECTED, FileStatus.DUPLICATE):
+                            progress.console.print(
+                                _describe(outcome), markup=False, highlight=False
+                            )
+                        progress.update(task, advance=outcome.size, done=done)
+
+                    summary = ingest(engine, settings, paths, prepared=work, on_file=advance)
+            else:
+
+                def report(outcome: FileOutcome) -> None:
+                    if outcome.status in (FileStatus.REJECTED, FileStatus.DUPLICATE):
+                        typer.echo(_describe(outcome), err=True)
+
+                summary = ingest(engine, settings, paths, prepared=work, on_file=report)
+        seconds = time.monotonic() - started
+        if json_out:
+            emit_json(summary.as_dict())
+        else:
+            rate = summary.bytes / 1e6 / seconds if seconds > 0 else 0.0
+            typer.echo(
+                f"{', '.join(summary.volumes) or 'nothing to ingest'}: "
+                f"{summary.ingested} ingested, {summary.unchanged} unchanged, "
+                f"{summary.changed} changed, {summary.duplicates} duplicates, "
+                f"{summary.rejected} rejected ({summary.pages} pages catalogued); "
+                f"{summary.bytes / 1e6:.1f} MB read in {seconds:.1f} s ({rate:.0f} MB/s)"
+            )
+            if summary.rejected:
+                typer.echo("rejected files: `archcolor scans --state rejected`", err=True)
+        if summary.rejected:
+            raise typer.Exit(EXIT_REJECTED)

@@ -1,9 +1,129 @@
-"""`archcolor` commands: verify (not yet implemented)."""
+"""`archcolor verify [--volume V] [--decode] [--json]`: fixity (and decodability) of masters."""
 
 from __future__ import annotations
 
+import sys
+from typing import Annotated
+
 import typer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from archive_colorizer.catalog.open import open_catalog
+from archive_colorizer.cli.context import emit_json, settings_of, stderr_console
+from archive_colorizer.imaging.decode_check import DEFAULT_MEMORY_LIMIT_BYTES, DEFAULT_TIMEOUT_S
+from archive_colorizer.services.verify import DecodeLimits, FixityStatus, VerifyOutcome, verify
+
+#: exit status when a file is missing, unreadable, changed or undecodable
+EXIT_FAILED = 3
+
+HELP = """Re-hash every catalogued master (of --volume, or all) and compare with its sha256.
+
+Each scan gets a fixity-check event. --decode also decodes every page in a child process with a
+time and memory limit (--decode-timeout, --decode-memory-mb) and records a validation event.
+Masters are only read. A changed file stays catalogued as it was: run `archcolor ingest` to
+record the new version.
+
+--json prints one object: files, pages, ok, missing, unreadable, changed, undecodable, bytes.
+
+Exit status: 0 when every file is intact, 3 when any is missing, unreadable, changed or
+undecodable (each is named on stderr), 1 on an error.
+"""
+
+
+def _describe(outcome: VerifyOutcome) -> str:
+    return f"{outcome.status}: {outcome.volume}/{outcome.path}: {outcome.detail}"
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to `app`."""
+    """Add `verify` to `app`."""
+
+    @app.command("verify", help=HELP)
+    def verify_command(
+        ctx: typer.Context,
+        volume: Annotated[str | None, typer.Option("--volume", help="Only this volume.")] = None,
+        decode: Annotated[
+            bool, typer.Option("--decode", help="Also decode every page (child process).")
+        ] = False,
+        decode_timeout: Annotated[
+            float,
+            typer.Option("--decode-timeout", min=1.0, help="Seconds allowed to decode one page."),
+        ] = DEFAULT_TIMEOUT_S,
+        decode_memory_mb: Annotated[
+            int,
+            typer.Option(
+                "--decode-memory-mb", min=256, help="Address-space limit of the decoding process."
+            ),
+        ] = DEFAULT_MEMORY_LIMIT_BYTES // (1024 * 1024),
+        json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    ) -> None:
+        settings = settings_of(ctx)
+        limits = DecodeLimits(
+            timeout_s=decode_timeout, memory_limit_bytes=decode_memory_mb * 1024 * 1024
+        )
+
+        def report(outcome: VerifyOutcome) -> None:
+            if outcome.status != FixityStatus.OK:
+                typer.echo(
+                    f"{outcome.status}: {outcome.volume}/{outcome.path}: {outcome.detail}", err=True
+                )
+
+        with open_catalog(settings.database_url) as engine:
+            if sys.stderr.isatty():
+                console = stderr_console()
+                with Progress(
+                    TextColumn("[bold]verify[/]"),
+                    BarColumn(),
+                    TextColumn("{task.fields[done]}/{task.fields[files]} files"),
+                    DownloadColumn(),
+                    TransferSpeedColumn(),
+                    TimeRemainingColumn(),
+                    console=console,
+                    transient=True,
+                ) as progress:
+                    task = progress.add_task("verify", total=None, done=0, files=0)
+                    done = 0
+
+                    def start(files: int, size: int) -> None:
+                        progress.update(task, total=size, files=files)
+
+                    def advance(outcome: VerifyOutcome) -> None:
+                        nonlocal done
+                        done += 1
+                        if outcome.status != FixityStatus.OK:
+                            progress.console.print(
+                                _describe(outcome), markup=False, highlight=False
+                            )
+                        progress.update(task, advance=outcome.size, done=done)
+
+                    summary = verify(
+                        engine,
+                        settings,
+                        volume=volume,
+                        decode=decode,
+                        limits=limits,
+                        on_file=advance,
+                        on_start=start,
+                    )
+            else:
+                summary = verify(
+                    engine, settings, volume=volume, decode=decode, limits=limits, on_file=report
+                )
+        if json_out:
+            emit_json(summary.as_dict())
+        else:
+            typer.echo(
+                f"{summary.files} files ({summary.pages} pages) checked: {summary.ok} ok, "
+                f"{summary.missing} missing, {summary.unreadable} unreadable, "
+                f"{summary.changed} changed"
+                + (f", {summary.undecodable} undecodable" if decode else "")
+                + f"; {summary.bytes / 1e6:.1f} MB re-hashed"
+            )
+        if summary.failures:
+            raise typer.Exit(EXIT_FAILED)

@@ -1,0 +1,148 @@
+"""Schema versions: run the Alembic migrations in ``migrations/`` from code.
+
+``ensure_schema`` is what every catalog command calls first: an empty database is migrated to
+head by itself; a database behind head stops with a message naming `archcolor db upgrade`; one
+at an unknown (newer) revision or holding foreign tables stops with what to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy.exc import DBAPIError
+
+from archive_colorizer import __version__
+from archive_colorizer.catalog.engine import SQLITE_BEGIN_OPTION, display_url, unavailable
+from archive_colorizer.errors import CatalogError, SchemaOutOfDateError
+
+#: the Alembic script directory, next to the package in the source tree
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+#: PostgreSQL advisory-lock key serialising concurrent migrations ("archcolr" in ASCII)
+MIGRATION_LOCK_KEY = 0x61726368636F6C72
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    """Where a database's schema stands relative to this archcolor version."""
+
+    current: str | None  # None: never migrated
+    head: str
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.current == self.head
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic Config pointing at the migrations, independent of the working directory."""
+    if not (MIGRATIONS_DIR / "env.py").is_file():
+        raise CatalogError(
+            f"the database migrations are missing (expected {MIGRATIONS_DIR}); reinstall archcolor "
+            "from its source tree"
+        )
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head() -> str:
+    """The newest schema revision this archcolor version knows."""
+    revision = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if revision is None:  # pragma: no cover - the project always ships a migration
+        raise CatalogError("no database migrations found")
+    return revision
+
+
+def known_revisions() -> set[str]:
+    """Every revision id in the migrations directory."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return {rev.revision for rev in script.walk_revisions()}
+
+
+def _current(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def schema_status(engine: Engine) -> SchemaStatus:
+    """The database's current revision and this version's head (does not migrate)."""
+    try:
+        with engine.connect() as connection:
+            current = _current(connection)
+    except DBAPIError as error:
+        raise unavailable(engine.url, error) from error
+    return SchemaStatus(current=current, head=head())
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Migrate the database to head; return (revision before, revision after).
+
+    Safe to run from several processes at once: PostgreSQL takes an advisory lock, SQLite an
+    immediate (write) transaction, and the revision is re-read under the lock.
+    """
+    target = head()
+    try:
+        with engine.connect().execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"}) as conn:
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                    )
+                before = _current(conn)
+                _check_known(engine, before)
+                if before != target:
+                    _check_no_foreign_tables(engine, conn, before)
+                    command.upgrade(alembic_config(conn), "head")
+            return before, target
+    except DBAPIError as error:
+        if error.connection_invalidated or "connect" in str(error.orig).lower():
+            raise unavailable(engine.url, error) from error
+        raise CatalogError(
+            f"migrating the catalog database {display_url(engine.url)} failed: "
+            f"{str(error.orig).strip().splitlines()[0]}"
+        ) from error
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Make sure the database is usable by this version: migrate an empty one, refuse others."""
+    status = schema_status(engine)
+    if status.up_to_date:
+        return
+    if status.current is None:
+        upgrade(engine)
+        return
+    _check_known(engine, status.current)
+    raise SchemaOutOfDateError(
+        f"the catalog database {display_url(engine.url)} is at schema revision "
+        f"{status.current}, this archcolor needs {status.head}; back it up and run "
+        "`archcolor db upgrade`"
+    )
+
+
+def _check_known(engine: Engine, revision: str | None) -> None:
+    if revision is not None and revision not in known_revisions():
+        raise CatalogError(
+            f"the catalog database {display_url(engine.url)} is at schema revision {revision}, "
+            f"which archcolor {__version__} does not know (written by a newer archcolor?); "
+            "upgrade archcolor or point --db at another catalog"
+        )
+
+
+def _check_no_foreign_tables(engine: Engine, conn: Connection, revision: str | None) -> None:
+    if revision is not None:
+        return
+    tables = sorted(set(inspect(conn).get_table_names()) - {"alembic_version"})
+    if tables:
+        shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+        raise CatalogError(
+            f"the database {display_url(engine.url)} already has tables ({shown}) but no archcolor "
+            "schema version; point --db at an archcolor catalog or at an empty database"
+        )
