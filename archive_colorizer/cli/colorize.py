@@ -1,9 +1,216 @@
-"""`archcolor` commands: colorize (not yet implemented)."""
+"""`archcolor colorize INPUT -o OUTPUT`: colorize one master page into a derivative TIFF."""
 
 from __future__ import annotations
 
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+from archive_colorizer import __version__
+from archive_colorizer.cli.context import emit_json, settings_of, stderr_console
+from archive_colorizer.errors import ConfigurationError, InputError, OutputError, PathNotFoundError
+
+if TYPE_CHECKING:
+    from archive_colorizer.imaging.tiff_facts import PageFacts
+
+ENV_MODEL = "ARCHCOLOR_MODEL"
+ENV_DEVICE = "ARCHCOLOR_DEVICE"
+ENV_SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH"
+
+HELP = f"""Colorize one page of the TIFF master INPUT into the derivative TIFF OUTPUT.
+
+No catalog is needed. The master is opened read-only and never written. The derivative has the
+page's exact width and height (as displayed, i.e. after its Orientation tag), its resolution,
+its original luminance at full resolution, 8-bit RGB from 8-bit (or bilevel) masters and 16-bit
+RGB from 16-bit ones, an sRGB ICC profile and XMP provenance (source sha256, model, weights
+sha256, parameters). It is written to a temporary file beside OUTPUT and renamed into place.
+
+The network predicts chroma at a working resolution of --chroma-size pixels on the long side
+(0 = full resolution) and runs on tiles of --tile-size pixels (default: the whole working image
+up to 2048 px, larger ones in 1024 px tiles); the result does not depend on the tile size.
+
+--model defaults to {ENV_MODEL} or the installed default (see `archcolor models`); --device to
+{ENV_DEVICE} or auto (CUDA when available; half precision is used only on CUDA).
+
+Same master, model and options give the same pixels. The derivative's DateTime (TIFF tag and
+xmp:CreateDate) is the current time, or {ENV_SOURCE_DATE_EPOCH} (Unix seconds) when that is set, so
+that two runs are byte-identical.
+
+--json prints one object: input, output, page, width, height, bits, bytes, sha256, seconds,
+megapixels_per_second, stage_seconds, model, weights_sha256, device, parameters.
+
+Exit status: 0 on success, 1 on an error (missing or unusable INPUT, OUTPUT exists without
+--overwrite, unknown model, damaged weights, device unavailable).
+"""
+
+
+def _creation_time() -> datetime:
+    """Now (UTC, seconds), or the time in SOURCE_DATE_EPOCH when set (reproducible files)."""
+    epoch = os.environ.get(ENV_SOURCE_DATE_EPOCH, "").strip()
+    if epoch:
+        try:
+            return datetime.fromtimestamp(int(epoch), UTC)
+        except (ValueError, OverflowError, OSError):
+            raise ConfigurationError(
+                f"{ENV_SOURCE_DATE_EPOCH}={epoch!r} is not a Unix time in whole seconds"
+            ) from None
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _check_paths(source: Path, output: Path, overwrite: bool) -> None:
+    if not source.exists():
+        raise PathNotFoundError(f"{source}: no such file; check the path")
+    if not source.is_file():
+        raise InputError(f"{source}: not a file; give one TIFF master")
+    if output.exists() and output.resolve() == source.resolve():
+        raise InputError(f"{output}: OUTPUT is the master itself; masters are never overwritten")
+    if output.exists() and os.path.samefile(source, output):
+        raise InputError(f"{output}: OUTPUT is a link to the master; choose another path")
+    if output.is_dir():
+        raise OutputError(f"{output}: is a folder; give the derivative's file name")
+    if not output.parent.is_dir():
+        raise OutputError(f"{output.parent}: folder does not exist; create it first")
+    if output.exists() and not overwrite:
+        raise OutputError(f"{output}: already exists; pass --overwrite to replace it")
+
+
+def _page_facts(source: Path, page: int, pixel_limit: int) -> PageFacts:
+    from archive_colorizer.imaging.tiff_facts import read_facts
+
+    facts = read_facts(source, pixel_limit=pixel_limit)
+    if not 0 <= page < len(facts.pages):
+        raise InputError(
+            f"{source}: has {len(facts.pages)} image page(s) (0..{len(facts.pages) - 1}); "
+            f"--page {page} does not exist"
+        )
+    return facts.pages[page]
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    console = stderr_console()
+    stages = ", ".join(
+        f"{name} {seconds:.2f}s" for name, seconds in summary["stage_seconds"].items()
+    )
+    console.print(
+        f"{summary['output']}: {summary['width']}x{summary['height']} {summary['bits']}-bit RGB, "
+        f"{summary['bytes']:,} bytes, {summary['seconds']:.2f} s "
+        f"({summary['megapixels_per_second']:.2f} MP/s), model {summary['model']} "
+        f"on {summary['device']}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if stages:
+        console.print(f"stages: {stages}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to `app`."""
+    """Add `colorize` to `app`."""
+
+    @app.command("colorize", help=HELP)
+    def colorize_command(
+        ctx: typer.Context,
+        source: Annotated[
+            Path, typer.Argument(metavar="INPUT", help="TIFF master.", show_default=False)
+        ],
+        output: Annotated[
+            Path,
+            typer.Option("--output", "-o", help="Derivative TIFF to write.", show_default=False),
+        ],
+        model: Annotated[
+            str | None,
+            typer.Option("--model", envvar=ENV_MODEL, help="Model name (default: installed)."),
+        ] = None,
+        page: Annotated[int, typer.Option("--page", min=0, help="Image page index.")] = 0,
+        chroma_size: Annotated[
+            int | None,
+            typer.Option(
+                "--chroma-size",
+                min=0,
+                help="Working resolution, long side in px (0 = full). [default: 1024]",
+                show_default=False,
+            ),
+        ] = None,
+        lowpass: Annotated[
+            float | None,
+            typer.Option(
+                "--lowpass",
+                min=0.0,
+                help="Low-pass (Gaussian sigma, working px) against line/dot screens.",
+                show_default=False,
+            ),
+        ] = None,
+        tile_size: Annotated[
+            int | None,
+            typer.Option("--tile-size", min=1, help="Network tile (window) side in px."),
+        ] = None,
+        device: Annotated[
+            str, typer.Option("--device", envvar=ENV_DEVICE, help="auto, cpu, cuda or cuda:N.")
+        ] = "auto",
+        compression: Annotated[
+            str | None,
+            typer.Option(
+                "--compression",
+                help="none, lzw, deflate or zstd. [default: deflate]",
+                show_default=False,
+            ),
+        ] = None,
+        overwrite: Annotated[
+            bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")
+        ] = False,
+        json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    ) -> None:
+        settings = settings_of(ctx)
+        _check_paths(source, output, overwrite)
+        facts = _page_facts(source, page, settings.pixel_limit)
+
+        from archive_colorizer.imaging.hashing import sha256_file
+        from archive_colorizer.inference.registry import load_predictor
+        from archive_colorizer.services.colorize import ColorizeParams, colorize_master
+
+        options: dict[str, Any] = {
+            "chroma_size": chroma_size,
+            "lowpass": lowpass,
+            "compression": compression,
+        }
+        params = ColorizeParams(**{k: v for k, v in options.items() if v is not None})
+        predictor = load_predictor(model, device=device, tile_size=tile_size)
+        source_sha256, _ = sha256_file(source)
+        provenance = {
+            "source_name": source.name,
+            "source_sha256": source_sha256,
+            "model_name": predictor.model_name,
+            "weights_sha256": predictor.weights_sha256,
+            "parameters": {**params.as_dict(), **predictor.describe()},
+            "archcolor_version": __version__,
+            "datetime": _creation_time(),
+        }
+        started = time.perf_counter()
+        result = colorize_master(
+            source, output, predictor, params, page_index=page, provenance=provenance
+        )
+        seconds = time.perf_counter() - started
+        summary = {
+            "input": str(source),
+            "output": str(output),
+            "page": page,
+            "width": result.width,
+            "height": result.height,
+            "bits": result.bits,
+            "bytes": result.bytes,
+            "sha256": result.sha256,
+            "seconds": round(seconds, 4),
+            "megapixels_per_second": round(facts.width * facts.height / 1e6 / seconds, 4),
+            "stage_seconds": {k: round(v, 4) for k, v in result.stage_seconds.items()},
+            "model": predictor.model_name,
+            "weights_sha256": predictor.weights_sha256,
+            "device": str(predictor.device),
+            "parameters": provenance["parameters"],
+        }
+        if json_out:
+            emit_json(summary)
+        else:
+            _print_summary(summary)

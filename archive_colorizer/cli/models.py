@@ -1,9 +1,129 @@
-"""`archcolor` commands: models (not yet implemented)."""
+"""`archcolor models [--json]`: the installed colorization models and which one is the default."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+from rich.markup import escape
+from rich.table import Table
+
+from archive_colorizer.cli.context import emit_json, stdout_console
+from archive_colorizer.errors import WeightsChecksumError
+
+if TYPE_CHECKING:
+    from archive_colorizer.inference.registry import InstalledModel
+
+#: same value as archive_colorizer.inference.registry.ENV_MODELS_DIR (kept here so that
+#: `archcolor --help` does not import torch)
+ENV_MODELS_DIR = "ARCHCOLOR_MODELS_DIR"
+
+HELP = f"""List the installed colorization models.
+
+Models are folders NAME/ with card.json and weights.safetensors in the directories named by
+{ENV_MODELS_DIR} (separated like PATH), else in the repository's models/ folder. The default
+model (used when --model is not given) is named in a DEFAULT file there.
+
+Each model's weights are hashed and checked against the sha256 in its card: status is "ok",
+"MISMATCH" (the file was damaged or replaced: reinstall it) or "missing"; folders whose card.json
+cannot be read are listed as "broken" with the reason.
+
+--json prints one object: models_dirs, default, models (name, arch, config, parameters,
+weights_bytes, weights_sha256, status, default, directory, training_data, metrics, created),
+broken (directory, reason).
+
+Exit status: 0 when every model verifies, 3 when a weights file is missing or does not match,
+a card is broken, or the default model is not installed.
+"""
+
+#: exit status when a model's weights do not verify
+EXIT_UNVERIFIED = 3
+
+
+def _status(model: InstalledModel) -> str:
+    from archive_colorizer.inference.registry import verify_weights
+
+    try:
+        verify_weights(model)
+    except WeightsChecksumError:
+        return "missing" if not model.weights_path.is_file() else "MISMATCH"
+    return "ok"
+
+
+def _row(model: InstalledModel, default: str | None) -> dict[str, Any]:
+    card = model.card
+    return {
+        "name": card.name,
+        "arch": card.arch,
+        "config": card.config,
+        "parameters": card.parameters,
+        "weights_bytes": card.weights_bytes,
+        "weights_sha256": card.weights_sha256,
+        "status": _status(model),
+        "default": card.name == default,
+        "directory": str(model.directory),
+        "training_data": card.training_data,
+        "metrics": card.metrics,
+        "created": card.created,
+    }
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} B"
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to `app`."""
+    """Add `models` to `app`."""
+
+    @app.command("models", help=HELP)
+    def models_command(
+        json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    ) -> None:
+        from archive_colorizer.inference.registry import (
+            default_model_name,
+            models_dirs,
+            scan_models,
+        )
+
+        default = default_model_name()
+        models, broken = scan_models()
+        rows = [_row(model, default) for model in models]
+        problems = [{"directory": str(b.directory), "reason": b.reason} for b in broken]
+        dirs = [str(d) for d in models_dirs()]
+        default_missing = default is not None and not any(row["default"] for row in rows)
+        if json_out:
+            emit_json({"models_dirs": dirs, "default": default, "models": rows, "broken": problems})
+        else:
+            console = stdout_console()
+            for problem in problems:
+                console.print(f"[red]broken[/]: {escape(problem['reason'])}")
+            if not rows:
+                console.print(f"No models installed in {', '.join(dirs)}.")
+            else:
+                table = Table(title=f"Models in {', '.join(dirs)}")
+                for column in ("", "name", "arch", "parameters", "weights", "sha256", "status"):
+                    table.add_column(column)
+                for row in rows:
+                    table.add_row(
+                        "*" if row["default"] else "",
+                        row["name"],
+                        row["arch"],
+                        f"{row['parameters']:,}",
+                        _size(row["weights_bytes"]),
+                        row["weights_sha256"][:16] + "…",
+                        row["status"] if row["status"] == "ok" else f"[red]{row['status']}[/]",
+                    )
+                console.print(table)
+                if default is None:
+                    console.print("No default model: write a model name into models/DEFAULT.")
+                elif default_missing:
+                    console.print(
+                        f"[red]The default model {escape(default)!r} is not installed.[/]"
+                    )
+                else:
+                    console.print(f"* default model: {default}")
+        if problems or default_missing or any(row["status"] != "ok" for row in rows):
+            raise typer.Exit(EXIT_UNVERIFIED)

@@ -1,0 +1,361 @@
+"""CIE L*a*b* (D65) ↔ sRGB for 8- and 16-bit images, vectorised in float32.
+
+Conventions used everywhere in archcolor:
+
+* sRGB is IEC 61966-2-1: the piecewise transfer function (linear segment below 0.0031308) and
+  the Rec. 709 primaries with a D65 white point.
+* The reference white of L*a*b* is the sRGB white itself (the row sums of the sRGB → XYZ
+  matrix), so ``a* = b* = 0`` gives exactly neutral R = G = B and a grey pixel round-trips to
+  zero chroma.
+* A grey master's sample value is sRGB-encoded luminance: its L* is the L* of the sRGB grey with
+  that value (:func:`grey_to_lightness`). Masters are thus colorized without a tone shift.
+* Integer images are "code values": 0..255 (8-bit) or 0..65535 (16-bit).
+
+Float functions take and return float32 arrays with the channel on the LAST axis for RGB
+(``(..., 3)``) and separate ``L, a, b`` planes for Lab, which is what tiles need.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "SRGB_TO_XYZ",
+    "WHITE_XYZ",
+    "XYZ_TO_SRGB",
+    "code_max",
+    "grey_to_lightness",
+    "lab_to_srgb",
+    "lab_to_srgb_codes",
+    "lightness_lut",
+    "lightness_to_grey",
+    "linear_lut",
+    "linear_to_codes",
+    "linear_to_srgb",
+    "rgb_codes_to_grey",
+    "srgb_codes_to_lab",
+    "srgb_to_lab",
+    "srgb_to_linear",
+]
+
+FloatArray = npt.NDArray[np.float32]
+
+#: linear sRGB → CIE XYZ (IEC 61966-2-1)
+SRGB_TO_XYZ = np.array(
+    [
+        [0.4124, 0.3576, 0.1805],
+        [0.2126, 0.7152, 0.0722],
+        [0.0193, 0.1192, 0.9505],
+    ],
+    dtype=np.float64,
+)
+#: CIE XYZ → linear sRGB (exact inverse of :data:`SRGB_TO_XYZ`)
+XYZ_TO_SRGB = np.linalg.inv(SRGB_TO_XYZ)
+#: reference white (D65 as realised by the sRGB primaries; Y = 1)
+WHITE_XYZ = SRGB_TO_XYZ.sum(axis=1)
+
+_DELTA = 6.0 / 29.0
+_DELTA2_3 = 3.0 * _DELTA * _DELTA
+_EPSILON = _DELTA**3
+_SRGB_LINEAR_LIMIT = 0.0031308
+_SRGB_ENCODED_LIMIT = 0.04045
+
+
+def code_max(bits: int) -> int:
+    """Largest code value of an unsigned ``bits``-bit sample (8 → 255, 16 → 65535)."""
+    if bits not in (8, 16):
+        raise ValueError(f"bits must be 8 or 16, not {bits}")
+    return (1 << bits) - 1
+
+
+def srgb_to_linear(encoded: npt.ArrayLike) -> FloatArray:
+    """sRGB-encoded values in 0..1 → linear light in 0..1 (float32)."""
+    v = np.asarray(encoded, dtype=np.float32)
+    low = v / np.float32(12.92)
+    high = np.power((v + np.float32(0.055)) / np.float32(1.055), np.float32(2.4))
+    return np.where(v <= np.float32(_SRGB_ENCODED_LIMIT), low, high).astype(np.float32)
+
+
+def linear_to_srgb(linear: npt.ArrayLike) -> FloatArray:
+    """Linear light in 0..1 → sRGB-encoded values in 0..1 (float32; negatives give 0)."""
+    v = np.maximum(np.asarray(linear, dtype=np.float32), np.float32(0.0))
+    low = v * np.float32(12.92)
+    high = np.float32(1.055) * np.power(v, np.float32(1.0 / 2.4)) - np.float32(0.055)
+    return np.where(v <= np.float32(_SRGB_LINEAR_LIMIT), low, high).astype(np.float32)
+
+
+def _f(t: FloatArray) -> FloatArray:
+    """The CIE L*a*b* companding function f(t)."""
+    return np.where(
+        t > np.float32(_EPSILON),
+        np.cbrt(t),
+        t / np.float32(_DELTA2_3) + np.float32(4.0 / 29.0),
+    ).astype(np.float32)
+
+
+def _f_inverse(t: FloatArray) -> FloatArray:
+    """Inverse of :func:`_f` (computed in place on a new array; the linear toe only where used)."""
+    out = t * t * t
+    toe = t <= np.float32(_DELTA)
+    if toe.any():
+        out[toe] = np.float32(_DELTA2_3) * (t[toe] - np.float32(4.0 / 29.0))
+    return out.astype(np.float32, copy=False)
+
+
+def srgb_to_lab(rgb: npt.ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """sRGB-encoded ``(..., 3)`` values in 0..1 → ``(L*, a*, b*)`` planes (float32)."""
+    linear = srgb_to_linear(rgb)
+    xyz = linear @ SRGB_TO_XYZ.T.astype(np.float32)
+    white = WHITE_XYZ.astype(np.float32)
+    fx = _f(xyz[..., 0] / white[0])
+    fy = _f(xyz[..., 1] / white[1])
+    fz = _f(xyz[..., 2] / white[2])
+    lightness = np.float32(116.0) * fy - np.float32(16.0)
+    a = np.float32(500.0) * (fx - fy)
+    b = np.float32(200.0) * (fy - fz)
+    return lightness.astype(np.float32), a.astype(np.float32), b.astype(np.float32)
+
+
+def _lab_to_linear_planes(
+    lightness: FloatArray, a: FloatArray, b: FloatArray
+) -> tuple[list[FloatArray], FloatArray]:
+    """L*a*b* planes → ([R, G, B] linear planes, luminance Y), not gamut-mapped."""
+    fy = (lightness + np.float32(16.0)) * np.float32(1.0 / 116.0)
+    fx = fy + a * np.float32(1.0 / 500.0)
+    fz = fy - b * np.float32(1.0 / 200.0)
+    white = WHITE_XYZ.astype(np.float32)
+    x = _f_inverse(fx) * white[0]
+    y = _f_inverse(fy)
+    z = _f_inverse(fz) * white[2]
+    m = XYZ_TO_SRGB.astype(np.float32)
+    planes = [m[c, 0] * x + m[c, 1] * y + m[c, 2] * z for c in range(3)]
+    return planes, y
+
+
+def _into_gamut(planes: list[FloatArray], luminance: FloatArray) -> list[FloatArray]:
+    """Bring linear RGB into [0, 1] by desaturating toward the grey of the same luminance.
+
+    Each out-of-gamut pixel is mixed with (Y, Y, Y) just enough to fit. Y is a weighted mean
+    of R, G, B with weights summing to 1, so the mix keeps Y - and therefore L* - exactly:
+    the master's lightness survives any chroma the network predicts; hue is kept too.
+    """
+    zero, one = np.float32(0.0), np.float32(1.0)
+    y = np.clip(luminance, zero, one)
+    high = np.maximum(np.maximum(planes[0], planes[1]), planes[2])
+    low = np.minimum(np.minimum(planes[0], planes[1]), planes[2])
+    over, under = high > one, low < zero
+    if not (over.any() or under.any()):
+        return planes
+    scale = np.ones_like(y)
+    # the largest channel limits the mix from above, the smallest from below
+    scale[over] = (one - y[over]) / (high[over] - y[over])
+    scale[under] = np.minimum(scale[under], y[under] / (y[under] - low[under]))
+    return [np.clip(y + scale * (p - y), zero, one) for p in planes]
+
+
+def _lab_to_linear(lightness: FloatArray, a: FloatArray, b: FloatArray) -> FloatArray:
+    """L*a*b* planes → in-gamut linear sRGB ``(..., 3)`` (see :func:`_into_gamut`)."""
+    planes, y = _lab_to_linear_planes(lightness, a, b)
+    return np.stack(_into_gamut(planes, y), axis=-1)
+
+
+def lab_to_srgb(lightness: npt.ArrayLike, a: npt.ArrayLike, b: npt.ArrayLike) -> FloatArray:
+    """``L*, a*, b*`` planes → sRGB-encoded ``(..., 3)`` in 0..1 (float32).
+
+    Out-of-gamut colours are desaturated at constant luminance (see ``_into_gamut``).
+    """
+    linear = _lab_to_linear(
+        np.asarray(lightness, dtype=np.float32),
+        np.asarray(a, dtype=np.float32),
+        np.asarray(b, dtype=np.float32),
+    )
+    return np.clip(linear_to_srgb(linear), 0.0, 1.0).astype(np.float32)
+
+
+@cache
+def _encode_lut_8bit() -> npt.NDArray[np.uint8]:
+    """Linear light quantised to 1/65535 → 8-bit sRGB code value (rounded)."""
+    linear = np.arange(65536, dtype=np.float64) / 65535.0
+    encoded = np.where(
+        linear <= _SRGB_LINEAR_LIMIT,
+        linear * 12.92,
+        1.055 * np.power(linear, 1.0 / 2.4) - 0.055,
+    )
+    return np.clip(np.rint(encoded * 255.0), 0, 255).astype(np.uint8)
+
+
+def _f_inverse_into(
+    t: FloatArray, out: FloatArray, scratch: FloatArray, mask: npt.NDArray[np.bool_]
+) -> None:
+    """``out = f^-1(t)`` on preallocated buffers (none may alias ``t``)."""
+    np.multiply(t, t, out=out)
+    np.multiply(out, t, out=out)
+    np.less_equal(t, np.float32(_DELTA), out=mask)
+    if mask.any():  # dark pixels (L* <= 8): blend in the linear toe arithmetically
+        np.subtract(t, np.float32(4.0 / 29.0), out=scratch)
+        np.multiply(scratch, np.float32(_DELTA2_3), out=scratch)
+        np.subtract(scratch, out, out=scratch)
+        np.multiply(scratch, mask, out=scratch)
+        np.add(out, scratch, out=out)
+
+
+def lab_to_srgb_codes(
+    lightness: npt.ArrayLike, a: npt.ArrayLike, b: npt.ArrayLike, bits: int
+) -> npt.NDArray[Any]:
+    """``L*, a*, b*`` planes → sRGB code values ``(..., 3)`` (uint8 for 8 bits, uint16 for 16).
+
+    Out-of-gamut colours are desaturated at constant luminance (as in :func:`lab_to_srgb`), so
+    L* is kept up to quantisation. The 8-bit path encodes through a 65536-entry table of linear
+    light (within one code value of exact rounding, and only at exact code boundaries); the
+    16-bit path computes the transfer function exactly. This is the per-pixel hot path of
+    colorization, so it works on a few reused buffers with plain (unmasked) ufuncs.
+    """
+    code_max(bits)  # validates bits
+    lightness = np.asarray(lightness, dtype=np.float32)
+    shape = lightness.shape
+    n = lightness.size
+    lab_l = lightness.reshape(n)
+    lab_a = np.asarray(a, dtype=np.float32).reshape(n)
+    lab_b = np.asarray(b, dtype=np.float32).reshape(n)
+    f_y, f_z, scratch, x, y, z = (np.empty(n, dtype=np.float32) for _ in range(6))
+    mask = np.empty(n, dtype=np.bool_)
+    white = WHITE_XYZ.astype(np.float32)
+    np.add(lab_l, np.float32(16.0), out=f_y)
+    np.multiply(f_y, np.float32(1.0 / 116.0), out=f_y)
+    _f_inverse_into(f_y, y, scratch, mask)
+    np.multiply(lab_a, np.float32(1.0 / 500.0), out=f_z)  # f_x, in the f_z buffer
+    np.add(f_y, f_z, out=f_z)
+    _f_inverse_into(f_z, x, scratch, mask)
+    np.multiply(x, white[0], out=x)
+    np.multiply(lab_b, np.float32(-1.0 / 200.0), out=f_z)
+    np.add(f_y, f_z, out=f_z)
+    _f_inverse_into(f_z, z, scratch, mask)
+    np.multiply(z, white[2], out=z)
+    m = XYZ_TO_SRGB.astype(np.float32)
+    planes = [np.empty(n, dtype=np.float32) for _ in range(3)]
+    for channel, plane in enumerate(planes):
+        np.multiply(x, m[channel, 0], out=plane)
+        np.multiply(y, m[channel, 1], out=scratch)
+        np.add(plane, scratch, out=plane)
+        np.multiply(z, m[channel, 2], out=scratch)
+        np.add(plane, scratch, out=plane)
+    # gamut: mix toward (Y, Y, Y) by the largest factor <= 1 that fits. The largest channel is
+    # >= Y and the smallest <= Y (Y is their weighted mean), so (1 - Y) / (max - Y) and
+    # Y / (Y - min) are >= 1 for in-gamut pixels; 0/0 gives NaN, which fmin ignores.
+    zero, one = np.float32(0.0), np.float32(1.0)
+    np.maximum(y, zero, out=y)  # (np.clip with out= is several times slower)
+    np.minimum(y, one, out=y)
+    high, low, scale = x, z, f_y
+    np.maximum(planes[0], planes[1], out=high)
+    np.maximum(high, planes[2], out=high)
+    np.minimum(planes[0], planes[1], out=low)
+    np.minimum(low, planes[2], out=low)
+    if high.max(initial=0.0) > one or low.min(initial=1.0) < zero:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            np.subtract(high, y, out=high)
+            np.subtract(one, y, out=scratch)
+            np.divide(scratch, high, out=scale)
+            np.fmin(scale, one, out=scale)
+            np.subtract(y, low, out=low)
+            np.divide(y, low, out=scratch)
+            np.fmin(scale, scratch, out=scale)
+        for plane in planes:
+            np.subtract(plane, y, out=plane)
+            np.multiply(plane, scale, out=plane)
+            np.add(plane, y, out=plane)
+    channels: list[npt.NDArray[Any]] = []
+    for plane in planes:
+        np.maximum(plane, zero, out=plane)
+        np.minimum(plane, one, out=plane)
+        if bits == 8:
+            np.multiply(plane, np.float32(65535.0), out=plane)
+            np.add(plane, np.float32(0.5), out=plane)
+            channels.append(np.take(_encode_lut_8bit(), plane.astype(np.uint16)))
+        else:
+            channels.append(linear_to_codes(plane, bits))
+    rows = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
+    columns = shape[-1] if shape else 1
+    merged = cv2.merge([c.reshape(rows, columns) for c in channels])
+    return merged.reshape(*shape, 3)
+
+
+def srgb_codes_to_lab(rgb: npt.ArrayLike, bits: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """sRGB code values ``(..., 3)`` (8- or 16-bit) → ``(L*, a*, b*)`` planes (float32)."""
+    values = np.asarray(rgb, dtype=np.float32) / np.float32(code_max(bits))
+    return srgb_to_lab(values)
+
+
+@cache
+def lightness_lut(bits: int) -> FloatArray:
+    """Table: grey code value (sRGB-encoded luminance) → L* in 0..100 (float32, read-only)."""
+    peak = code_max(bits)
+    encoded = np.arange(peak + 1, dtype=np.float64) / peak
+    linear = np.where(
+        encoded <= _SRGB_ENCODED_LIMIT, encoded / 12.92, ((encoded + 0.055) / 1.055) ** 2.4
+    )
+    f = np.where(linear > _EPSILON, np.cbrt(linear), linear / _DELTA2_3 + 4.0 / 29.0)
+    table = (116.0 * f - 16.0).astype(np.float32)
+    table.setflags(write=False)
+    return table
+
+
+@cache
+def linear_lut(bits: int) -> FloatArray:
+    """Table: sRGB code value → linear light in 0..1 (float32, read-only)."""
+    peak = code_max(bits)
+    encoded = np.arange(peak + 1, dtype=np.float64) / peak
+    table = np.where(
+        encoded <= _SRGB_ENCODED_LIMIT, encoded / 12.92, ((encoded + 0.055) / 1.055) ** 2.4
+    ).astype(np.float32)
+    table.setflags(write=False)
+    return table
+
+
+def rgb_codes_to_grey(rgb: npt.NDArray[np.integer], bits: int) -> npt.NDArray[np.integer]:
+    """sRGB code values ``(..., 3)`` → grey code values of the same luminance (same dtype).
+
+    Luminance is computed in linear light (Rec. 709 weights, the Y row of the sRGB matrix) and
+    encoded back with the sRGB transfer function, so the grey has the colour's L*.
+    """
+    table = linear_lut(bits)
+    weights = SRGB_TO_XYZ[1].astype(np.float32)
+    luminance = (
+        weights[0] * table[rgb[..., 0]]
+        + weights[1] * table[rgb[..., 1]]
+        + weights[2] * table[rgb[..., 2]]
+    )
+    return linear_to_codes(luminance, bits)
+
+
+def linear_to_codes(linear: npt.ArrayLike, bits: int) -> npt.NDArray[np.integer]:
+    """Linear light (clipped to 0..1) → sRGB code values (uint8 for 8 bits, uint16 for 16)."""
+    values = np.clip(np.asarray(linear, dtype=np.float32), 0.0, 1.0)
+    if bits == 8:
+        return _encode_lut_8bit()[np.rint(values * np.float32(65535.0)).astype(np.uint16)]
+    peak = code_max(bits)
+    return np.clip(np.rint(linear_to_srgb(values) * np.float32(peak)), 0, peak).astype(np.uint16)
+
+
+def grey_to_lightness(grey: npt.NDArray[np.integer], bits: int) -> FloatArray:
+    """Grey code values (uint8 for 8 bits, uint16 for 16) → L* (float32, same shape)."""
+    if grey.dtype != (np.uint8 if bits == 8 else np.uint16):
+        raise TypeError(f"{bits}-bit grey must be {'uint8' if bits == 8 else 'uint16'}")
+    return lightness_lut(bits)[grey]
+
+
+def lightness_to_grey(lightness: npt.ArrayLike, bits: int) -> npt.NDArray[np.integer]:
+    """L* → nearest grey code value (inverse of :func:`grey_to_lightness`)."""
+    peak = code_max(bits)
+    fy = (np.asarray(lightness, dtype=np.float64) + 16.0) / 116.0
+    linear = np.where(fy > _DELTA, fy**3, _DELTA2_3 * (fy - 4.0 / 29.0))
+    linear = np.clip(linear, 0.0, 1.0)
+    encoded = np.where(
+        linear <= _SRGB_LINEAR_LIMIT, linear * 12.92, 1.055 * np.power(linear, 1 / 2.4) - 0.055
+    )
+    codes = np.clip(np.rint(encoded * peak), 0, peak)
+    return codes.astype(np.uint8 if bits == 8 else np.uint16)

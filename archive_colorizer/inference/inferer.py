@@ -1,0 +1,288 @@
+"""Chroma prediction for a whole working image: global features once, local network by tiles.
+
+MONAI-style separation so the tiling is testable without a model:
+
+* :func:`plan_tiles` (splitter) cuts an ``H x W`` image into cores on a ``stride``-aligned grid,
+  each with an input window = core + ``halo`` on every side, clipped to the image;
+* the predictor is any ``(window (1, 1, h, w)) -> (1, C, h, w)`` function;
+* :func:`sliding_window` (merger) writes each window's core back into the output.
+
+With ``halo >= network.receptive_margin`` and origins on multiples of ``network.stride``, every
+core equals the same region of the untiled result (up to float rounding of different kernel
+choices), so no blending windows are needed. :class:`NetworkPredictor` implements the
+pipeline's ``ChromaPredictor`` protocol on top of this.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from archive_colorizer.errors import ConfigurationError, DeviceError, InferenceError
+from archive_colorizer.inference.cards import ModelCard
+from archive_colorizer.inference.device import (
+    cpu_threads,
+    deterministic,
+    is_out_of_memory,
+    release_cached_memory,
+    uses_half_precision,
+)
+from archive_colorizer.inference.networks.base import ColorizationNet, resize_for_global
+
+#: run the working image in one piece up to this long side (px); tile above it
+WHOLE_IMAGE_CAP = 2048
+#: window side used when the image is above the cap and no tile size was given
+DEFAULT_TILE_SIZE = 1024
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One tile: its core (written to the output) and input window, in image pixels."""
+
+    core_y0: int
+    core_y1: int
+    core_x0: int
+    core_x1: int
+    window_y0: int
+    window_y1: int
+    window_x0: int
+    window_x1: int
+
+    @property
+    def window(self) -> tuple[slice, slice]:
+        """Slices of the image that feed the network."""
+        return slice(self.window_y0, self.window_y1), slice(self.window_x0, self.window_x1)
+
+    @property
+    def core(self) -> tuple[slice, slice]:
+        """Slices of the image this tile writes."""
+        return slice(self.core_y0, self.core_y1), slice(self.core_x0, self.core_x1)
+
+    @property
+    def core_in_window(self) -> tuple[slice, slice]:
+        """Slices of the window's output that are the core."""
+        y = self.core_y0 - self.window_y0
+        x = self.core_x0 - self.window_x0
+        return (
+            slice(y, y + self.core_y1 - self.core_y0),
+            slice(x, x + self.core_x1 - self.core_x0),
+        )
+
+
+def round_up(value: int, multiple: int) -> int:
+    """The smallest multiple of ``multiple`` that is >= ``value``."""
+    return -(-value // multiple) * multiple
+
+
+def aligned_halo(receptive_margin: int, stride: int) -> int:
+    """The halo a network needs: its receptive margin rounded up to its stride (at least one)."""
+    return max(stride, round_up(receptive_margin, stride))
+
+
+def min_tile_size(halo: int, stride: int) -> int:
+    """The smallest useful window: a one-stride core plus the halo on both sides."""
+    return 2 * halo + stride
+
+
+def plan_tiles(height: int, width: int, tile_size: int, halo: int, stride: int) -> list[Tile]:
+    """Cover ``height x width`` with windows of at most ``tile_size`` px per side.
+
+    Cores are ``tile_size - 2 * halo`` rounded down to a multiple of ``stride`` and start on
+    multiples of it; windows extend cores by ``halo`` (a multiple of ``stride``) and are clipped
+    to the image, so window origins are stride-aligned too. An image that fits one window is one
+    tile (the whole image).
+    """
+    if height < 1 or width < 1:
+        raise ValueError(f"image must be at least 1x1, got {height}x{width}")
+    if stride < 1 or halo < 0 or halo % stride:
+        raise ValueError(f"halo {halo} must be a non-negative multiple of stride {stride}")
+    if height <= tile_size and width <= tile_size:
+        return [Tile(0, height, 0, width, 0, height, 0, width)]
+    core = (tile_size - 2 * halo) // stride * stride
+    if core < stride:
+        raise ValueError(
+            f"tile size {tile_size} leaves no core after a {halo} px halo; "
+            f"use at least {min_tile_size(halo, stride)}"
+        )
+    tiles = []
+    for y0 in range(0, height, core):
+        y1 = min(y0 + core, height)
+        for x0 in range(0, width, core):
+            x1 = min(x0 + core, width)
+            tiles.append(
+                Tile(
+                    y0, y1, x0, x1,
+                    max(0, y0 - halo), min(height, y1 + halo),
+                    max(0, x0 - halo), min(width, x1 + halo),
+                )
+            )  # fmt: skip
+    return tiles
+
+
+def sliding_window(
+    image: Tensor, predict: Callable[[Tensor], Tensor], tiles: list[Tile], channels: int
+) -> Tensor:
+    """Merge ``predict(window)`` cores of ``image`` ``(1, 1, H, W)`` into ``(1, channels, H, W)``.
+
+    The output lives on the CPU in float32 whatever device ``predict`` computes on.
+    """
+    height, width = image.shape[-2:]
+    output = torch.empty((1, channels, height, width), dtype=torch.float32)
+    for tile in tiles:
+        window_y, window_x = tile.window
+        result = predict(image[:, :, window_y, window_x])
+        core_y, core_x = tile.core_in_window
+        output[:, :, tile.core[0], tile.core[1]] = result[:, :, core_y, core_x].float().cpu()
+    return output
+
+
+@dataclass
+class RunInfo:
+    """How the last :meth:`NetworkPredictor.predict_ab` call ran."""
+
+    tile_size: int | None = None  # None: the whole image in one window
+    tiles: int = 0
+    retries: int = 0
+    global_seconds: float = 0.0
+    local_seconds: float = 0.0
+
+
+class NetworkPredictor:
+    """Predicts a*, b* for a working-resolution L* image with a colorization network.
+
+    Implements ``archive_colorizer.services.colorize.ChromaPredictor``. ``tile_size=None``
+    runs images up to ``whole_cap`` px (long side) whole and tiles larger ones with
+    ``DEFAULT_TILE_SIZE`` windows; an explicit ``tile_size`` always tiles at that window size.
+    On CUDA out-of-memory the window is halved down to the smallest useful size, then
+    DeviceError is raised — grey is never returned as if it were colour.
+    """
+
+    def __init__(
+        self,
+        network: ColorizationNet,
+        *,
+        device: torch.device | None = None,
+        half: bool = True,
+        tile_size: int | None = None,
+        whole_cap: int = WHOLE_IMAGE_CAP,
+        model_name: str = "",
+        weights_sha256: str = "",
+        card: ModelCard | None = None,
+        threads: int | None = None,
+    ) -> None:
+        self.device = device or torch.device("cpu")
+        #: CPU threads used while predicting: results differ in the last float bits between
+        #: thread counts, so it is fixed per predictor and recorded in :meth:`describe`
+        self.threads = threads or torch.get_num_threads()
+        self.half = uses_half_precision(self.device, half)
+        self.network = network.eval().to(self.device)
+        if self.half:
+            self.network.half()
+        self.stride = network.stride
+        self.halo = aligned_halo(network.receptive_margin, network.stride)
+        self.floor = min_tile_size(self.halo, self.stride)
+        if tile_size is not None and tile_size < self.floor:
+            raise ConfigurationError(
+                f"--tile-size {tile_size} is too small for this model: its windows need a "
+                f"{self.halo} px halo on each side; use at least {self.floor}"
+            )
+        self.tile_size = tile_size
+        self.whole_cap = whole_cap
+        self.model_name = model_name
+        self.weights_sha256 = weights_sha256
+        self.card = card
+        self.last_run = RunInfo()
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype the network computes in."""
+        return torch.float16 if self.half else torch.float32
+
+    def describe(self) -> dict[str, Any]:
+        """Parameters that influence the output (for provenance and job keys)."""
+        return {
+            "device": str(self.device),
+            "precision": "float16" if self.half else "float32",
+            "tile_size": self.tile_size,
+            "whole_cap": self.whole_cap,
+            "halo": self.halo,
+            "threads": self.threads if self.device.type == "cpu" else None,
+        }
+
+    def predict_ab(self, lightness: np.ndarray) -> np.ndarray:
+        """a*, b* ``float32 (2, h, w)`` for L* ``(h, w)`` in 0..100 at the working resolution."""
+        array = np.ascontiguousarray(lightness, dtype=np.float32)
+        if array.ndim != 2 or array.shape[0] < 1 or array.shape[1] < 1:
+            raise InferenceError(f"lightness must be a non-empty 2-D array, got {array.shape}")
+        image = torch.from_numpy(array)[None, None]
+        try:
+            with torch.inference_mode(), deterministic(self.device), cpu_threads(self.threads):
+                ab = self._predict(image)
+        except RuntimeError as error:  # not out-of-memory: _predict turns that into DeviceError
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
+            raise InferenceError(
+                f"model {self.model_name or '?'} failed on {self.device} for a "
+                f"{array.shape[1]}x{array.shape[0]} working image: {first}"
+            ) from error
+        result = ab[0].numpy()
+        if not np.isfinite(result).all():
+            raise InferenceError(
+                f"model {self.model_name or '?'} produced non-finite chroma on {self.device}; "
+                "try --device cpu or another model"
+            )
+        return np.ascontiguousarray(result, dtype=np.float32)
+
+    def _predict(self, image: Tensor) -> Tensor:
+        info = RunInfo()
+        started = time.perf_counter()
+        on_device = image.to(self.device, self.dtype)
+        try:
+            global_vec = self.network.global_features(
+                resize_for_global(image.to(self.device), self.network.global_size).to(self.dtype)
+            )
+        except RuntimeError as error:  # torch.OutOfMemoryError is one
+            if not is_out_of_memory(error):
+                raise
+            release_cached_memory(self.device)
+            raise DeviceError(
+                f"{self.device} ran out of memory computing global features; use --device cpu"
+            ) from None
+        info.global_seconds = time.perf_counter() - started
+
+        def local(window: Tensor) -> Tensor:
+            return self.network.colorize(window, global_vec)
+
+        height, width = image.shape[-2:]
+        tile_size = self.tile_size
+        if tile_size is None and max(height, width) > self.whole_cap:
+            tile_size = DEFAULT_TILE_SIZE
+        started = time.perf_counter()
+        while True:
+            size = max(height, width) if tile_size is None else tile_size
+            tiles = plan_tiles(height, width, size, self.halo, self.stride)
+            try:
+                output = sliding_window(on_device, local, tiles, 2)
+                break
+            except RuntimeError as error:  # torch.OutOfMemoryError is one
+                if not is_out_of_memory(error):
+                    raise
+                release_cached_memory(self.device)
+                if size <= self.floor:
+                    raise DeviceError(
+                        f"{self.device} ran out of memory even with {size} px tiles (the "
+                        f"smallest for model {self.model_name or '?'}); use --device cpu or "
+                        "a smaller --chroma-size"
+                    ) from None
+                tile_size = max(self.floor, size // 2)
+                info.retries += 1
+        info.local_seconds = time.perf_counter() - started
+        info.tile_size = None if len(tiles) == 1 else size
+        info.tiles = len(tiles)
+        self.last_run = info
+        return output

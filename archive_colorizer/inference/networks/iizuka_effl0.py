@@ -1,0 +1,203 @@
+"""``iizuka-effl0``: Iizuka-style fusion colorizer on a pretrained EfficientNet-Lite0 encoder.
+
+Layout (channels; scale relative to the working image)::
+
+    L* → sRGB grey, replicated to 3 channels, TF-Lite normalisation
+    encoder (EfficientNet-Lite0, ImageNet weights)   1/2:16  1/4:24  1/8:40  1/16:112  1/32:1280
+    global prior   whole image at 224x224 → 1/32 head features → mean pool → 1280-vector
+                   (computed once per image) → fc 256 + ReLU
+    mid-level      3x3 conv 112 → 128 at 1/16
+    fusion         prior broadcast + concatenated with mid-level → 1x1 conv 128 + ReLU
+    decoder        bilinear x2, concat 1/8 skip → 3x3 conv 96; bilinear x2, concat 1/4 skip and
+                   the 1/2 skip average-pooled to 1/4 → 3x3 conv 64
+    heads at 1/4   regression: 1x1 conv → a*, b*;  classification (optional): 1x1 conv → logits
+                   over ``ab_grid`` x ``ab_grid`` quantised ab bins (Zhang et al. 2016), decoded by
+                   the annealed mean at ``temperature``
+    output         a*, b* = (1 - mix) * regression + mix * annealed mean, bilinear x4 to input size
+
+The local path stops at the 1/16 stage, so ``stride`` is 16; the 1/32 stages and the head run
+only for the global prior.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional
+
+from archive_colorizer.inference.networks.base import (
+    ColorizationNet,
+    check_lightness,
+    pad_to_multiple,
+    receptive_reach,
+)
+from archive_colorizer.inference.networks.effnet_lite import (
+    HEAD_CHANNELS,
+    SCALE_CHANNELS,
+    EfficientNetLite0,
+    load_pretrained_lite0,
+)
+
+ARCH = "iizuka-effl0"
+AB_RANGE = 110.0
+
+
+def lightness_to_grey(lightness: Tensor) -> Tensor:
+    """CIE L* (0..100) → the sRGB-encoded grey (0..1) of the same lightness."""
+    f = (lightness + 16.0) / 116.0
+    linear = torch.where(f > 6.0 / 29.0, f**3, (f - 4.0 / 29.0) * (3.0 * (6.0 / 29.0) ** 2))
+    linear = linear.clamp(0.0, 1.0)
+    return torch.where(
+        linear <= 0.0031308, 12.92 * linear, 1.055 * linear.clamp_min(1e-12) ** (1 / 2.4) - 0.055
+    )
+
+
+def ab_bin_centres(grid: int) -> Tensor:
+    """``(grid * grid, 2)`` centres of the quantised ab bins covering -110..110 (a-major)."""
+    step = 2 * AB_RANGE / grid
+    axis = -AB_RANGE + step * (torch.arange(grid, dtype=torch.float32) + 0.5)
+    a, b = torch.meshgrid(axis, axis, indexing="ij")
+    return torch.stack((a.reshape(-1), b.reshape(-1)), dim=1)
+
+
+class ConvBNReLU(nn.Sequential):
+    """3x3 conv (zero padding 1) + BatchNorm + ReLU."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__(
+            nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()
+        )
+
+
+class IizukaEffL0(ColorizationNet):
+    """Fusion colorizer on EfficientNet-Lite0 (see the module docstring)."""
+
+    arch = ARCH
+    stride = 16
+    global_dim = HEAD_CHANNELS
+
+    def __init__(
+        self,
+        pretrained: bool = False,
+        ab_grid: int = 22,
+        mix: float = 0.5,
+        temperature: float = 0.38,
+        prior_dim: int = 256,
+        mid_channels: int = 128,
+        decoder_channels: tuple[int, int] | list[int] = (96, 64),
+    ) -> None:
+        super().__init__()
+        if ab_grid < 0:
+            raise ValueError(f"ab_grid must be >= 0, got {ab_grid}")
+        if not 0.0 <= mix <= 1.0:
+            raise ValueError(f"mix must be in [0, 1], got {mix}")
+        if ab_grid == 0 and mix != 0.0:
+            raise ValueError("mix > 0 needs the classification head (ab_grid > 0)")
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        self.ab_grid = int(ab_grid)
+        self.mix = float(mix)
+        self.temperature = float(temperature)
+        self.prior_dim = int(prior_dim)
+        self.mid_channels = int(mid_channels)
+        self.decoder_channels = (int(decoder_channels[0]), int(decoder_channels[1]))
+        self.encoder = load_pretrained_lite0() if pretrained else EfficientNetLite0()
+        self.encoder.drop_classifier()
+        self.global_fc = nn.Sequential(nn.Linear(HEAD_CHANNELS, self.prior_dim), nn.ReLU())
+        self.mid = ConvBNReLU(SCALE_CHANNELS[16], self.mid_channels)
+        self.fusion = nn.Sequential(
+            nn.Conv2d(self.mid_channels + self.prior_dim, self.mid_channels, 1), nn.ReLU()
+        )
+        c8, c4 = self.decoder_channels
+        self.up8 = ConvBNReLU(self.mid_channels + SCALE_CHANNELS[8], c8)
+        self.up4 = ConvBNReLU(c8 + SCALE_CHANNELS[4] + SCALE_CHANNELS[2], c4)
+        self.regression = nn.Conv2d(c4, 2, 1)
+        self.classifier: nn.Conv2d | None = None
+        if self.ab_grid:
+            self.classifier = nn.Conv2d(c4, self.ab_grid * self.ab_grid, 1)
+            self.register_buffer("ab_centres", ab_bin_centres(self.ab_grid), persistent=False)
+        self.receptive_margin = receptive_reach(self.spatial_ops()) + self.stride
+
+    @staticmethod
+    def spatial_ops() -> list[tuple[str, int, int]]:
+        """The deepest local path's spatial operations, for :func:`receptive_reach`."""
+        ops: list[tuple[str, int, int]] = [("conv", 3, 2), ("conv", 3, 1)]  # stem, block 0
+        ops += [("conv", 3, 2), ("conv", 3, 1)]  # 1/4
+        ops += [("conv", 5, 2), ("conv", 5, 1)]  # 1/8
+        ops += [("conv", 3, 2), ("conv", 3, 1), ("conv", 3, 1)]  # 1/16
+        ops += [("conv", 5, 1)] * 3  # 1/16, 112 channels
+        ops += [("conv", 3, 1)]  # mid-level
+        ops += [("bilinear", 2, 0), ("conv", 3, 1), ("bilinear", 2, 0), ("conv", 3, 1)]
+        ops += [("bilinear", 4, 0)]
+        return ops
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "ab_grid": self.ab_grid,
+            "mix": self.mix,
+            "temperature": self.temperature,
+            "prior_dim": self.prior_dim,
+            "mid_channels": self.mid_channels,
+            "decoder_channels": list(self.decoder_channels),
+        }
+
+    def encoder_input(self, lightness: Tensor) -> Tensor:
+        """L* ``(N,1,H,W)`` → the encoder's normalised 3-channel input."""
+        grey = lightness_to_grey(lightness)
+        return EfficientNetLite0.normalise(grey.expand(-1, 3, -1, -1))
+
+    def pooled_prior(self, head_features: Tensor) -> Tensor:
+        """The 1280-vector from 1/32 head features (mean over space)."""
+        return head_features.mean(dim=(2, 3))
+
+    def global_features(self, lightness_224: Tensor) -> Tensor:
+        check_lightness(lightness_224)
+        head = self.encoder.features(self.encoder_input(lightness_224), depth=32)[32]
+        return self.pooled_prior(head)
+
+    def decode_heads(
+        self, features: dict[int, Tensor], global_vec: Tensor
+    ) -> tuple[Tensor, Tensor | None]:
+        """Regression a*, b* and class logits (or None) at 1/4 from encoder features."""
+        mid = self.mid(features[16])
+        prior = self.global_fc(global_vec.to(mid.dtype))
+        prior_map = prior[:, :, None, None].expand(-1, -1, *mid.shape[-2:])
+        fused = self.fusion(torch.cat((mid, prior_map), dim=1))
+        x = functional.interpolate(fused, scale_factor=2.0, mode="bilinear", align_corners=False)
+        x = self.up8(torch.cat((x, features[8]), dim=1))
+        x = functional.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+        half = functional.avg_pool2d(features[2], 2)
+        x = self.up4(torch.cat((x, features[4], half), dim=1))
+        regression = self.regression(x)
+        logits = self.classifier(x) if self.classifier is not None else None
+        return regression, logits
+
+    def annealed_mean(self, logits: Tensor) -> Tensor:
+        """Zhang et al.'s annealed-mean decoding of class logits → a*, b* ``(N,2,h,w)``."""
+        weights = torch.softmax(logits / self.temperature, dim=1)
+        centres = self.get_buffer("ab_centres").to(weights.dtype)
+        return torch.einsum("nqhw,qc->nchw", weights, centres)
+
+    def combine(self, regression: Tensor, logits: Tensor | None) -> Tensor:
+        """The quarter-resolution a*, b* the network outputs."""
+        if logits is None or self.mix == 0.0:
+            return regression
+        return (1.0 - self.mix) * regression + self.mix * self.annealed_mean(logits)
+
+    def colorize(self, lightness: Tensor, global_vec: Tensor) -> Tensor:
+        check_lightness(lightness)
+        height, width = lightness.shape[-2:]
+        padded = pad_to_multiple(lightness, self.stride)
+        features = self.encoder.features(self.encoder_input(padded), depth=16)
+        quarter = self.combine(*self.decode_heads(features, global_vec))
+        full = functional.interpolate(
+            quarter, scale_factor=4.0, mode="bilinear", align_corners=False
+        )
+        return full[:, :, :height, :width]
+
+
+def build_iizuka_effl0(**config: Any) -> IizukaEffL0:
+    """Builder registered as ``"iizuka-effl0"``; see :class:`IizukaEffL0` for the options."""
+    return IizukaEffL0(**config)

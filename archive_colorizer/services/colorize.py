@@ -1,0 +1,371 @@
+"""Colorize one master page into a derivative TIFF of the same dimensions.
+
+The data path (memory O(tile), not O(page), at the default chroma size):
+
+1. **read + reduce** — stream the master's normalised grey band by band (``tiff_read``), convert
+   to CIE L* and area-average it to the working (chroma) size, optionally through a low-pass;
+2. **network** — ``predictor.predict_ab(L_work)`` gives a*, b* at the working size;
+3. **upsample + colour** — for each output tile, a*, b* are interpolated bilinearly at the tile's
+   full-resolution pixel centres in whole-image coordinates (so any tiling gives the same
+   pixels) and combined with the master's ORIGINAL full-resolution L*; L*a*b* → sRGB, 8-bit
+   for 8-bit/bilevel/palette masters, 16-bit for 16-bit masters;
+4. **write** — tiles stream into ``tiff_write`` (temp file beside the target, fsync, rename) with
+   the master's resolution, an sRGB ICC profile and the provenance XMP packet.
+
+Full-resolution a*/b* exist only per tile. ``chroma_size=0`` (full-resolution chroma) makes the
+working image as large as the page, which costs ~12 bytes per pixel for L* and a*/b*.
+
+Determinism: for the same master, predictor output, parameters and ``provenance`` the
+derivative is byte-identical. The TIFF DateTime and ``xmp:CreateDate`` are therefore taken from
+``provenance["datetime"]`` (the caller decides what time to record — for example the job's
+creation time) and are omitted when it is absent; nothing reads the clock.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import time
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from archive_colorizer import __version__
+from archive_colorizer.errors import ConfigurationError, InferenceError, OutputError
+from archive_colorizer.imaging import color, metadata
+from archive_colorizer.imaging.geometry import linear_taps, working_size
+from archive_colorizer.imaging.resample import area_reduce, gaussian_lowpass
+from archive_colorizer.imaging.tiff_read import MasterPage, open_master
+from archive_colorizer.imaging.tiff_write import COMPRESSIONS, write_tiled_tiff
+
+__all__ = [
+    "DEFAULT_CHROMA_SIZE",
+    "DEFAULT_LOWPASS",
+    "OUTPUT_TILE",
+    "PIPELINE_VERSION",
+    "STAGES",
+    "ChromaPredictor",
+    "ColorizeParams",
+    "ColorizeResult",
+    "colorize_master",
+    "working_lightness",
+]
+
+#: bump when a change to this pipeline changes output pixels or bytes (part of job keys)
+PIPELINE_VERSION = 1
+#: long side of the working image. Chroma is low-frequency (the eye resolves colour far more
+#: coarsely than luminance), the network's global features see 224 px anyway, and ~1 MP keeps
+#: the network at seconds on a CPU while a 30000 px master still gets a colour sample every
+#: ~30 px — far finer than any colour boundary a viewer can place in an engraving.
+DEFAULT_CHROMA_SIZE = 1024
+#: Gaussian sigma in WORKING pixels. The master is area-reduced to twice the working size,
+#: blurred with sigma 2 x 0.5 = 1 px there (the classic anti-alias filter for a 2x decimation)
+#: and area-reduced by 2. This removes the moiré that engraved line and halftone screens leave
+#: after a plain box reduction, while blurring chroma-relevant structure by under one working px.
+DEFAULT_LOWPASS = 0.5
+#: output TIFF tile edge (px)
+OUTPUT_TILE = 512
+#: stage names of ColorizeResult.stage_seconds
+STAGES = ("read", "reduce", "network", "upsample_colour", "write")
+
+
+class ChromaPredictor(Protocol):
+    """Anything that predicts chroma for a working-resolution lightness image."""
+
+    def predict_ab(self, lightness: np.ndarray) -> np.ndarray:
+        """lightness: float32 (h, w) CIE L* in 0..100 at the working resolution (C-contiguous).
+        Returns float32 (2, h, w): CIE a*, b* at the same resolution."""
+        ...
+
+
+@dataclass(frozen=True)
+class ColorizeParams:
+    """Parameters of the pipeline that change the output (the network's own are the caller's).
+
+    ``chroma_size``: long side of the working image in px; 0 = full resolution.
+    ``lowpass``: Gaussian sigma in working-image px applied before the network to suppress
+    line/dot screens (see DEFAULT_LOWPASS); 0 = off (plain area average).
+    ``compression``: none | lzw | deflate | zstd for the derivative; deflate is the default
+    because it is lossless, compact and read by every TIFF consumer archives use (zstd is not
+    read by Photoshop or older libtiff).
+    """
+
+    chroma_size: int = DEFAULT_CHROMA_SIZE
+    lowpass: float = DEFAULT_LOWPASS
+    compression: str = "deflate"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.chroma_size, int) or self.chroma_size < 0:
+            raise ConfigurationError(
+                f"--chroma-size must be a whole number of pixels >= 0 (0 = full resolution), "
+                f"not {self.chroma_size!r}"
+            )
+        if not math.isfinite(self.lowpass) or self.lowpass < 0:
+            raise ConfigurationError(f"low-pass sigma must be >= 0, not {self.lowpass!r}")
+        if self.compression not in COMPRESSIONS:
+            raise ConfigurationError(
+                f"--compression must be one of {', '.join(COMPRESSIONS)}, not {self.compression!r}"
+            )
+
+    def as_dict(self) -> dict[str, Any]:
+        """Everything this pipeline's output depends on besides inputs and model (JSON-able)."""
+        return {
+            "chroma_size": self.chroma_size,
+            "lowpass": float(self.lowpass),
+            "compression": self.compression,
+            "output_tile": OUTPUT_TILE,
+            "pipeline_version": PIPELINE_VERSION,
+        }
+
+
+@dataclass(frozen=True)
+class ColorizeResult:
+    """What was written: the derivative's facts and where the time went.
+
+    ``stage_seconds`` is wall time: ``read`` is time spent waiting for decoded master bands
+    (decoding runs ahead on worker threads, overlapping the other stages), ``reduce`` L*
+    conversion, area reduction and low-pass, ``network`` the predictor call,
+    ``upsample_colour`` interpolating a*/b* and converting tiles to sRGB, ``write`` the rest
+    of the writer's time (waiting for compression, file I/O, fsync, hashing, rename).
+    """
+
+    width: int
+    height: int
+    bits: int
+    sha256: str
+    bytes: int
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    working_width: int = 0
+    working_height: int = 0
+
+
+def working_lightness(
+    page: MasterPage,
+    chroma_size: int,
+    lowpass: float,
+    *,
+    rows: int = OUTPUT_TILE,
+    timings: dict[str, float] | None = None,
+) -> npt.NDArray[np.float32]:
+    """The network input for ``page``: L* area-reduced to the working size, low-passed.
+
+    With ``lowpass > 0`` the page is area-reduced to twice the working size (capped at the
+    page), blurred with ``lowpass`` working px (scaled to that grid) and area-reduced to the
+    working size; this is the same function training should use to make its inputs.
+    """
+    w, h = working_size(page.width, page.height, chroma_size)
+    if lowpass <= 0:
+        return page.reduce_lightness(w, h, rows=rows, timings=timings)
+    grid_w, grid_h = min(page.width, 2 * w), min(page.height, 2 * h)
+    grid = page.reduce_lightness(grid_w, grid_h, rows=rows, timings=timings)
+    started = time.perf_counter()
+    blurred = gaussian_lowpass(grid, lowpass * grid_w / w, lowpass * grid_h / h)
+    result = blurred if (grid_w, grid_h) == (w, h) else area_reduce(blurred, w, h)
+    if timings is not None:
+        timings["reduce"] = timings.get("reduce", 0.0) + time.perf_counter() - started
+    return np.ascontiguousarray(result, dtype=np.float32)
+
+
+def _checked_chroma(ab: Any, shape: tuple[int, int], master: Path) -> npt.NDArray[np.float32]:
+    array = np.asarray(ab)
+    if array.shape != (2, *shape):
+        raise InferenceError(
+            f"{master}: the model returned chroma of shape {array.shape}, expected "
+            f"{(2, *shape)}; the model does not fit this pipeline"
+        )
+    array = np.ascontiguousarray(array, dtype=np.float32)
+    if not np.isfinite(array).all():
+        raise InferenceError(
+            f"{master}: the model returned non-finite chroma; no derivative was written "
+            "(try another --device or model)"
+        )
+    return array
+
+
+def _tiff_datetime(value: Any) -> tuple[str | None, str | None]:
+    """Caller's datetime → (TIFF DateTime, XMP CreateDate), or (None, None)."""
+    if value is None:
+        return None, None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    xmp_date = moment.isoformat()
+    if moment.tzinfo is not None and moment.utcoffset() is not None and not moment.utcoffset():
+        xmp_date = moment.replace(tzinfo=None).isoformat() + "Z"
+    return moment.strftime("%Y:%m:%d %H:%M:%S"), xmp_date
+
+
+class _ColourTiles:
+    """Yields the derivative's RGB tiles row-major, timing the read and colour work."""
+
+    def __init__(
+        self,
+        page: MasterPage,
+        ab: npt.NDArray[np.float32],
+        tile: int,
+        timings: dict[str, float],
+        workers: int,
+    ) -> None:
+        self.page = page
+        self.ab = ab
+        self.tile = tile
+        self.timings = timings
+        self.workers = workers
+        _channels, self.work_h, self.work_w = ab.shape
+        self.columns = [(x0, min(page.width, x0 + tile)) for x0 in range(0, page.width, tile)]
+        self.column_taps = linear_taps(page.width, self.work_w, 0, page.width)
+
+    def _tile(
+        self, grey: npt.NDArray[Any], rows_ab: npt.NDArray[np.float32], x0: int, x1: int
+    ) -> npt.NDArray[Any]:
+        taps = self.column_taps
+        low, high = taps.low[x0:x1], taps.high[x0:x1]
+        weight = taps.weight[x0:x1]
+        ab = np.take(rows_ab, low, axis=2)
+        upper = np.take(rows_ab, high, axis=2)
+        np.subtract(upper, ab, out=upper)
+        np.multiply(upper, weight, out=upper)
+        np.add(ab, upper, out=ab)
+        lightness = color.grey_to_lightness(np.ascontiguousarray(grey[:, x0:x1]), self.page.bits)
+        return color.lab_to_srgb_codes(lightness, ab[0], ab[1], self.page.bits)
+
+    def __iter__(self) -> Iterator[npt.NDArray[Any]]:
+        source = self.page.grey_bands(self.tile)
+        group = max(1, self.workers * 2)
+        with ThreadPoolExecutor(self.workers) as executor:
+            while True:
+                started = time.perf_counter()
+                item = next(source, None)
+                read_done = time.perf_counter()
+                self.timings["read"] += read_done - started
+                if item is None:
+                    return
+                y0, grey = item
+                y1 = y0 + grey.shape[0]
+                rows = linear_taps(self.page.height, self.work_h, y0, y1)
+                weight = rows.weight[None, :, None]
+                rows_ab = (
+                    self.ab[:, rows.low, :] * (np.float32(1.0) - weight)
+                    + self.ab[:, rows.high, :] * weight
+                )
+                self.timings["upsample_colour"] += time.perf_counter() - read_done
+                for start in range(0, len(self.columns), group):
+                    started = time.perf_counter()
+                    chunk = self.columns[start : start + group]
+                    make = functools.partial(self._tile, grey, rows_ab)
+                    tiles = list(executor.map(make, *zip(*chunk, strict=True)))
+                    self.timings["upsample_colour"] += time.perf_counter() - started
+                    yield from tiles
+
+
+def _workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def colorize_master(
+    master: Path,
+    output: Path,
+    predictor: ChromaPredictor,
+    params: ColorizeParams,
+    *,
+    page_index: int = 0,
+    provenance: Mapping[str, Any],
+) -> ColorizeResult:
+    """Colorize page ``page_index`` of ``master`` into ``output`` (same width, height, resolution).
+
+    ``provenance`` is recorded in the XMP packet. Keys used (others are kept verbatim in
+    ``archcolor:Provenance``):
+
+    - ``source_name``: the master's file name (default: ``master.name``)
+    - ``source_sha256``: sha256 of the master's bytes (required: ``xmpMM:DerivedFrom``)
+    - ``model_name``, ``weights_sha256``: the model that predicted the chroma
+    - ``parameters``: everything that influenced the output (default: ``params.as_dict()``)
+    - ``archcolor_version`` (default: this package's version)
+    - ``datetime``: ``datetime`` or ISO string for TIFF DateTime / xmp:CreateDate (omitted when
+      absent, so that reruns are byte-identical)
+
+    The master is only ever opened read-only. Raises MasterError subclasses for unreadable
+    masters, InferenceError when the predictor fails, OutputError when writing fails; in every
+    failure case no (partial) output file is left behind.
+    """
+    master, output = Path(master), Path(output)
+    if "source_sha256" not in provenance:
+        raise ValueError("provenance must contain 'source_sha256' (the master's sha256)")
+    if output.exists() and master.exists() and os.path.samefile(output, master):
+        raise OutputError(f"{output}: is the master itself; choose another output path")
+    if not output.parent.is_dir():
+        raise OutputError(f"{output}: the folder {output.parent} does not exist; create it first")
+    timings = dict.fromkeys(STAGES, 0.0)
+    workers = _workers()
+    spill_dir = output.parent  # temporary files of rotated pages go beside the output
+    with open_master(master, page_index, spill_dir=spill_dir) as page:
+        lightness = working_lightness(
+            page, params.chroma_size, params.lowpass, rows=OUTPUT_TILE, timings=timings
+        )
+        started = time.perf_counter()
+        ab = _checked_chroma(
+            predictor.predict_ab(np.ascontiguousarray(lightness, dtype=np.float32)),
+            lightness.shape,
+            master,
+        )
+        timings["network"] = time.perf_counter() - started
+        del lightness
+
+        version = str(provenance.get("archcolor_version") or __version__)
+        tiff_datetime, xmp_date = _tiff_datetime(provenance.get("datetime"))
+        xmp = metadata.build_xmp(
+            source_file_name=str(provenance.get("source_name") or master.name),
+            source_sha256=str(provenance["source_sha256"]),
+            model_name=_optional_text(provenance.get("model_name")),
+            weights_sha256=_optional_text(provenance.get("weights_sha256")),
+            archcolor_version=version,
+            parameters=provenance.get("parameters") or params.as_dict(),
+            provenance=provenance,
+            create_date=xmp_date,
+        )
+        resolution = None
+        if page.x_resolution and page.y_resolution:
+            resolution = (page.x_resolution, page.y_resolution)
+        tiles = _ColourTiles(page, ab, OUTPUT_TILE, timings, workers)
+        read_before = timings["read"]
+        started = time.perf_counter()
+        digest, size = write_tiled_tiff(
+            output,
+            width=page.width,
+            height=page.height,
+            dtype=np.uint8 if page.bits == 8 else np.uint16,
+            tiles=iter(tiles),
+            tile=OUTPUT_TILE,
+            compression=params.compression,
+            resolution=resolution,
+            resolution_unit=page.resolution_unit,
+            icc_profile=metadata.srgb_icc_profile(),
+            xmp=xmp,
+            software=f"archcolor {version}",
+            datetime=tiff_datetime,
+            workers=workers,
+        )
+        total = time.perf_counter() - started
+        # the writer pulled tiles, so its wall time includes the second read and colour pass
+        pulled = timings["upsample_colour"] + timings["read"] - read_before
+        timings["write"] = max(0.0, total - pulled)
+        work_h, work_w = ab.shape[1:]
+        return ColorizeResult(
+            width=page.width,
+            height=page.height,
+            bits=page.bits,
+            sha256=digest,
+            bytes=size,
+            stage_seconds={name: round(timings[name], 6) for name in STAGES},
+            working_width=int(work_w),
+            working_height=int(work_h),
+        )
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)

@@ -1,0 +1,222 @@
+"""`archcolor colorize`: one-off colorization end to end with the shipped fixture model."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import tifffile
+
+from archive_colorizer.cli.app import run
+from archive_colorizer.imaging.hashing import sha256_file
+from archive_colorizer.inference.cards import read_card
+from archive_colorizer.inference.fixture import FIXTURE_NAME
+from archive_colorizer.inference.registry import ENV_MODELS_DIR, repository_models_dir
+from tests.factories import write_bilevel, write_gray8, write_gray16, write_tiff
+
+SHIPPED = repository_models_dir() / FIXTURE_NAME
+EPOCH = "1700000000"
+
+
+@pytest.fixture(autouse=True)
+def fixture_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test uses a private copy of the fixture model as the default, on the CPU."""
+    directory = tmp_path / "models"
+    shutil.copytree(SHIPPED, directory / FIXTURE_NAME)
+    (directory / "DEFAULT").write_text(FIXTURE_NAME + "\n")
+    monkeypatch.setenv(ENV_MODELS_DIR, str(directory))
+    monkeypatch.setenv("ARCHCOLOR_DEVICE", "cpu")
+    monkeypatch.delenv("ARCHCOLOR_MODEL", raising=False)
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    return directory
+
+
+def colorize(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any], str]:
+    code = run(["colorize", *args, "--json"])
+    captured = capsys.readouterr()
+    payload = json.loads(captured.out) if code == 0 else {}
+    return code, payload, captured.err
+
+
+def pixels(path: Path) -> np.ndarray:
+    with tifffile.TiffFile(path) as tiff:
+        return tiff.pages[0].asarray()
+
+
+@pytest.mark.parametrize(("width", "height"), [(1, 1), (1, 7), (7, 5), (513, 257)])
+def test_output_has_the_input_dimensions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], width: int, height: int
+) -> None:
+    master = write_gray8(tmp_path / "m.tif", width=width, height=height)
+    code, payload, err = colorize(capsys, str(master), "-o", str(tmp_path / "out.tif"))
+    assert code == 0, err
+    assert (payload["width"], payload["height"], payload["bits"]) == (width, height, 8)
+    rgb = pixels(tmp_path / "out.tif")
+    assert rgb.shape == (height, width, 3) and rgb.dtype == np.uint8
+    assert payload["sha256"] == sha256_file(tmp_path / "out.tif")[0]
+    assert payload["model"] == FIXTURE_NAME
+    assert payload["weights_sha256"] == read_card(SHIPPED).weights_sha256
+    assert set(payload["stage_seconds"]) >= {"read", "reduce", "network", "write"}
+
+
+def test_sixteen_bit_bilevel_and_rotated_pages(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cases = [
+        (write_gray16(tmp_path / "g16.tif", width=40, height=30), (30, 40), np.uint16),
+        (write_bilevel(tmp_path / "bl.tif", width=37, height=21), (21, 37), np.uint8),
+        # Orientation 6 (rotate 90° clockwise to display): dims as displayed, swapped
+        (write_gray8(tmp_path / "o6.tif", width=50, height=20, orientation=6), (50, 20), np.uint8),
+    ]
+    for master, (height, width), dtype in cases:
+        output = tmp_path / f"out-{master.name}"
+        code, payload, err = colorize(capsys, str(master), "-o", str(output))
+        assert code == 0, err
+        rgb = pixels(output)
+        assert rgb.shape == (height, width, 3) and rgb.dtype == dtype, master.name
+        assert (payload["width"], payload["height"]) == (width, height)
+
+
+def test_two_runs_are_byte_identical(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    master = write_gray8(tmp_path / "m.tif", width=300, height=200, seed=4)
+    first, second, third = (tmp_path / n for n in ("a.tif", "b.tif", "c.tif"))
+    colorize(capsys, str(master), "-o", str(first))
+    colorize(capsys, str(master), "-o", str(second))
+    # without SOURCE_DATE_EPOCH the DateTime differs, never the pixels
+    assert np.array_equal(pixels(first), pixels(second))
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+    code, payload, _ = colorize(capsys, str(master), "-o", str(first), "--overwrite")
+    assert code == 0
+    colorize(capsys, str(master), "-o", str(third))
+    assert first.read_bytes() == third.read_bytes()
+    assert payload["sha256"] == sha256_file(third)[0]
+    rgb = pixels(third).astype(np.int16)
+    assert int(np.abs(rgb[..., 0] - rgb[..., 2]).max()) > 2, "the fixture must add colour"
+
+
+def test_tile_size_does_not_change_the_pixels(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    master = write_gray8(tmp_path / "m.tif", width=420, height=260, seed=2)
+    whole, tiled = tmp_path / "whole.tif", tmp_path / "tiled.tif"
+    assert colorize(capsys, str(master), "-o", str(whole))[0] == 0
+    code, payload, _ = colorize(capsys, str(master), "-o", str(tiled), "--tile-size", "200")
+    assert code == 0 and payload["parameters"]["tile_size"] == 200
+    difference = np.abs(pixels(whole).astype(np.int16) - pixels(tiled).astype(np.int16))
+    assert int(difference.max()) <= 1  # a*, b* agree to 1e-3 before 8-bit quantisation
+
+
+def test_provenance_and_resolution_are_recorded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+    master = write_gray8(tmp_path / "scan-0001.tif", width=64, height=48, resolution=(400, 400))
+    output = tmp_path / "out.tif"
+    code, _, err = colorize(capsys, str(master), "-o", str(output), "--chroma-size", "32")
+    assert code == 0, err
+    with tifffile.TiffFile(output) as tiff:
+        tags = tiff.pages[0].tags  # type: ignore[union-attr]
+        assert tags["XResolution"].value == (400, 1)
+        assert tags["DateTime"].value == "2023:11:14 22:13:20"
+        xmp = tags["XMP"].value
+    text = xmp.decode() if isinstance(xmp, bytes) else str(xmp)
+    assert sha256_file(master)[0] in text
+    assert read_card(SHIPPED).weights_sha256 in text
+    assert FIXTURE_NAME in text and "scan-0001.tif" in text
+
+
+def test_missing_and_non_tiff_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = colorize(capsys, str(tmp_path / "nope.tif"), "-o", str(tmp_path / "o.tif"))
+    assert code == 1 and "nope.tif: no such file" in err
+    text = tmp_path / "notes.tif"
+    text.write_text("hello")
+    code, _, err = colorize(capsys, str(text), "-o", str(tmp_path / "o.tif"))
+    assert code == 1 and "not a TIFF" in err
+    assert not (tmp_path / "o.tif").exists()
+
+
+def test_master_is_never_the_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    master = write_gray8(tmp_path / "m.tif")
+    before = sha256_file(master)
+    code, _, err = colorize(capsys, str(master), "-o", str(master), "--overwrite")
+    assert code == 1 and "never overwritten" in err
+    link = tmp_path / "link.tif"
+    os.link(master, link)
+    code, _, err = colorize(capsys, str(master), "-o", str(link), "--overwrite")
+    assert code == 1 and "link to the master" in err
+    assert sha256_file(master) == before
+
+
+def test_existing_output_needs_overwrite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    master = write_gray8(tmp_path / "m.tif")
+    output = tmp_path / "o.tif"
+    output.write_bytes(b"keep me")
+    code, _, err = colorize(capsys, str(master), "-o", str(output))
+    assert code == 1 and "--overwrite" in err and output.read_bytes() == b"keep me"
+    code, _, err = colorize(capsys, str(master), "-o", str(tmp_path / "none" / "o.tif"))
+    assert code == 1 and "does not exist" in err
+
+
+def test_bad_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    master = write_tiff(tmp_path / "m.tif", "gray8", pages=2)
+    output = str(tmp_path / "o.tif")
+    cases = [
+        (["--page", "2"], "--page 2 does not exist"),
+        (["--model", "iizuka.nope"], FIXTURE_NAME),
+        (["--tile-size", "100"], "at least 152"),
+        (["--compression", "jpeg"], "--compression"),
+        (["--device", "tpu"], "--device"),
+    ]
+    for extra, message in cases:
+        code, _, err = colorize(capsys, str(master), "-o", output, *extra)
+        assert code == 1 and message in err, (extra, err)
+    assert not Path(output).exists()
+
+
+def test_tampered_weights_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fixture_model: Path
+) -> None:
+    weights = fixture_model / FIXTURE_NAME / "weights.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-10] ^= 0x40
+    weights.write_bytes(bytes(data))
+    master = write_gray8(tmp_path / "m.tif")
+    code, _, err = colorize(capsys, str(master), "-o", str(tmp_path / "o.tif"))
+    assert code == 1 and "does not match" in err and str(weights) in err
+    assert not (tmp_path / "o.tif").exists()
+
+
+def test_human_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    master = write_gray8(tmp_path / "m.tif", width=33, height=17)
+    assert run(["colorize", str(master), "-o", str(tmp_path / "o.tif")]) == 0
+    err = capsys.readouterr().err
+    assert "33x17 8-bit RGB" in err and "MP/s" in err and "iizuka.fixture" in err
+
+
+@pytest.mark.slow
+def test_console_script_end_to_end(tmp_path: Path, fixture_model: Path) -> None:
+    master = write_gray8(tmp_path / "m.tif", width=2049, height=1025, tiled=True, tile=(256, 256))
+    output = tmp_path / "o.tif"
+    script = Path(sys.executable).with_name("archcolor")
+    done = subprocess.run(
+        [str(script), "colorize", str(master), "-o", str(output), "--json"],
+        env={**os.environ, ENV_MODELS_DIR: str(fixture_model), "ARCHCOLOR_DEVICE": "cpu"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert (payload["width"], payload["height"]) == (2049, 1025)
+    assert pixels(output).shape == (1025, 2049, 3)
