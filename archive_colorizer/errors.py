@@ -11,6 +11,7 @@ that names the file/row and says what to do::
     │   ├── DatabaseUnavailableError   cannot connect
     │   ├── SchemaOutOfDateError       database behind head: run `archcolor db upgrade`
     │   └── NotFoundError              no such scan / job / volume / model
+    │       └── NothingToExportError       no current derivatives for the selection
     ├── InputError                   a path or file the user gave us is unusable
     │   ├── PathNotFoundError
     │   └── MasterError                a master file cannot be used
@@ -65,6 +66,10 @@ class SchemaOutOfDateError(CatalogError):
 
 class NotFoundError(CatalogError):
     """The requested record does not exist in the catalog."""
+
+
+class NothingToExportError(NotFoundError):
+    """Nothing to export: no current derivatives; run `archcolor process --pending` first."""
 
 
 class InputError(ArchcolorError):

@@ -49,8 +49,11 @@ def display_url(url: str | URL) -> str:
         return "<invalid URL>"
 
 
-def create_catalog_engine(url: str | URL, *, check: bool = True) -> Engine:
+def create_catalog_engine(url: str | URL, *, check: bool = True, pre_ping: bool = True) -> Engine:
     """An Engine for the catalog at ``url``; with ``check``, connect once to fail early.
+
+    ``pre_ping`` (PostgreSQL): test each pooled connection before use (one extra round trip per
+    transaction). Queue workers turn it off and handle a dropped connection themselves.
 
     Raises ConfigurationError for a malformed URL or unknown driver and DatabaseUnavailableError
     (naming the URL without its password) when the database cannot be reached.
@@ -59,7 +62,7 @@ def create_catalog_engine(url: str | URL, *, check: bool = True) -> Engine:
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "postgresql":
         kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
-        kwargs["pool_pre_ping"] = True
+        kwargs["pool_pre_ping"] = pre_ping
     try:
         engine = create_engine(parsed, **kwargs)
     except (ArgumentError, NoSuchModuleError, ImportError) as error:

@@ -1,10 +1,16 @@
-"""The catalog schema: typed SQLAlchemy ORM classes for volumes, scans and their events.
+"""The catalog schema: typed SQLAlchemy ORM classes for volumes, scans, events, jobs, derivatives.
 
 One ``Scan`` row per image page of a master file (a rejected file gets one row, page 0).
 A file is identified by ``(volume, path)``; each time its bytes change a new *version* of its
 rows is added and the old rows become ``superseded`` (pointing at their replacement), so history
 is never overwritten. ``Event`` rows are PREMIS-like: what happened to a scan, when, by which
 agent, with which outcome.
+
+``Job`` rows are the work queue (see :mod:`archive_colorizer.catalog.queue`): one per
+idempotency key (master sha256 + page + weights sha256 + parameters hash + pipeline version).
+``Derivative`` rows are the files a job produced in the store, with W3C PROV-style provenance;
+re-running a job (``--force``, ``--repair``) adds a new row and marks the older ones
+non-current, so history is kept.
 
 Timestamps are timezone-aware UTC on every database (:class:`UtcDateTime`). Constraint names
 follow :data:`NAMING_CONVENTION`, so Alembic migrations can refer to them on SQLite and PostgreSQL.
@@ -17,6 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -30,7 +37,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -44,6 +53,8 @@ NAMING_CONVENTION: dict[str, str] = {
 
 #: 64-bit ids on PostgreSQL; plain INTEGER on SQLite, where only that is an auto-increment rowid
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+#: JSON documents: JSONB on PostgreSQL, JSON (text) elsewhere
+PortableJson = JSON().with_variant(JSONB(), "postgresql")
 
 
 def utcnow() -> datetime:
@@ -185,3 +196,97 @@ class Event(Base):
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     scan: Mapped[Scan] = relationship(back_populates="events")
+
+
+class JobState(StrEnum):
+    """Where a job stands in the queue."""
+
+    PENDING = "pending"  # waiting for a worker
+    RUNNING = "running"  # claimed: a worker holds its lease
+    DONE = "done"  # finished; its derivative is registered
+    FAILED = "failed"  # a transient error; retried once ``not_before`` has passed
+    DEAD = "dead"  # permanent error or out of attempts; ``last_error`` says why
+
+
+#: the claimable states as literal SQL (a partial index is used only for a literal predicate)
+CLAIMABLE_SQL = "state IN ('pending', 'failed')"
+
+
+class Job(Base):
+    """One unit of work: colorize one scan with one model and one parameter set."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_state_not_before", "state", "not_before"),
+        # the claim query walks this in id order: only claimable rows, however many are done
+        Index(
+            "ix_jobs_claimable",
+            "id",
+            postgresql_where=text(CLAIMABLE_SQL),
+            sqlite_where=text(CLAIMABLE_SQL),
+        ),
+        CheckConstraint(
+            "state IN ('pending', 'running', 'done', 'failed', 'dead')",
+            name="state",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"), index=True)
+    model_name: Mapped[str] = mapped_column(String(200))
+    weights_sha256: Mapped[str] = mapped_column(String(64))
+    #: everything besides inputs and model the output depends on (ColorizeParams.as_dict())
+    params: Mapped[dict[str, Any]] = mapped_column(PortableJson)
+    #: sha256 of the canonical JSON of ``params``
+    params_hash: Mapped[str] = mapped_column(String(64))
+    pipeline_version: Mapped[int] = mapped_column(Integer)
+    #: sha256 over master sha256, page, weights sha256, params hash and pipeline version
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    #: 1, +1 each time the job is re-run on purpose (--force, --repair): names a new derivative
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    state: Mapped[str] = mapped_column(String(16), default=JobState.PENDING)
+    #: claims so far in this generation (a claim whose lease expired counts)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    #: a failed job is not claimed before this time (retry backoff)
+    not_before: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    worker_id: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    #: when this generation was queued (recorded in the derivative's metadata)
+    queued_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+    scan: Mapped[Scan] = relationship()
+    derivatives: Mapped[list[Derivative]] = relationship(
+        back_populates="job", order_by="Derivative.id"
+    )
+
+
+class Derivative(Base):
+    """A colorized file in the store, produced by a job."""
+
+    __tablename__ = "derivatives"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"), index=True)
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"), index=True)
+    #: POSIX path relative to the store
+    path: Mapped[str] = mapped_column(String(1024))
+    sha256: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int] = mapped_column(BigInteger)
+    height: Mapped[int] = mapped_column(BigInteger)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    #: False once a newer derivative of the same job replaced it (kept as history)
+    current: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: W3C PROV-style record (see archive_colorizer.provenance.derivative_provenance)
+    provenance: Mapped[dict[str, Any]] = mapped_column(PortableJson)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    job: Mapped[Job] = relationship(back_populates="derivatives")
+    scan: Mapped[Scan] = relationship()

@@ -19,8 +19,10 @@ from archive_colorizer.cli import (
     colorize,
     db,
     demo,
+    export,
     ingest,
     models,
+    process,
     simulate,
     train,
     verify,
@@ -84,7 +86,19 @@ def global_options(
     ctx.obj = Settings(database_url=db_url, store=store, pixel_limit=pixel_limit, debug=debug)
 
 
-for module in (db, ingest, browse, verify, models, colorize, simulate, train, demo):
+for module in (
+    db,
+    ingest,
+    browse,
+    verify,
+    models,
+    colorize,
+    process,
+    export,
+    simulate,
+    train,
+    demo,
+):
     module.register(app)
 
 

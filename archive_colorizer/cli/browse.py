@@ -36,6 +36,25 @@ def _format(scan: dict[str, Any]) -> str:
     )
 
 
+def _derivative_text(derivative: dict[str, Any]) -> str:
+    prov = derivative["provenance"]
+    activity = prov.get("activity", {})
+    state = "current" if derivative["current"] else "superseded"
+    return "\n".join(
+        [
+            f"derivative #{derivative['id']} ({state}, generation {derivative['generation']}): "
+            f"{derivative['path']}",
+            f"  {derivative['width']}x{derivative['height']}  {derivative['bytes']} bytes  "
+            f"sha256 {derivative['sha256']}",
+            f"  from master sha256 {prov.get('entity', {}).get('sha256', '')}",
+            f"  model {derivative['model']} weights sha256 {derivative['weights_sha256']}",
+            f"  by {prov.get('agent', {}).get('software', {}).get('name', '')} "
+            f"{activity.get('startedAtTime', '')} .. {activity.get('endedAtTime', '')}",
+            f"  parameters {activity.get('parameters', {})}",
+        ]
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add `status`, `scans` and `show` to `app`."""
 
@@ -44,7 +63,9 @@ def register(app: typer.Typer) -> None:
         """Catalog totals.
 
         scans: image pages catalogued; rejected: files rejected; superseded: older versions kept
-        as history; files and bytes: current files and their size; volumes; events.
+        as history; files and bytes: current files and their size; volumes; events;
+        jobs_pending/running/done/failed/dead: colorization jobs by state (failed: waiting for
+        a retry); derivatives: current colorized files.
         """
         with open_catalog(settings_of(ctx).database_url) as engine:
             counts = status_counts(engine)
@@ -110,7 +131,8 @@ def register(app: typer.Typer) -> None:
         scan_id: Annotated[int, typer.Argument(help="Scan id (see `archcolor scans`).")],
         json_out: JsonOption = False,
     ) -> None:
-        """Every fact and event of one scan, the versions of its file and its duplicates."""
+        """Every fact and event of one scan, the versions of its file, its duplicates, its
+        colorization jobs and derivatives (with full provenance in --json)."""
         with open_catalog(settings_of(ctx).database_url) as engine:
             scan = show_scan(engine, scan_id)
         if json_out:
@@ -136,3 +158,11 @@ def register(app: typer.Typer) -> None:
                 "duplicates: "
                 + ", ".join(f"#{d['id']} {d['volume']}/{d['path']}" for d in scan["duplicates"])
             )
+        for job in scan["jobs"]:
+            error = f": {job['last_error']}" if job["last_error"] else ""
+            typer.echo(
+                f"job #{job['id']}  {job['model']}  {job['state']}  attempts "
+                f"{job['attempts']}/{job['max_attempts']}  generation {job['generation']}{error}"
+            )
+        for derivative in scan["derivatives"]:
+            typer.echo(_derivative_text(derivative))

@@ -6,10 +6,18 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from archive_colorizer.catalog import repository
-from archive_colorizer.catalog.schema import Event, Scan, ScanState, Volume
+from archive_colorizer.catalog.schema import (
+    Derivative,
+    Event,
+    Job,
+    JobState,
+    Scan,
+    ScanState,
+    Volume,
+)
 
 #: what `archcolor scans --state` accepts; "current" (default) = ingested and rejected
 STATE_CHOICES = ("current", "ingested", "rejected", "superseded", "all")
@@ -79,7 +87,8 @@ def status_counts(engine: Engine) -> dict[str, int]:
 
     ``scans``: image pages currently catalogued (state ingested); ``rejected``: files currently
     rejected; ``superseded``: older versions kept as history; ``files``: distinct current files;
-    ``bytes``: their total size; ``volumes``; ``events``.
+    ``bytes``: their total size; ``volumes``; ``events``; ``jobs_<state>``: colorization jobs in
+    each state (``jobs_failed``: waiting for a retry); ``derivatives``: current derivatives.
     """
     with Session(engine) as session:
         by_state = repository.count_scans_by_state(session)
@@ -98,7 +107,42 @@ def status_counts(engine: Engine) -> dict[str, int]:
             "files": int(files or 0),
             "bytes": int(size or 0),
             "events": int(session.scalar(select(func.count()).select_from(Event)) or 0),
+            **job_counts(session),
         }
+
+
+def job_counts(session: Session) -> dict[str, int]:
+    """``jobs_<state>`` for every job state, and ``derivatives`` (current ones)."""
+    rows = session.execute(select(Job.state, func.count()).group_by(Job.state)).all()
+    by_state = {str(state): int(count) for state, count in rows}
+    counts = {f"jobs_{state}": by_state.get(str(state), 0) for state in JobState}
+    counts["derivatives"] = int(
+        session.scalar(
+            select(func.count()).select_from(Derivative).where(Derivative.current.is_(True))
+        )
+        or 0
+    )
+    return counts
+
+
+def derivative_facts(derivative: Derivative) -> dict[str, Any]:
+    """A derivative with its job's model and its full provenance record."""
+    job = derivative.job
+    return {
+        "id": derivative.id,
+        "job": derivative.job_id,
+        "path": derivative.path,
+        "sha256": derivative.sha256,
+        "width": derivative.width,
+        "height": derivative.height,
+        "bytes": derivative.bytes,
+        "generation": derivative.generation,
+        "current": derivative.current,
+        "model": job.model_name,
+        "weights_sha256": job.weights_sha256,
+        "created_at": _json_value(derivative.created_at),
+        "provenance": derivative.provenance,
+    }
 
 
 def list_scans(
@@ -131,6 +175,25 @@ def show_scan(engine: Engine, scan_id: int) -> dict[str, Any]:
         scan = repository.scan_with_events(session, scan_id)
         result = scan_facts(scan)
         result["events"] = [event_facts(event) for event in scan.events]
+        derivatives = session.scalars(
+            select(Derivative)
+            .where(Derivative.scan_id == scan.id)
+            .options(selectinload(Derivative.job))
+            .order_by(Derivative.id)
+        ).all()
+        result["derivatives"] = [derivative_facts(row) for row in derivatives]
+        result["jobs"] = [
+            {
+                "id": job.id,
+                "model": job.model_name,
+                "state": job.state,
+                "attempts": job.attempts,
+                "max_attempts": job.max_attempts,
+                "generation": job.generation,
+                "last_error": job.last_error,
+            }
+            for job in session.scalars(select(Job).where(Job.scan_id == scan.id).order_by(Job.id))
+        ]
         versions = session.scalars(
             select(Scan)
             .where(

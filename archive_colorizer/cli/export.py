@@ -1,0 +1,157 @@
+"""`archcolor export` (derivatives as TIFF / JPEG / PNG / WebP with manifests, BagIt, IIIF) and
+`archcolor report` (a self-contained HTML page to look at the results)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from archive_colorizer.catalog.open import open_catalog
+from archive_colorizer.cli.context import emit_json, settings_of, stderr_console
+from archive_colorizer.services.export import (
+    EXPORT_FORMATS,
+    ExportOptions,
+    ExportRecord,
+    export,
+)
+from archive_colorizer.services.report import write_report
+
+#: exit status when some pages could not be exported (named on stderr)
+EXIT_PROBLEMS = 3
+
+EXPORT_HELP = f"""Export the current derivatives (of --volume, of --model, or all) into --out.
+
+--format tiff copies the archival derivative (the master's exact width and height, resolution,
+sRGB ICC profile and XMP provenance) byte for byte; with --pyramid it writes a pyramidal tiled
+TIFF (256 px tiles, JPEG at --quality; --pyramid-compression deflate is lossless) for IIIF
+image servers (iipsrv, Cantaloupe). --format jpeg | png | webp writes access copies, --max-size
+PX on the long side, with the sRGB profile and XMP. Files go to
+OUT/<volume>/<master folders>/<master name>-p<page>.<ext> (names sanitised; nothing is written
+outside OUT). Re-running skips identical files and replaces changed ones atomically.
+
+OUT gets manifest-sha256.txt (sha256sum format), manifest.csv and manifest.json (master and
+derivative paths and sha256, width, height, model, weights sha256, format). --bagit makes OUT a
+BagIt 1.0 bag (payload in OUT/data). --iiif-base-url URL writes a IIIF Presentation 3.0
+manifest per volume (iiif/<volume>/manifest.json), for OUT (or OUT/data) published at URL.
+
+--json prints one object: selected, written, replaced, unchanged, problems, bytes, seconds, ….
+
+Exit status: 0 all selected pages exported; {EXIT_PROBLEMS} some derivatives were missing or
+changed in the store (named on stderr; the rest was exported); 1 an error, including nothing to
+export (no derivatives for the selection: run `archcolor process --pending` first).
+Formats: {", ".join(EXPORT_FORMATS)}.
+"""
+
+REPORT_HELP = """Write a self-contained HTML report (thumbnails embedded) to --out: per page the
+master and the colorized derivative side by side with model and provenance, counts, rejected
+files with their reasons and dead jobs with their errors. Open it in any browser.
+"""
+
+
+def register(app: typer.Typer) -> None:
+    """Add `export` and `report` to ``app``."""
+
+    @app.command("export", help=EXPORT_HELP)
+    def export_command(
+        ctx: typer.Context,
+        format: Annotated[str, typer.Option("--format", help="tiff, jpeg, png or webp.")] = "tiff",
+        out: Annotated[Path, typer.Option("--out", help="Folder to export into.")] = Path(
+            "archcolor-export"
+        ),
+        volume: Annotated[str | None, typer.Option("--volume", help="Only this volume.")] = None,
+        model: Annotated[
+            str | None, typer.Option("--model", help="Only derivatives of this model.")
+        ] = None,
+        quality: Annotated[
+            int, typer.Option("--quality", min=1, max=100, help="JPEG/WebP quality.")
+        ] = 90,
+        max_size: Annotated[
+            int | None,
+            typer.Option("--max-size", min=1, help="Access copies: long side at most PX."),
+        ] = None,
+        pyramid: Annotated[
+            bool, typer.Option("--pyramid", help="Pyramidal tiled TIFF for IIIF servers.")
+        ] = False,
+        pyramid_compression: Annotated[
+            str, typer.Option("--pyramid-compression", help="jpeg or deflate.")
+        ] = "jpeg",
+        tile: Annotated[int, typer.Option("--tile", help="Pyramid tile size: 256 or 512.")] = 256,
+        bagit: Annotated[bool, typer.Option("--bagit", help="Make OUT a BagIt 1.0 bag.")] = False,
+        iiif_base_url: Annotated[
+            str | None,
+            typer.Option("--iiif-base-url", help="Write IIIF manifests for OUT served at URL."),
+        ] = None,
+        json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    ) -> None:
+        if tile not in (256, 512):
+            raise typer.BadParameter("the tile size is 256 or 512", param_hint="--tile")
+        settings = settings_of(ctx)
+        options = ExportOptions(
+            format=format,
+            out=out,
+            volume=volume,
+            model=model,
+            quality=quality,
+            max_size=max_size,
+            pyramid=pyramid,
+            pyramid_tile=tile,
+            pyramid_compression=pyramid_compression,
+            bagit=bagit,
+            iiif_base_url=iiif_base_url,
+        )
+        err = stderr_console()
+
+        def progress(record: ExportRecord | None, problem: str | None) -> None:
+            if problem is not None:
+                err.print(f"problem: {problem}", highlight=False, soft_wrap=True)
+            elif record is not None and record.status == "replaced" and not json_out:
+                err.print(f"replaced: {record.export_path}", highlight=False, soft_wrap=True)
+
+        with open_catalog(settings.database_url) as engine:
+            summary = export(engine, settings.store, options, on_page=progress)
+        if json_out:
+            emit_json(summary.as_dict())
+        else:
+            rate = summary.exported_bytes / 1e6 / max(summary.seconds, 1e-9)
+            err.print(
+                f"{summary.selected} pages selected: {summary.written} written, "
+                f"{summary.replaced} replaced, {summary.unchanged} unchanged, "
+                f"{len(summary.problems)} problems; {summary.exported_bytes / 1e6:.1f} MB in "
+                f"{summary.seconds:.1f} s ({rate:.1f} MB/s) → {summary.out}"
+                + (" (BagIt bag)" if summary.bag else ""),
+                highlight=False,
+                soft_wrap=True,
+            )
+            for note in summary.notes:
+                err.print(f"note: {note}", highlight=False, soft_wrap=True)
+            for manifest in summary.iiif_manifests:
+                err.print(f"IIIF manifest: {summary.out / manifest}", highlight=False)
+        if summary.problems:
+            raise typer.Exit(EXIT_PROBLEMS)
+
+    @app.command("report", help=REPORT_HELP)
+    def report_command(
+        ctx: typer.Context,
+        out: Annotated[Path, typer.Option("--out", help="HTML file to write.")] = Path(
+            "report.html"
+        ),
+        volume: Annotated[str | None, typer.Option("--volume", help="Only this volume.")] = None,
+        thumbnail: Annotated[
+            int, typer.Option("--thumbnail", min=32, max=2048, help="Thumbnail long side, px.")
+        ] = 320,
+        json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    ) -> None:
+        settings = settings_of(ctx)
+        with open_catalog(settings.database_url) as engine:
+            summary = write_report(engine, settings.store, out, volume=volume, thumbnail=thumbnail)
+        if json_out:
+            emit_json(summary)
+        else:
+            stderr_console().print(
+                f"report of {summary['pages']} pages ({summary['colorized']} colorized, "
+                f"{summary['rejected']} rejected, {summary['dead_jobs']} dead jobs) → {out}",
+                highlight=False,
+                soft_wrap=True,
+            )

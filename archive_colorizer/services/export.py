@@ -1,0 +1,752 @@
+"""`archcolor export`: deliver current derivatives as files, with checksums and packaging.
+
+Selection: every *current* derivative of a *current* (ingested) scan, optionally of one volume
+and one model, in volume, master path and page order. A page with current derivatives from
+several models or parameter sets exports the newest (``--model`` chooses).
+
+Output tree (under ``--out``, or ``--out/data`` for a bag), every component sanitised with
+:func:`archive_colorizer.services.store.slug` and checked to resolve inside the folder (a
+symbolic link that leads out is refused)::
+
+    <volume>/<folders of the master…>/<stem>-p<page>.<tif|jpg|png|webp>
+    iiif/<volume>/manifest.json                      (with --iiif-base-url)
+
+Formats: ``tiff`` copies the archival derivative byte for byte (same width, height, resolution,
+sRGB ICC and XMP as the store's file; its sha256 is checked against the catalog on the way);
+``tiff`` + ``--pyramid`` writes a pyramidal tiled TIFF (:mod:`archive_colorizer.imaging.pyramid`);
+``jpeg``/``png``/``webp`` write access copies (:mod:`archive_colorizer.imaging.access_copy`).
+
+Idempotence: a file whose bytes would not change is left alone (``unchanged``): a TIFF copy when
+its sha256 equals the derivative's; a generated file when the previous ``manifest.json`` says it
+was made from the same derivative sha256 with the same options and the file still has the
+recorded sha256. Otherwise the file is made in a hidden temporary file and compared: identical →
+``unchanged``, different → renamed over the old one atomically (``replaced``), new → ``written``.
+
+Manifests (in ``--out``; tag files of the bag): ``manifest-sha256.txt`` (sha256sum format, paths
+relative to ``--out``; in a bag this is the payload manifest), ``manifest.csv`` and
+``manifest.json`` (one record per page: master path and sha256, derivative path and sha256,
+width, height, model, weights sha256, exported path, sha256, size and format). Pages exported
+earlier into the same folder (another volume, say) stay listed while their files are intact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from archive_colorizer import __version__
+from archive_colorizer.catalog.repository import require_volume
+from archive_colorizer.catalog.schema import Derivative, Job, Scan, ScanState, Volume
+from archive_colorizer.errors import (
+    ArchcolorError,
+    ConfigurationError,
+    FixityError,
+    NothingToExportError,
+    OutputError,
+)
+from archive_colorizer.imaging.access_copy import ACCESS_FORMATS, write_access_copy
+from archive_colorizer.imaging.atomic import file_mode, fsync_directory, write_bytes_atomically
+from archive_colorizer.imaging.hashing import CHUNK_BYTES, sha256_file
+from archive_colorizer.imaging.pyramid import PYRAMID_COMPRESSIONS, write_pyramid
+from archive_colorizer.services import bagit, iiif
+from archive_colorizer.services.store import inside_store, slug
+
+__all__ = [
+    "CSV_COLUMNS",
+    "EXPORT_FORMATS",
+    "ExportItem",
+    "ExportOptions",
+    "ExportRecord",
+    "ExportSummary",
+    "export",
+    "export_relpath",
+    "inside_folder",
+    "select_derivatives",
+    "sweep_temporaries",
+]
+
+EXPORT_FORMATS = ("tiff", "jpeg", "png", "webp")
+MANIFEST_JSON = "manifest.json"
+MANIFEST_CSV = "manifest.csv"
+MANIFEST_SHA256 = "manifest-sha256.txt"
+CSV_COLUMNS = (
+    "volume",
+    "master_path",
+    "page",
+    "master_sha256",
+    "derivative_path",
+    "derivative_sha256",
+    "width",
+    "height",
+    "model",
+    "weights_sha256",
+    "format",
+    "export_path",
+    "export_sha256",
+    "export_bytes",
+    "export_width",
+    "export_height",
+)
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What to export and how (the CLI's options)."""
+
+    format: str
+    out: Path
+    volume: str | None = None
+    model: str | None = None
+    quality: int = 90
+    max_size: int | None = None
+    pyramid: bool = False
+    pyramid_tile: int = 256
+    pyramid_compression: str = "jpeg"
+    bagit: bool = False
+    iiif_base_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.format not in EXPORT_FORMATS:
+            raise ConfigurationError(
+                f"--format must be one of {', '.join(EXPORT_FORMATS)}, not {self.format!r}"
+            )
+        if not 1 <= self.quality <= 100:
+            raise ConfigurationError(f"--quality must be 1..100, not {self.quality}")
+        if self.max_size is not None and self.max_size < 1:
+            raise ConfigurationError(
+                f"--max-size must be a positive number of px, not {self.max_size}"
+            )
+        if self.pyramid and self.format != "tiff":
+            raise ConfigurationError("--pyramid makes pyramidal TIFFs: use it with --format tiff")
+        if self.max_size is not None and self.format == "tiff":
+            raise ConfigurationError(
+                "--max-size is for access copies (jpeg, png, webp); the TIFF is the archival "
+                "derivative at the master's exact size"
+            )
+        if self.pyramid_compression not in PYRAMID_COMPRESSIONS:
+            raise ConfigurationError(
+                f"pyramid compression must be one of {', '.join(PYRAMID_COMPRESSIONS)}"
+            )
+        if self.iiif_base_url is not None and not self.iiif_base_url.startswith(
+            ("http://", "https://")
+        ):
+            raise ConfigurationError(
+                f"--iiif-base-url must be an http(s) URL, not {self.iiif_base_url!r}"
+            )
+
+    @property
+    def kind(self) -> str:
+        """The exported format as recorded in manifests: tiff, tiff-pyramid, jpeg, png, webp."""
+        return "tiff-pyramid" if self.pyramid else self.format
+
+    @property
+    def suffix(self) -> str:
+        return "tif" if self.format == "tiff" else ACCESS_FORMATS[self.format][0]
+
+    @property
+    def media_type(self) -> str:
+        return "image/tiff" if self.format == "tiff" else ACCESS_FORMATS[self.format][1]
+
+    def recipe(self) -> dict[str, Any]:
+        """The options the exported bytes depend on (recorded to skip unchanged files)."""
+        if self.format == "tiff" and not self.pyramid:
+            return {"format": "tiff"}
+        if self.pyramid:
+            return {
+                "format": self.kind,
+                "tile": self.pyramid_tile,
+                "compression": self.pyramid_compression,
+                "quality": self.quality,
+            }
+        recipe: dict[str, Any] = {"format": self.format, "max_size": self.max_size}
+        if self.format in ("jpeg", "webp"):
+            recipe["quality"] = self.quality
+        return recipe
+
+
+@dataclass(frozen=True)
+class ExportItem:
+    """One selected page: its scan, current derivative and model."""
+
+    volume: str
+    scan_id: int
+    master_root: str
+    master_path: str
+    page_index: int
+    master_sha256: str
+    derivative_id: int
+    derivative_path: str
+    derivative_sha256: str
+    width: int
+    height: int
+    model: str
+    weights_sha256: str
+    provenance: dict[str, Any]
+
+
+@dataclass
+class ExportRecord:
+    """One exported page, as listed in the manifests."""
+
+    volume: str
+    master_path: str
+    page: int
+    master_sha256: str
+    derivative_path: str
+    derivative_sha256: str
+    width: int
+    height: int
+    model: str
+    weights_sha256: str
+    format: str
+    export_path: str
+    export_sha256: str
+    export_bytes: int
+    export_width: int
+    export_height: int
+    recipe: dict[str, Any] = field(default_factory=dict)
+    status: str = "written"  # written | replaced | unchanged (this run; not in manifests)
+
+    def manifest_entry(self) -> dict[str, Any]:
+        entry = asdict(self)
+        entry.pop("status")
+        return entry
+
+
+@dataclass
+class ExportSummary:
+    """What an export run did."""
+
+    out: Path
+    format: str
+    selected: int = 0
+    written: int = 0
+    replaced: int = 0
+    unchanged: int = 0
+    problems: list[str] = field(default_factory=list)
+    records: list[ExportRecord] = field(default_factory=list)
+    replaced_paths: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    iiif_manifests: list[str] = field(default_factory=list)
+    bag: bool = False
+    exported_bytes: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "out": str(self.out),
+            "format": self.format,
+            "selected": self.selected,
+            "written": self.written,
+            "replaced": self.replaced,
+            "unchanged": self.unchanged,
+            "problems": self.problems,
+            "replaced_paths": self.replaced_paths,
+            "notes": self.notes,
+            "iiif_manifests": self.iiif_manifests,
+            "bag": self.bag,
+            "bytes": self.exported_bytes,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+# -- selection --------------------------------------------------------------------------------
+
+
+def select_derivatives(
+    session: Session, *, volume: str | None = None, model: str | None = None
+) -> list[ExportItem]:
+    """Current derivatives of current scans, in volume, master path and page order."""
+    query = (
+        select(Derivative, Job, Scan, Volume)
+        .join(Job, Derivative.job_id == Job.id)
+        .join(Scan, Derivative.scan_id == Scan.id)
+        .join(Volume, Scan.volume_id == Volume.id)
+        .where(Derivative.current.is_(True), Scan.state == ScanState.INGESTED)
+        .order_by(Volume.name, Scan.path, Scan.page_index, Derivative.id)
+    )
+    if volume is not None:
+        query = query.where(Scan.volume_id == require_volume(session, volume).id)
+    if model is not None:
+        query = query.where(Job.model_name == model)
+    newest: dict[int, ExportItem] = {}
+    for derivative, job, scan, vol in session.execute(query):
+        newest[scan.id] = ExportItem(  # ordered by id: the newest derivative wins
+            volume=vol.name,
+            scan_id=scan.id,
+            master_root=scan.root,
+            master_path=scan.path,
+            page_index=scan.page_index,
+            master_sha256=str(scan.sha256),
+            derivative_id=derivative.id,
+            derivative_path=derivative.path,
+            derivative_sha256=derivative.sha256,
+            width=int(derivative.width),
+            height=int(derivative.height),
+            model=job.model_name,
+            weights_sha256=job.weights_sha256,
+            provenance=dict(derivative.provenance or {}),
+        )
+    items = list(newest.values())
+    items.sort(key=lambda i: (i.volume, i.master_path, i.page_index))
+    return items
+
+
+# -- paths ------------------------------------------------------------------------------------
+
+
+def export_relpath(volume: str, master_path: str, page_index: int, suffix: str) -> PurePosixPath:
+    """``<volume>/<folders…>/<stem>-p<page>.<suffix>``, every component sanitised."""
+    master = PurePosixPath(master_path.replace("\\", "/"))
+    folders = [slug(part) for part in master.parent.parts if part not in ("", "/", ".", "..")]
+    stem = master.name.rsplit(".", 1)[0] if "." in master.name.lstrip(".") else master.name
+    return PurePosixPath(slug(volume), *folders, f"{slug(stem)}-p{page_index + 1:04d}.{suffix}")
+
+
+def inside_folder(root: Path, relpath: PurePosixPath | str) -> Path:
+    """The absolute path of ``relpath`` under ``root``; OutputError if it would leave it."""
+    base = Path(root).resolve()
+    relative = PurePosixPath(relpath)
+    if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+        raise OutputError(f"export path {str(relpath)!r} is not a plain path inside {base}")
+    target = (base / Path(*relative.parts)).resolve()
+    if not target.is_relative_to(base) or target == base:
+        raise OutputError(
+            f"export path {str(relpath)!r} resolves to {target}, outside the export folder "
+            f"{base} (a symbolic link?); remove the link or export to another --out"
+        )
+    return target
+
+
+# -- file writing -----------------------------------------------------------------------------
+
+
+def _copy_hashing(source: Path, target: Path) -> tuple[str, int]:
+    """Copy ``source`` to ``target`` (a new file) and return its (sha256, bytes)."""
+    digest = hashlib.sha256()
+    size = 0
+    buffer = bytearray(CHUNK_BYTES)
+    view = memoryview(buffer)
+    with open(source, "rb", buffering=0) as reader, open(target, "wb") as writer:
+        while True:
+            n = reader.readinto(buffer)
+            if not n:
+                break
+            digest.update(view[:n])
+            writer.write(view[:n])
+            size += n
+        writer.flush()
+        os.fsync(writer.fileno())
+    return digest.hexdigest(), size
+
+
+@contextlib.contextmanager
+def _scratch(target: Path) -> Iterator[Path]:
+    """A hidden temporary path beside ``target``, removed unless renamed away."""
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".export", dir=target.parent)
+    os.close(fd)
+    path = Path(name)
+    os.chmod(path, file_mode())
+    try:
+        yield path
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _settle(made: Path, target: Path, digest: str, existing: str | None) -> str:
+    """Put ``made`` (sha256 ``digest``) at ``target``: unchanged / replaced / written."""
+    if existing == digest:
+        return "unchanged"
+    os.replace(made, target)
+    fsync_directory(target.parent)
+    return "written" if existing is None else "replaced"
+
+
+def write_text_if_changed(target: Path, text: str) -> str:
+    """Write ``text`` at ``target`` atomically unless identical; returns the status."""
+    data = text.encode("utf-8")
+    if target.is_file() and target.read_bytes() == data:
+        return "unchanged"
+    existed = target.exists()
+    write_bytes_atomically(target, data)
+    return "replaced" if existed else "written"
+
+
+# -- the use case -----------------------------------------------------------------------------
+
+
+def sweep_temporaries(folder: Path) -> list[Path]:
+    """Remove hidden temporaries an interrupted export left under ``folder``; returns them.
+
+    Only archcolor's own names are touched: ``.<name>.<random>.export`` / ``.partial`` files and
+    ``.<name>.<random>.levels`` folders (pyramid scratch). One export per folder at a time.
+    """
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    for directory, folders, names in os.walk(folder):
+        for name in names:
+            if name.startswith(".") and name.endswith((".export", ".partial")):
+                path = Path(directory) / name
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed.append(path)
+        for name in list(folders):
+            if name.startswith(".") and name.endswith(".levels"):
+                path = Path(directory) / name
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+                folders.remove(name)
+    return removed
+
+
+def _previous_records(out: Path) -> dict[str, dict[str, Any]]:
+    path = out / MANIFEST_JSON
+    if not path.is_file():
+        return {}
+    try:
+        document = json.loads(path.read_text("utf-8"))
+        pages = document.get("pages", []) if isinstance(document, dict) else []
+        return {
+            str(p["export_path"]): p for p in pages if isinstance(p, dict) and "export_path" in p
+        }
+    except (ValueError, KeyError, TypeError):
+        return {}
+
+
+def _export_one(
+    item: ExportItem,
+    options: ExportOptions,
+    source: Path,
+    target: Path,
+    previous: dict[str, Any] | None,
+    recipe: dict[str, Any],
+    notes: list[str],
+) -> tuple[str, str, int, int, int]:
+    """Export one page; returns (status, sha256, bytes, width, height)."""
+    existing = sha256_file(target)[0] if target.is_file() else None
+    if options.format == "tiff" and not options.pyramid:
+        if existing == item.derivative_sha256:
+            return "unchanged", existing, target.stat().st_size, item.width, item.height
+        with _scratch(target) as made:
+            digest, size = _copy_hashing(source, made)
+            if digest != item.derivative_sha256:
+                raise FixityError(
+                    f"{source}: sha256 {digest} does not match the catalog's "
+                    f"{item.derivative_sha256}; not exported — run "
+                    "`archcolor process --pending --repair`"
+                )
+            return _settle(made, target, digest, existing), digest, size, item.width, item.height
+    if (
+        existing is not None
+        and previous is not None
+        and previous.get("derivative_sha256") == item.derivative_sha256
+        and previous.get("recipe") == recipe
+        and previous.get("export_sha256") == existing
+    ):
+        return (
+            "unchanged",
+            existing,
+            target.stat().st_size,
+            int(previous.get("export_width", item.width)),
+            int(previous.get("export_height", item.height)),
+        )
+    digest_source, _size = sha256_file(source)
+    if digest_source != item.derivative_sha256:
+        raise FixityError(
+            f"{source}: sha256 {digest_source} does not match the catalog's "
+            f"{item.derivative_sha256}; not exported — run `archcolor process --pending --repair`"
+        )
+    with _scratch(target) as made:
+        if options.pyramid:
+            pyramid = write_pyramid(
+                source,
+                made,
+                tile=options.pyramid_tile,
+                compression=options.pyramid_compression,
+                quality=options.quality,
+            )
+            digest, size, width, height = (
+                pyramid.sha256,
+                pyramid.bytes,
+                pyramid.width,
+                pyramid.height,
+            )
+        else:
+            copy = write_access_copy(
+                source,
+                made,
+                format=options.format,
+                quality=options.quality,
+                max_size=options.max_size,
+            )
+            notes.extend(f"{target.name}: {note}" for note in copy.notes)
+            digest, size, width, height = copy.sha256, copy.bytes, copy.width, copy.height
+        return _settle(made, target, digest, existing), digest, size, width, height
+
+
+def export(
+    engine: Engine,
+    store: Path,
+    options: ExportOptions,
+    *,
+    on_page: Callable[[ExportRecord | None, str | None], None] | None = None,
+) -> ExportSummary:
+    """Export the selected derivatives into ``options.out`` (see the module docstring).
+
+    Raises NothingToExportError when the selection is empty. A page whose derivative is missing
+    or changed in the store is listed in ``summary.problems`` and skipped; the others go on.
+    ``on_page(record, problem)`` is called after each page.
+    """
+    import time
+
+    started = time.perf_counter()
+    with Session(engine) as session:
+        items = select_derivatives(session, volume=options.volume, model=options.model)
+    if not items:
+        scope = " and ".join(
+            part
+            for part in (
+                f"volume {options.volume!r}" if options.volume else "",
+                f"model {options.model!r}" if options.model else "",
+            )
+            if part
+        )
+        raise NothingToExportError(
+            "nothing to export: no current derivatives"
+            + (f" for {scope}" if scope else " in the catalog")
+            + "; run `archcolor process --pending` first (`archcolor jobs` shows the queue)"
+        )
+    out = Path(options.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(
+            f"{out}: cannot create the export folder ({error.strerror or error})"
+        ) from error
+    payload_rel = PurePosixPath("data") if options.bagit else PurePosixPath()
+    payload = out / "data" if options.bagit else out
+    payload.mkdir(exist_ok=True)
+    sweep_temporaries(out)
+    summary = ExportSummary(out=out, format=options.kind, selected=len(items), bag=options.bagit)
+    previous = _previous_records(out)
+    recipe = options.recipe()
+    used: set[PurePosixPath] = set()
+    for item in items:
+        relative = export_relpath(item.volume, item.master_path, item.page_index, options.suffix)
+        if relative in used:  # two names sanitised alike: keep both, apart
+            relative = relative.with_name(f"{relative.stem}-s{item.scan_id}{relative.suffix}")
+        used.add(relative)
+        export_path = (payload_rel / relative).as_posix()
+        try:
+            source = inside_store(store, item.derivative_path)
+            if not source.is_file():
+                raise FixityError(
+                    f"derivative {item.derivative_path} of {item.volume}/{item.master_path} page "
+                    f"{item.page_index + 1} is missing from the store {store}; run "
+                    "`archcolor process --pending --repair`"
+                )
+            target = inside_folder(out, export_path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target = inside_folder(out, export_path)  # the folders just made may not lead out
+            status, digest, size, width, height = _export_one(
+                item, options, source, target, previous.get(export_path), recipe, summary.notes
+            )
+        except (ArchcolorError, OSError) as error:
+            problem = str(error) if isinstance(error, ArchcolorError) else f"{export_path}: {error}"
+            summary.problems.append(problem)
+            if on_page is not None:
+                on_page(None, problem)
+            continue
+        record = ExportRecord(
+            volume=item.volume,
+            master_path=str(PurePosixPath(item.master_root) / item.master_path),
+            page=item.page_index + 1,
+            master_sha256=item.master_sha256,
+            derivative_path=item.derivative_path,
+            derivative_sha256=item.derivative_sha256,
+            width=item.width,
+            height=item.height,
+            model=item.model,
+            weights_sha256=item.weights_sha256,
+            format=options.kind,
+            export_path=export_path,
+            export_sha256=digest,
+            export_bytes=size,
+            export_width=width,
+            export_height=height,
+            recipe=recipe,
+            status=status,
+        )
+        summary.records.append(record)
+        setattr(summary, status, getattr(summary, status) + 1)
+        if status != "unchanged":
+            summary.exported_bytes += size
+        if status == "replaced":
+            summary.replaced_paths.append(export_path)
+        if on_page is not None:
+            on_page(record, None)
+    extra_files = _write_iiif(out, payload_rel, options, summary)
+    _write_manifests(out, summary, previous, extra_files, options)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _write_iiif(
+    out: Path, payload_rel: PurePosixPath, options: ExportOptions, summary: ExportSummary
+) -> dict[str, tuple[str, int]]:
+    """Write one IIIF manifest per volume; returns their (sha256, bytes) by path."""
+    if options.iiif_base_url is None or not summary.records:
+        return {}
+    written: dict[str, tuple[str, int]] = {}
+    volumes: dict[str, list[ExportRecord]] = {}
+    for record in summary.records:
+        volumes.setdefault(record.volume, []).append(record)
+    for volume, records in volumes.items():
+        folder = slug(volume)
+        pages = [
+            iiif.IiifPage(
+                label=f"{PurePosixPath(r.master_path).name} p{r.page}",
+                width=r.width,
+                height=r.height,
+                file_path=PurePosixPath(r.export_path).relative_to(payload_rel).as_posix(),
+                file_width=r.export_width,
+                file_height=r.export_height,
+                media_type=options.media_type,
+                pyramid=options.pyramid,
+                metadata={
+                    "master sha256": r.master_sha256,
+                    "model": r.model,
+                    "weights sha256": r.weights_sha256,
+                },
+            )
+            for r in records
+        ]
+        document = iiif.volume_manifest(options.iiif_base_url, volume, folder, pages)
+        relative = (payload_rel / "iiif" / folder / "manifest.json").as_posix()
+        target = inside_folder(out, relative)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_text_if_changed(target, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        written[relative] = sha256_file(target)
+        summary.iiif_manifests.append(relative)
+    return written
+
+
+def _kept(
+    out: Path, previous: dict[str, dict[str, Any]], current: set[str], bag: bool
+) -> Iterable[dict[str, Any]]:
+    """Records of earlier exports into ``out`` whose files are still intact."""
+    for path, entry in previous.items():
+        if path in current or path.startswith("data/") != bag:
+            continue
+        try:
+            target = inside_folder(out, path)
+        except OutputError:
+            continue
+        if target.is_file() and sha256_file(target)[0] == entry.get("export_sha256"):
+            yield entry
+
+
+def _write_manifests(
+    out: Path,
+    summary: ExportSummary,
+    previous: dict[str, dict[str, Any]],
+    extra_files: dict[str, tuple[str, int]],
+    options: ExportOptions,
+) -> None:
+    current = {r.export_path for r in summary.records}
+    pages = [r.manifest_entry() for r in summary.records]
+    pages.extend(_kept(out, previous, current, options.bagit))
+    pages.sort(
+        key=lambda p: (
+            str(p["volume"]),
+            str(p["master_path"]),
+            int(p["page"]),
+            str(p["export_path"]),
+        )
+    )
+    files: dict[str, tuple[str, int]] = {
+        str(p["export_path"]): (str(p["export_sha256"]), int(p["export_bytes"])) for p in pages
+    }
+    # IIIF manifests of earlier runs (other volumes) stay listed while intact
+    iiif_root = out / ("data/iiif" if options.bagit else "iiif")
+    if iiif_root.is_dir():
+        for path in sorted(iiif_root.rglob("manifest.json")):
+            relative = path.relative_to(out).as_posix()
+            if relative not in extra_files:
+                extra_files[relative] = sha256_file(path)
+    files.update(extra_files)
+    document = {
+        "archcolor": __version__,
+        "bag": options.bagit,
+        "pages": pages,
+        "files": [
+            {"path": path, "sha256": digest, "bytes": size}
+            for path, (digest, size) in sorted(files.items())
+        ],
+    }
+    write_text_if_changed(
+        out / MANIFEST_JSON, json.dumps(document, indent=2, sort_keys=True) + "\n"
+    )
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for page in pages:
+        writer.writerow([page[column] for column in CSV_COLUMNS])
+    write_text_if_changed(out / MANIFEST_CSV, buffer.getvalue())
+    if options.bagit:
+        stray = _stray_payload(out, set(files))
+        if stray:
+            raise OutputError(
+                f"{out / 'data'} holds files that are not part of this export, so the bag would "
+                f"be invalid: {', '.join(stray[:5])}{' …' if len(stray) > 5 else ''}; move them "
+                "away or export to an empty folder"
+            )
+        epoch = os.environ.get("SOURCE_DATE_EPOCH")
+        moment = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
+        volumes = sorted({str(p["volume"]) for p in pages})
+        bagit.write_bag_tags(
+            out,
+            files,
+            bagging_date=moment.date().isoformat(),
+            info={
+                "External-Description": (
+                    f"archcolor export ({options.kind}) of colorized derivatives of "
+                    f"{len(pages)} page(s) in {len(volumes)} volume(s): {', '.join(volumes)}"
+                ),
+                "Archcolor-Pages": str(len(pages)),
+                "Archcolor-Volumes": str(len(volumes)),
+                "Archcolor-Format": options.kind,
+            },
+            extra_tag_files=(MANIFEST_CSV, MANIFEST_JSON),
+        )
+    else:
+        write_text_if_changed(
+            out / MANIFEST_SHA256,
+            bagit.manifest_lines((path, digest) for path, (digest, _size) in files.items()),
+        )
+
+
+def _stray_payload(out: Path, listed: set[str]) -> list[str]:
+    stray = []
+    for folder, _dirs, names in os.walk(out / "data"):
+        for name in names:
+            relative = (Path(folder) / name).relative_to(out).as_posix()
+            if relative not in listed:
+                stray.append(relative)
+    return sorted(stray)

@@ -1,0 +1,173 @@
+"""`archcolor process --pending`, `jobs`, `retry`, `worker health`, `status`, `show` end to end
+on a small generated volume with the fixture model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from archive_colorizer.cli.app import run
+from archive_colorizer.imaging.hashing import sha256_file
+from archive_colorizer.imaging.synthetic import write_synthetic_page
+
+ARCHCOLOR = str(Path(sys.executable).with_name("archcolor"))
+
+
+def _json(capsys: pytest.CaptureFixture[str]) -> object:
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1, out
+    return json.loads(out)
+
+
+def _volume(folder: Path, pages: int) -> None:
+    for number in range(pages):
+        write_synthetic_page(
+            folder / f"page-{number:02d}.tif",
+            width=300,
+            height=400,
+            compression="deflate",
+            seed=number,
+        )
+
+
+def _break_pixels(path: Path) -> None:
+    with tifffile.TiffFile(path) as tiff:
+        page = tiff.pages[0]
+        segments = list(zip(page.dataoffsets, page.databytecounts, strict=True))
+    data = bytearray(path.read_bytes())
+    for offset, count in segments:
+        data[offset : offset + count] = np.full(count, 7, np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.slow
+def test_process_pending_end_to_end(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "store"
+    masters = tmp_path / "masters"
+    _volume(masters, 3)
+    (masters / "sub").mkdir()
+    write_synthetic_page(masters / "sub" / "broken.tif", width=300, height=400,
+                         compression="deflate", seed=9)  # fmt: skip
+    _break_pixels(masters / "sub" / "broken.tif")
+    base = ["--db", database_url, "--store", str(store)]
+    assert run([*base, "ingest", str(masters), "--volume", "vol"]) == 0
+    capsys.readouterr()
+
+    done = subprocess.run(
+        [ARCHCOLOR, *base, "process", "--pending", "--workers", "2", "--device", "cpu",
+         "--json", "--poll-seconds", "0.2"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr  # one page is dead
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert sorted(line["status"] for line in lines) == ["dead", "done", "done", "done"]
+    for line in lines:
+        assert {"scan", "status", "seconds", "error"} <= set(line)
+        if line["status"] == "done":
+            assert line["derivative"].startswith("vol/") and line["error"] is None
+            path = store / line["derivative"]
+            with tifffile.TiffFile(path) as tiff:
+                assert tiff.pages[0].shape[:2] == (400, 300)
+        else:
+            assert "broken.tif" in line["error"]
+    assert len({line["worker"] for line in lines}) >= 1
+    assert "this run:" in done.stderr and "1 dead" in done.stderr
+
+    assert run([*base, "status", "--json"]) == 0
+    status = _json(capsys)
+    assert isinstance(status, dict)
+    assert (status["jobs_done"], status["jobs_dead"], status["derivatives"]) == (3, 1, 3)
+    assert (status["jobs_pending"], status["jobs_running"]) == (0, 0)
+
+    assert run([*base, "jobs", "--state", "dead", "--json"]) == 0
+    dead = _json(capsys)
+    assert isinstance(dead, list) and len(dead) == 1
+    assert "CorruptTiffError" in dead[0]["last_error"]
+
+    done_line = next(line for line in lines if line["status"] == "done")
+    assert run([*base, "show", str(done_line["scan"]), "--json"]) == 0
+    shown = _json(capsys)
+    assert isinstance(shown, dict)
+    (derivative,) = shown["derivatives"]
+    assert derivative["path"] == done_line["derivative"]
+    assert sha256_file(store / derivative["path"])[0] == derivative["sha256"]
+    assert derivative["provenance"]["agent"]["model"]["name"] == "iizuka.fixture"
+    assert any(event["type"] == "colorization" for event in shown["events"])
+    assert run([*base, "show", str(done_line["scan"])]) == 0
+    assert "derivative #" in capsys.readouterr().out
+
+    # re-running finds nothing new; the dead page can be retried (and dies again)
+    assert run([*base, "retry", "--dead", "--json"]) == 0
+    assert _json(capsys) == {"requeued": [dead[0]["id"]]}
+    assert run([*base, "jobs", "--state", "pending", "--json"]) == 0
+    pending = _json(capsys)
+    assert isinstance(pending, list) and [job["id"] for job in pending] == [dead[0]["id"]]
+    assert run([*base, "retry", str(dead[0]["id"])]) == 1  # pending jobs cannot be retried
+    assert "only dead or failed" in capsys.readouterr().err
+
+
+def test_worker_health(tmp_path: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    store = tmp_path / "store"
+    assert run(["--db", sqlite_url, "db", "upgrade"]) == 0
+    capsys.readouterr()
+    assert run(["--db", sqlite_url, "--store", str(store), "worker", "health", "--json"]) == 0
+    report = _json(capsys)
+    assert isinstance(report, dict) and report["ok"] is True
+    assert [check["name"] for check in report["checks"]] == ["database", "model", "store"]
+
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    code = run(["--db", sqlite_url, "--store", str(not_a_folder), "worker", "health", "--quick"])
+    assert code == 1
+    out = capsys.readouterr().out
+    assert "FAIL  store" in out and "ok    database" in out
+
+    empty = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    assert run(["--db", empty, "--store", str(store), "worker", "health", "--quick"]) == 1
+    assert "archcolor db upgrade" in capsys.readouterr().out
+
+
+def test_process_needs_pending(sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--db", sqlite_url, "process"]) == 2
+    assert "--pending" in capsys.readouterr().err
+
+
+def _jobs_done(base: list[str]) -> int:
+    status = subprocess.run(
+        [ARCHCOLOR, *base, "status", "--json"], capture_output=True, text=True, timeout=120
+    )
+    return int(json.loads(status.stdout)["jobs_done"]) if status.returncode == 0 else -1
+
+
+@pytest.mark.slow
+def test_follow_queues_pages_ingested_while_it_runs(tmp_path: Path) -> None:
+    """A `--follow` worker picks up a page ingested after it started, then stops on SIGTERM."""
+    from tests.queue_support import wait_for
+
+    base = ["--db", f"sqlite:///{tmp_path / 'catalog.sqlite3'}", "--store", str(tmp_path / "s")]
+    masters = tmp_path / "masters"
+    _volume(masters, 1)
+    assert run([*base, "ingest", str(masters), "--volume", "vol"]) == 0
+    worker = subprocess.Popen(
+        [ARCHCOLOR, *base, "process", "--pending", "--follow", "--device", "cpu",
+         "--json", "--poll-seconds", "0.1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: _jobs_done(base) == 1, 300, "the first page done", interval=0.5)
+        write_synthetic_page(masters / "late.tif", width=300, height=400, seed=5)
+        assert run([*base, "ingest", str(masters), "--volume", "vol"]) == 0
+        wait_for(lambda: _jobs_done(base) == 2, 300, "the late page done", interval=0.5)
+    finally:
+        worker.terminate()
+        out, err = worker.communicate(timeout=120)
+    assert worker.returncode == 143, err
+    assert [json.loads(line)["status"] for line in out.splitlines()] == ["done", "done"]

@@ -1,0 +1,244 @@
+"""`export` and `report` services on a real catalog: pages ingested and colorized by the real
+`process` command (fixture model), then exported in every form."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import bagit
+import pytest
+import tifffile
+from PIL import Image
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from archive_colorizer.catalog.engine import create_catalog_engine
+from archive_colorizer.catalog.schema import Derivative, Job, JobState
+from archive_colorizer.cli.app import run
+from archive_colorizer.errors import NothingToExportError, OutputError
+from archive_colorizer.imaging.hashing import sha256_file
+from archive_colorizer.imaging.metadata import parse_xmp, srgb_icc_profile
+from archive_colorizer.imaging.synthetic import write_synthetic_page
+from archive_colorizer.services.export import ExportOptions, ExportSummary, export, inside_folder
+from archive_colorizer.services.report import write_report
+from archive_colorizer.services.store import slug
+
+SIZES = [(300, 400), (260, 200), (320, 240)]
+
+
+def make_catalog(root: Path, url: str, volume: str = "vol-1", sizes: list[tuple[int, int]] = SIZES
+                 ) -> Path:  # fmt: skip
+    """Ingest generated masters (in a sub-folder too) and colorize them; returns the store."""
+    masters = root / "masters"
+    for number, (width, height) in enumerate(sizes):
+        folder = masters / ("sub" if number == 2 else "")
+        write_synthetic_page(folder / f"page-{number:02d}.tif", width=width, height=height,
+                             compression="deflate", seed=number)  # fmt: skip
+    store = root / "store"
+    base = ["--db", url, "--store", str(store)]
+    assert run([*base, "ingest", str(masters), "--volume", volume]) == 0
+    assert run([*base, "process", "--pending", "--device", "cpu", "--chroma-size", "64",
+                "--json", "--poll-seconds", "0.05"]) == 0  # fmt: skip
+    return store
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    root = tmp_path_factory.mktemp("catalog")
+    url = f"sqlite:///{root / 'catalog.sqlite3'}"
+    return url, make_catalog(root, url)
+
+
+def _export(url: str, store: Path, **options: Any) -> ExportSummary:
+    engine = create_catalog_engine(url)
+    try:
+        return export(engine, store, ExportOptions(**options))
+    finally:
+        engine.dispose()
+
+
+def _check_manifest(out: Path) -> dict[str, str]:
+    listed = {}
+    for line in (out / "manifest-sha256.txt").read_text().splitlines():
+        digest, path = line.split("  ", 1)
+        assert sha256_file(out / path)[0] == digest, path
+        listed[path] = digest
+    return listed
+
+
+@pytest.mark.slow
+def test_tiff_export_is_the_derivative_with_manifests_and_is_idempotent(
+    database_url: str, tmp_path: Path
+) -> None:
+    store = make_catalog(tmp_path, database_url, sizes=SIZES[:2])
+    out = tmp_path / "out"
+    summary = _export(database_url, store, format="tiff", out=out)
+    assert (summary.selected, summary.written, summary.unchanged) == (2, 2, 0)
+    listed = _check_manifest(out)
+    assert sorted(listed) == ["vol-1/page-00-p0001.tif", "vol-1/page-01-p0001.tif"]
+    rows = list(csv.DictReader((out / "manifest.csv").read_text().splitlines()))
+    document = json.loads((out / "manifest.json").read_text())
+    assert len(rows) == len(document["pages"]) == 2
+    for row, (width, height) in zip(rows, SIZES[:2], strict=True):
+        exported = out / row["export_path"]
+        assert row["export_sha256"] == row["derivative_sha256"] == sha256_file(exported)[0]
+        assert row["master_sha256"] == sha256_file(Path(row["master_path"]))[0]
+        assert (int(row["width"]), int(row["height"])) == (width, height)
+        assert row["model"] == "iizuka.fixture" and len(row["weights_sha256"]) == 64
+        assert row["format"] == "tiff"
+        with tifffile.TiffFile(exported) as tiff:
+            page = tiff.pages[0]
+            assert page.shape == (height, width, 3)
+            assert page.tags.valueof(282) == (600, 1) and page.tags.valueof(296) == 2
+            assert page.tags.valueof(34675) == srgb_icc_profile()
+            provenance = parse_xmp(page.tags.valueof(700))
+        assert provenance.derived_from_sha256 == row["master_sha256"]
+        assert provenance.weights_sha256 == row["weights_sha256"]
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.tif")}
+
+    again = _export(database_url, store, format="tiff", out=out)
+    assert (again.written, again.replaced, again.unchanged) == (0, 0, 2)
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.tif")} == before
+
+    tampered = out / "vol-1" / "page-01-p0001.tif"
+    tampered.write_bytes(b"not the derivative")
+    fixed = _export(database_url, store, format="tiff", out=out)
+    assert (fixed.replaced, fixed.unchanged) == (1, 1)
+    assert fixed.replaced_paths == ["vol-1/page-01-p0001.tif"]
+    _check_manifest(out)
+    assert not [p for p in out.rglob(".*")]  # no temporary files left
+
+
+def test_bag_validates_and_iiif_has_a_canvas_per_page(
+    catalog: tuple[str, Path], tmp_path: Path
+) -> None:
+    url, store = catalog
+    out = tmp_path / "bag"
+    summary = _export(url, store, format="jpeg", out=out, bagit=True, max_size=128,
+                      iiif_base_url="https://iiif.example.org/archcolor")  # fmt: skip
+    assert summary.written == 3
+    bag = bagit.Bag(str(out))
+    bag.validate()  # raises BagValidationError on any problem
+    assert (out / "bagit.txt").read_text().startswith("BagIt-Version: 1.0")
+    info = bag.info
+    total = sum(p.stat().st_size for p in (out / "data").rglob("*") if p.is_file())
+    assert info["Payload-Oxum"] == f"{total}.4"  # 3 pages + 1 IIIF manifest
+    assert info["Archcolor-Pages"] == "3"
+    manifest = json.loads((out / "data/iiif/vol-1/manifest.json").read_text())
+    assert manifest["@context"] == "http://iiif.io/api/presentation/3/context.json"
+    assert manifest["type"] == "Manifest"
+    canvases = manifest["items"]
+    assert [(c["width"], c["height"]) for c in canvases] == [(300, 400), (260, 200), (320, 240)]
+    for canvas in canvases:
+        annotation = canvas["items"][0]["items"][0]
+        assert annotation["motivation"] == "painting" and annotation["target"] == canvas["id"]
+        body = annotation["body"]
+        assert body["format"] == "image/jpeg"
+        assert body["id"].startswith("https://iiif.example.org/archcolor/vol-1/")
+        relative = body["id"].removeprefix("https://iiif.example.org/archcolor/")
+        with Image.open(out / "data" / relative) as image:
+            assert image.size == (body["width"], body["height"])
+            assert max(image.size) == 128
+    stale = out / "data" / "vol-1" / ".page-00-p0001.jpg.x1y2.export"  # an interrupted run's
+    stale.write_bytes(b"partial")
+    again = _export(url, store, format="jpeg", out=out, bagit=True, max_size=128,
+                    iiif_base_url="https://iiif.example.org/archcolor")  # fmt: skip
+    assert again.unchanged == 3
+    assert not stale.exists()
+    bagit.Bag(str(out)).validate()
+    (out / "data" / "vol-1" / "mine.txt").write_text("not from the export")
+    with pytest.raises(OutputError, match="not part of this export"):
+        _export(url, store, format="jpeg", out=out, bagit=True, max_size=128)
+
+
+def test_pyramid_export_and_iiif_image_service(catalog: tuple[str, Path], tmp_path: Path) -> None:
+    url, store = catalog
+    out = tmp_path / "p"
+    summary = _export(url, store, format="tiff", pyramid=True, out=out,
+                      iiif_base_url="https://x.org/iiif")  # fmt: skip
+    assert summary.written == 3
+    _check_manifest(out)
+    for record in summary.records:
+        with tifffile.TiffFile(out / record.export_path) as tiff:
+            assert tiff.pages[0].shape[:2] == (record.height, record.width)
+            assert len(tiff.pages) == 2 and int(tiff.pages[1].subfiletype) == 1
+    manifest = json.loads((out / "iiif/vol-1/manifest.json").read_text())
+    service = manifest["items"][0]["items"][0]["items"][0]["body"]["service"][0]
+    assert service["type"] == "ImageService3"
+    assert service["id"] == "https://x.org/iiif/iiif/3/vol-1%2Fpage-00-p0001.tif"
+    assert _export(url, store, format="tiff", pyramid=True, out=out).unchanged == 3
+
+
+def test_hostile_names_cannot_leave_the_export_folder(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.sqlite3'}"
+    store = make_catalog(tmp_path, url, volume="../../escape", sizes=SIZES[:1])
+    out = tmp_path / "deep" / "out"
+    summary = _export(url, store, format="png", out=out)
+    assert summary.written == 1
+    files = [p for p in tmp_path.rglob("*.png")]
+    assert files and all(p.resolve().is_relative_to(out.resolve()) for p in files)
+    assert not (tmp_path / "escape").exists()
+    # a symbolic link in the export folder that leads out is refused, nothing written outside
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    other = tmp_path / "out2"
+    other.mkdir()
+    os.symlink(outside, other / slug("../../escape"))  # the volume's folder
+    linked = _export(url, store, format="png", out=other)
+    assert linked.written == 0 and len(linked.problems) == 1
+    assert "outside the export folder" in linked.problems[0]
+    assert list(outside.iterdir()) == []
+    with pytest.raises(OutputError):
+        inside_folder(out, "../x")
+    with pytest.raises(OutputError):
+        inside_folder(out, "/etc/passwd")
+
+
+def test_missing_derivative_is_a_problem_and_nothing_to_export_is_an_error(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.sqlite3'}"
+    store = make_catalog(tmp_path, url, sizes=SIZES[:2])
+    engine = create_catalog_engine(url)
+    with Session(engine) as session:
+        first = session.scalars(select(Derivative).order_by(Derivative.id)).first()
+        assert first is not None
+        (store / first.path).unlink()
+    summary = _export(url, store, format="tiff", out=tmp_path / "out")
+    assert summary.written == 1 and len(summary.problems) == 1
+    assert "missing from the store" in summary.problems[0]
+    with pytest.raises(NothingToExportError, match="process --pending"):
+        _export(url, store, format="tiff", out=tmp_path / "x", model="no.such-model")
+    with Session(engine) as session, session.begin():
+        session.execute(update(Derivative).values(current=False))
+    with pytest.raises(NothingToExportError):
+        _export(url, store, format="tiff", out=tmp_path / "x")
+    engine.dispose()
+
+
+def test_report_shows_pages_side_by_side_rejections_and_dead_jobs(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.sqlite3'}"
+    store = make_catalog(tmp_path, url, sizes=SIZES[:2])
+    (tmp_path / "masters" / "broken.tif").write_bytes(b"II*\x00garbage")
+    assert run(["--db", url, "--store", str(store), "ingest", str(tmp_path / "masters"),
+                "--volume", "vol-1"]) == 3  # fmt: skip
+    engine = create_catalog_engine(url)
+    with Session(engine) as session, session.begin():
+        job = session.scalars(select(Job).order_by(Job.id)).first()
+        assert job is not None
+        job.state = JobState.DEAD
+        job.last_error = "simulated <failure> for the report"
+    counts = write_report(engine, store, tmp_path / "r" / "report.html", volume="vol-1")
+    engine.dispose()
+    assert counts["pages"] == 2 and counts["colorized"] == 2
+    assert counts["rejected"] == 1 and counts["dead_jobs"] == 1
+    text = (tmp_path / "r" / "report.html").read_text()
+    assert text.count('<article class="page"') == 2
+    assert text.count("data:image/jpeg;base64,") == 4  # master + colorized per page
+    assert "broken.tif" in text and "simulated &lt;failure&gt; for the report" in text
+    assert "iizuka.fixture" in text
+    assert "http://" not in text.replace("http://www.w3.org", "") and 'src="http' not in text
+    with pytest.raises(Exception, match="no volume named"):
+        write_report(create_catalog_engine(url), store, tmp_path / "x.html", volume="nope")

@@ -1,0 +1,238 @@
+"""`process --pending` as a service: enqueue, colorize, dead letters, repair, force, provenance.
+
+The model is the untrained fixture (real network, real weights file); pages are tiny.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from archive_colorizer.catalog.engine import create_catalog_engine
+from archive_colorizer.catalog.migrations import ensure_schema
+from archive_colorizer.catalog.queue import ClaimFilter
+from archive_colorizer.catalog.schema import Derivative, Event, Job
+from archive_colorizer.config import Settings
+from archive_colorizer.imaging.hashing import sha256_file
+from archive_colorizer.imaging.metadata import parse_xmp
+from archive_colorizer.imaging.synthetic import write_synthetic_page
+from archive_colorizer.inference import registry
+from archive_colorizer.services import process
+from archive_colorizer.services import store as store_layout
+from archive_colorizer.services.colorize import ColorizeParams
+from archive_colorizer.services.ingest import ingest
+from archive_colorizer.services.worker import WorkerConfig, WorkerSummary, run_worker
+
+PARAMS = ColorizeParams(chroma_size=64)
+
+
+@pytest.fixture(scope="module")
+def predictor() -> object:
+    return registry.load_predictor(None, device="cpu")
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = create_catalog_engine(database_url)
+    ensure_schema(engine)
+    yield engine
+    engine.dispose()
+
+
+def _corrupt_pixels(path: Path) -> None:
+    """Keep the tags, replace the compressed pixel data by noise: ingests, cannot decode."""
+    with tifffile.TiffFile(path) as tiff:
+        page = tiff.pages[0]
+        segments = list(zip(page.dataoffsets, page.databytecounts, strict=True))
+    data = bytearray(path.read_bytes())
+    noise = np.random.default_rng(0)
+    for offset, count in segments:
+        data[offset : offset + count] = noise.integers(0, 256, count, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+
+
+def _masters(tmp_path: Path, pages: int, broken: int | None = None) -> Path:
+    folder = tmp_path / "masters"
+    for number in range(pages):
+        path = write_synthetic_page(
+            folder / f"page-{number:02d}.tif",
+            width=96,
+            height=128,
+            compression="deflate",
+            seed=number,
+        )
+        if number == broken:
+            _corrupt_pixels(path)
+    return folder
+
+
+def _ingest(engine: Engine, url: str, folder: Path, store: Path) -> None:
+    settings = Settings(database_url=url, store=store)
+    ingest(engine, settings, [folder], volume="vol")
+
+
+def _run(
+    engine: Engine, url: str, store: Path, predictor: object, **enqueue: object
+) -> tuple[process.EnqueueSummary, WorkerSummary]:
+    model = process.resolve_model(None)
+    queued = process.enqueue(
+        engine,
+        model=model,
+        params=PARAMS,
+        store=store,
+        **enqueue,  # type: ignore[arg-type]
+    )
+    only = ClaimFilter(model_name=model.name, weights_sha256=model.weights_sha256)
+    runner = process.ColorizeRunner(store, predictor)  # type: ignore[arg-type]
+    summary = run_worker(WorkerConfig(database_url=url, only=only, poll_seconds=0.1), runner)
+    return queued, summary
+
+
+def _current(engine: Engine) -> list[Derivative]:
+    with Session(engine) as session:
+        return list(
+            session.scalars(
+                select(Derivative).where(Derivative.current.is_(True)).order_by(Derivative.id)
+            )
+        )
+
+
+@pytest.mark.slow
+def test_every_page_once_then_nothing_to_do(
+    engine: Engine, database_url: str, tmp_path: Path, predictor: object
+) -> None:
+    store = tmp_path / "store"
+    _ingest(engine, database_url, _masters(tmp_path, 3), store)
+    queued, summary = _run(engine, database_url, store, predictor)
+    assert (queued.scans, queued.queued, summary.done, summary.dead) == (3, 3, 3, 0)
+    again, second = _run(engine, database_url, store, predictor)
+    assert (again.queued, again.already_done, second.done) == (0, 3, 0)  # idempotent
+    derivatives = _current(engine)
+    assert len(derivatives) == 3
+    for derivative in derivatives:
+        path = store_layout.inside_store(store, derivative.path)
+        assert sha256_file(path) == (derivative.sha256, derivative.bytes)
+        assert (derivative.width, derivative.height) == (96, 128)
+    with Session(engine) as session:
+        events = session.scalars(select(Event).where(Event.type == "colorization")).all()
+    assert len(events) == 3 and {event.outcome for event in events} == {"success"}
+
+
+def test_undecodable_master_is_dead_with_its_reason_and_the_rest_complete(
+    engine: Engine, database_url: str, tmp_path: Path, predictor: object
+) -> None:
+    store = tmp_path / "store"
+    _ingest(engine, database_url, _masters(tmp_path, 3, broken=1), store)
+    _queued, summary = _run(engine, database_url, store, predictor)
+    assert (summary.done, summary.dead, summary.failed) == (2, 1, 0)
+    with Session(engine) as session:
+        dead = session.scalars(select(Job).where(Job.state == "dead")).one()
+        assert dead.attempts == 1  # dead at once, not retried
+        assert "page-01.tif" in (dead.last_error or "")
+        assert "CorruptTiffError" in (dead.last_error or "")
+        failure = session.scalars(
+            select(Event).where(Event.type == "colorization", Event.outcome == "failure")
+        ).one()
+        assert failure.scan_id == dead.scan_id
+    assert len(_current(engine)) == 2
+    assert list(store_layout.temporaries(store)) == []  # the failed attempt left no file
+
+
+@pytest.mark.slow
+def test_repair_regenerates_deleted_and_corrupted_derivatives(
+    engine: Engine, database_url: str, tmp_path: Path, predictor: object
+) -> None:
+    store = tmp_path / "store"
+    _ingest(engine, database_url, _masters(tmp_path, 3), store)
+    _run(engine, database_url, store, predictor)
+    first = _current(engine)
+    deleted = store_layout.inside_store(store, first[0].path)
+    deleted.unlink()
+    corrupted = store_layout.inside_store(store, first[1].path)
+    corrupted.write_bytes(corrupted.read_bytes()[:-10] + b"0123456789")
+
+    plain, _ = _run(engine, database_url, store, predictor)  # without --repair: nothing
+    assert plain.requeued == 0
+    repaired, summary = _run(engine, database_url, store, predictor, repair=True)
+    assert (repaired.requeued, repaired.repaired, summary.done) == (2, 2, 2)
+    assert any("missing" in problem for problem in repaired.problems)
+    assert any("changed" in problem for problem in repaired.problems)
+    current = _current(engine)
+    assert len(current) == 3
+    for derivative in current:
+        path = store_layout.inside_store(store, derivative.path)
+        assert sha256_file(path) == (derivative.sha256, derivative.bytes)
+    with Session(engine) as session:
+        assert len(session.scalars(select(Derivative)).all()) == 5  # history kept
+        fixity = session.scalars(select(Event).where(Event.type == "fixity-check")).all()
+        assert {event.outcome for event in fixity} == {"failure"} and len(fixity) == 2
+
+
+@pytest.mark.slow
+def test_force_makes_new_derivatives_and_keeps_history(
+    engine: Engine, database_url: str, tmp_path: Path, predictor: object
+) -> None:
+    store = tmp_path / "store"
+    _ingest(engine, database_url, _masters(tmp_path, 2), store)
+    _run(engine, database_url, store, predictor)
+    before = _current(engine)
+    forced, summary = _run(engine, database_url, store, predictor, force=True)
+    assert (forced.requeued, summary.done) == (2, 2)
+    after = _current(engine)
+    assert len(after) == 2 and {d.generation for d in after} == {2}
+    assert {d.path for d in after}.isdisjoint({d.path for d in before})
+    for old in before:  # the older files are still there, registered as history
+        assert store_layout.inside_store(store, old.path).is_file()
+    with Session(engine) as session:
+        rows = session.scalars(select(Derivative).order_by(Derivative.id)).all()
+        assert [row.current for row in rows] == [False, False, True, True]
+        assert {job.generation for job in session.scalars(select(Job))} == {2}
+
+
+def test_provenance_in_catalog_and_xmp_agree_with_the_model_card(
+    engine: Engine, database_url: str, tmp_path: Path, predictor: object
+) -> None:
+    store = tmp_path / "store"
+    folder = _masters(tmp_path, 1)
+    _ingest(engine, database_url, folder, store)
+    _run(engine, database_url, store, predictor)
+    (derivative,) = _current(engine)
+    card_sha = registry.find_model(None).card.weights_sha256
+    master_sha, _ = sha256_file(folder / "page-00.tif")
+
+    prov = derivative.provenance
+    assert prov["agent"]["model"]["weights_sha256"] == card_sha
+    assert prov["entity"]["sha256"] == master_sha
+    assert prov["entity"]["id"] == f"urn:sha256:{master_sha}"
+    assert prov["generated"]["sha256"] == derivative.sha256
+    assert prov["activity"]["parameters"] == PARAMS.as_dict()
+    assert prov["activity"]["startedAtTime"] <= prov["activity"]["endedAtTime"]
+    assert prov["agent"]["software"]["name"].startswith("archcolor ")
+
+    with tifffile.TiffFile(store_layout.inside_store(store, derivative.path)) as tiff:
+        xmp = parse_xmp(tiff.pages[0].tags["XMP"].value)
+    assert xmp.weights_sha256 == card_sha
+    assert xmp.derived_from_sha256 == master_sha
+    assert xmp.model_name == prov["agent"]["model"]["name"]
+    assert xmp.parameters == prov["activity"]["parameters"]
+
+
+def test_duplicate_pages_share_one_job_and_keys_separate_parameters(
+    engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    folder = _masters(tmp_path, 1)
+    (folder / "copy.tif").write_bytes((folder / "page-00.tif").read_bytes())
+    _ingest(engine, database_url, folder, store)
+    model = process.resolve_model(None)
+    first = process.enqueue(engine, model=model, params=PARAMS)
+    assert (first.scans, first.queued) == (2, 1)
+    other = process.enqueue(engine, model=model, params=ColorizeParams(chroma_size=32))
+    assert other.queued == 1  # other parameters, other key
+    assert process.enqueue(engine, model=model, params=PARAMS).queued == 0
