@@ -36,6 +36,7 @@ import numpy.typing as npt
 import tifffile
 
 from archive_colorizer.errors import OutputError
+from archive_colorizer.imaging.atomic import fsync_directory
 from archive_colorizer.imaging.hashing import sha256_file
 
 __all__ = ["COMPRESSIONS", "TILE_SIZES", "needs_bigtiff", "write_tiled_tiff"]
@@ -135,7 +136,7 @@ def write_tiled_tiff(
             os.fsync(stream.fileno())
         digest, size = sha256_file(temporary)
         os.replace(temporary, target)
-        _fsync_directory(directory)
+        fsync_directory(directory)
         return digest, size
     except OutputError:
         raise
@@ -193,16 +194,3 @@ def _encoded_tiles(
         finally:
             for future in pending:
                 future.cancel()
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make a rename durable (POSIX); a no-op where directories cannot be opened (Windows)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)

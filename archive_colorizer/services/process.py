@@ -54,6 +54,7 @@ from archive_colorizer.errors import (
     PathNotFoundError,
     PermanentJobError,
 )
+from archive_colorizer.imaging.atomic import fsync_directory
 from archive_colorizer.imaging.hashing import sha256_file
 from archive_colorizer.provenance import EventType, Outcome, agent, derivative_provenance
 from archive_colorizer.services import store as store_layout
@@ -301,17 +302,6 @@ def sweep_store(engine: Engine, store: Path) -> list[Path]:
 # --- the colorize runner ---------------------------------------------------------------------
 
 
-def _fsync_directory(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory handles
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 @dataclass
 class DerivativeResult:
     """A colorized page in its staging file, ready to be published and registered."""
@@ -330,7 +320,7 @@ class DerivativeResult:
 
     def publish(self) -> None:
         os.replace(self.staging, self.final)
-        _fsync_directory(self.final.parent)
+        fsync_directory(self.final.parent)
 
     def record(self, session: Session, job: ClaimedJob) -> None:
         session.execute(
