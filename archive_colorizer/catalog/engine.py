@@ -117,3 +117,13 @@ def _configure_sqlite(engine: Engine) -> None:
         if mode not in _BEGIN_MODES:
             raise ValueError(f"{SQLITE_BEGIN_OPTION} must be one of {sorted(_BEGIN_MODES)}")
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def writer(engine: Engine) -> Engine:
+    """The engine whose transactions take the write lock at BEGIN on SQLite (no-op elsewhere).
+
+    Use it for every session that writes: a deferred SQLite transaction that reads first and
+    writes later fails at once with "database is locked" when another connection committed in
+    between (its snapshot is stale), whatever the busy timeout.
+    """
+    return engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})

@@ -57,7 +57,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
-from archive_colorizer.catalog.engine import SQLITE_BEGIN_OPTION
+from archive_colorizer.catalog.engine import writer
 from archive_colorizer.catalog.schema import (
     CLAIMABLE_SQL,
     Event,
@@ -98,11 +98,6 @@ MAX_ERROR = 2000
 #: first retry delay after a transient error, doubled per attempt, capped
 BACKOFF_BASE_S = 10.0
 BACKOFF_CAP_S = 600.0
-
-
-def writer(engine: Engine) -> Engine:
-    """The engine whose transactions take the write lock at BEGIN on SQLite (no-op elsewhere)."""
-    return engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
 
 
 def single_statement(engine: Engine) -> Engine:

@@ -40,6 +40,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from archive_colorizer.catalog import repository
+from archive_colorizer.catalog.engine import writer
 from archive_colorizer.catalog.schema import Scan, ScanState, Volume
 from archive_colorizer.config import Settings
 from archive_colorizer.errors import CatalogError, MasterError
@@ -171,7 +172,7 @@ def ingest(
     """Catalogue every file under ``paths``; call ``on_file`` after each one."""
     work = prepared if prepared is not None else plan(paths, volume, settings=settings)
     summary = IngestSummary()
-    with Session(engine, expire_on_commit=False) as session:
+    with Session(writer(engine), expire_on_commit=False) as session:
         run = _Run(session, settings)
         try:
             for volume_name, candidate in work.items:

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from archive_colorizer.catalog import repository
+from archive_colorizer.catalog.engine import writer
 from archive_colorizer.catalog.schema import Scan, ScanState, Volume
 from archive_colorizer.config import Settings
 from archive_colorizer.errors import MasterError
@@ -105,7 +106,7 @@ def verify(
     """
     limits = limits or DecodeLimits()
     summary = VerifySummary()
-    with Session(engine, expire_on_commit=False) as session:
+    with Session(writer(engine), expire_on_commit=False) as session:
         query = (
             select(Scan)
             .join(Scan.volume)
