@@ -204,6 +204,10 @@ def _f_inverse_into(
         np.add(out, scratch, out=out)
 
 
+#: floor of the gamut-mapping denominators (linear light); see lab_to_srgb_codes
+GAMUT_EPSILON = 1e-6
+
+
 def lab_to_srgb_codes(
     lightness: npt.ArrayLike, a: npt.ArrayLike, b: npt.ArrayLike, bits: int
 ) -> npt.NDArray[Any]:
@@ -246,7 +250,9 @@ def lab_to_srgb_codes(
         np.add(plane, scratch, out=plane)
     # gamut: mix toward (Y, Y, Y) by the largest factor <= 1 that fits. The largest channel is
     # >= Y and the smallest <= Y (Y is their weighted mean), so (1 - Y) / (max - Y) and
-    # Y / (Y - min) are >= 1 for in-gamut pixels; 0/0 gives NaN, which fmin ignores.
+    # Y / (Y - min) are >= 1 for in-gamut pixels. For neutral pixels both denominators are 0
+    # up to float rounding, of either sign: they are floored at GAMUT_EPSILON so that such a
+    # pixel's factor is >= 1 (or its deviation from grey below GAMUT_EPSILON anyway).
     zero, one = np.float32(0.0), np.float32(1.0)
     np.maximum(y, zero, out=y)  # (np.clip with out= is several times slower)
     np.minimum(y, one, out=y)
@@ -257,11 +263,14 @@ def lab_to_srgb_codes(
     np.minimum(low, planes[2], out=low)
     if high.max(initial=0.0) > one or low.min(initial=1.0) < zero:
         with np.errstate(divide="ignore", invalid="ignore"):
+            epsilon = np.float32(GAMUT_EPSILON)
             np.subtract(high, y, out=high)
+            np.maximum(high, epsilon, out=high)
             np.subtract(one, y, out=scratch)
             np.divide(scratch, high, out=scale)
             np.fmin(scale, one, out=scale)
             np.subtract(y, low, out=low)
+            np.maximum(low, epsilon, out=low)
             np.divide(y, low, out=scratch)
             np.fmin(scale, scratch, out=scale)
         for plane in planes:

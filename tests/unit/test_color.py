@@ -100,3 +100,18 @@ def test_out_of_gamut_colours_are_clipped_not_wrapped() -> None:
     # saturated orange stays red-dominant, dark grey stays near black
     assert rgb[0, 0] > rgb[0, 2]
     assert int(rgb[2].max()) <= 12
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_neutral_pixels_keep_their_lightness_beside_out_of_gamut_ones(bits: int) -> None:
+    """Zero chroma (e.g. paper neutralised by the paper mask) in a batch that also holds
+    out-of-gamut colours: the gamut step must leave the neutral pixels grey at their L*."""
+    lightness = np.linspace(0.0, 100.0, 20001, dtype=np.float32)
+    a = np.zeros_like(lightness)
+    b = np.zeros_like(lightness)
+    a[::2] = 120.0  # far out of gamut: forces the gamut-mapping branch
+    rgb = color.lab_to_srgb_codes(lightness, a, b, bits)
+    back, back_a, back_b = color.srgb_codes_to_lab(rgb[1::2], bits)
+    tolerance = 0.3 if bits == 8 else 0.01
+    assert float(np.abs(back - lightness[1::2]).max()) < tolerance
+    assert float(np.hypot(back_a, back_b).max()) < 0.5
