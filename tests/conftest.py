@@ -44,3 +44,24 @@ def database_url(request: pytest.FixtureRequest) -> str:
     """Each test using this runs twice: on SQLite and on PostgreSQL."""
     fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
     return str(request.getfixturevalue(fixture))
+
+
+@pytest.fixture
+def fixture_model_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Make a private copy of the untrained fixture model the default model, on the CPU.
+
+    Tests of the queue, export and deployment use it so that they run fast and do not depend on
+    which trained model ships as the repository default (subprocesses inherit the variables).
+    """
+    import shutil
+
+    from archive_colorizer.inference.fixture import FIXTURE_NAME
+    from archive_colorizer.inference.registry import ENV_MODELS_DIR, repository_models_dir
+
+    directory = tmp_path / "models"
+    shutil.copytree(repository_models_dir() / FIXTURE_NAME, directory / FIXTURE_NAME)
+    (directory / "DEFAULT").write_text(FIXTURE_NAME + "\n")
+    monkeypatch.setenv(ENV_MODELS_DIR, str(directory))
+    monkeypatch.setenv("ARCHCOLOR_DEVICE", "cpu")
+    monkeypatch.delenv("ARCHCOLOR_MODEL", raising=False)
+    return directory

@@ -1,9 +1,378 @@
-"""`archcolor` commands: train (not yet implemented)."""
+"""`archcolor train` and `archcolor evaluate`: train a colorization model, measure one."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from archive_colorizer.cli.context import emit_json, stderr_console, stdout_console
+
+DATA_HELP = (
+    "Images: a data root holding index.csv (path,split,source,...; rows of --split are used) "
+    "or any folder of .jpg/.png/.tif images (source = first sub-folder name)."
+)
+
+
+class RichReporter:
+    """Training progress on stderr: a bar per epoch with loss and images/s, a line per epoch."""
+
+    def __init__(self, log_every: int = 20) -> None:
+        self.console = stderr_console()
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.4f}  {task.fields[rate]:.1f} img/s"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
+        )
+        self.task: TaskID | None = None
+        self.log_every = log_every
+        self.interactive = self.console.is_terminal
+
+    def stage(self, name: str, epoch: int, steps: int) -> None:
+        if self.interactive:
+            if self.task is None:
+                self.progress.start()
+            else:
+                self.progress.remove_task(self.task)
+            self.task = self.progress.add_task(
+                f"epoch {epoch} ({name})", total=steps, loss=float("nan"), rate=0.0
+            )
+        else:
+            self.console.log(f"epoch {epoch} ({name}): {steps} steps")
+
+    def step(self, info: Any) -> None:
+        if self.interactive and self.task is not None:
+            self.progress.update(
+                self.task, completed=info.step, loss=info.loss, rate=info.images_per_s
+            )
+        elif info.step % self.log_every == 0 or info.step == info.steps:
+            self.console.log(
+                f"epoch {info.epoch} step {info.step}/{info.steps} loss {info.loss:.4f} "
+                f"{info.images_per_s:.1f} img/s elapsed {info.elapsed_s / 60:.1f} min"
+            )
+
+    def epoch(self, summary: dict[str, Any]) -> None:
+        self.console.log("epoch done: " + json.dumps(summary, sort_keys=True, default=str))
+
+    def close(self) -> None:
+        if self.interactive and self.task is not None:
+            self.progress.stop()
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to `app`."""
+    """Add this module's commands (`train`, `evaluate`) to `app`."""
+    register_train(app)
+    register_evaluate(app)
+
+
+def register_train(app: typer.Typer) -> None:
+    """Add `archcolor train` to `app`."""
+
+    @app.command("train")
+    def train_command(
+        data: Annotated[Path, typer.Option("--data", help=DATA_HELP)],
+        out: Annotated[
+            Path, typer.Option("--out", help="Model folder to write, models/<arch>.<tag>.")
+        ],
+        val: Annotated[
+            Path | None, typer.Option("--val", help="Validation images (same forms as --data).")
+        ] = None,
+        arch: Annotated[
+            str, typer.Option("--arch", help="Network: iizuka (from scratch) or iizuka-effl0.")
+        ] = "iizuka-effl0",
+        size: Annotated[int, typer.Option("--size", help="Training crop side (px).")] = 192,
+        epochs: Annotated[int, typer.Option("--epochs", min=1)] = 4,
+        batch: Annotated[int, typer.Option("--batch", min=1)] = 16,
+        lr: Annotated[float, typer.Option("--lr", help="Learning rate (stage 1).")] = 1e-3,
+        seed: Annotated[int, typer.Option("--seed")] = 0,
+        augment: Annotated[
+            str,
+            typer.Option(
+                "--augment",
+                help="Simulated-engraving styles for the network input: none or a comma list "
+                "of gravure,color-gravure,hatching,halftone.",
+            ),
+        ] = "gravure,hatching,halftone",
+        augment_probability: Annotated[
+            float, typer.Option("--augment-probability", min=0.0, max=1.0)
+        ] = 0.6,
+        freeze_encoder_epochs: Annotated[
+            int,
+            typer.Option(
+                "--freeze-encoder-epochs",
+                min=0,
+                help="Epochs with the pretrained encoder frozen (iizuka-effl0) before end-to-end.",
+            ),
+        ] = 2,
+        device: Annotated[str, typer.Option("--device", help="cpu or cuda[:N].")] = "cpu",
+        resume: Annotated[
+            Path | None, typer.Option("--resume", help="Checkpoint to continue exactly.")
+        ] = None,
+        time_budget: Annotated[
+            float | None,
+            typer.Option(
+                "--time-budget",
+                help="Stop after this many minutes (checkpoint kept, weights written); the "
+                "frozen stage gets at most its share of epochs of the budget.",
+            ),
+        ] = None,
+        max_samples: Annotated[
+            int | None, typer.Option("--max-samples", min=1, help="Samples per epoch at most.")
+        ] = None,
+        threads: Annotated[int | None, typer.Option("--threads", min=1)] = None,
+        split: Annotated[str, typer.Option("--split", help="index.csv split of --data.")] = "train",
+        val_split: Annotated[str, typer.Option("--val-split")] = "val",
+        val_images: Annotated[
+            int, typer.Option("--val-images", min=0, help="Val images checked per epoch.")
+        ] = 16,
+        json_output: Annotated[
+            bool, typer.Option("--json", help="Print the result as JSON.")
+        ] = False,
+    ) -> None:
+        """Train a colorization model (checkpoint every epoch; weights + card at the end)."""
+        from archive_colorizer.services.training import run_training
+
+        reporter = RichReporter()
+        try:
+            result = run_training(
+                data=data,
+                val=val,
+                out=out,
+                arch=arch,
+                size=size,
+                epochs=epochs,
+                batch=batch,
+                lr=lr,
+                seed=seed,
+                augment=augment,
+                augment_probability=augment_probability,
+                freeze_encoder_epochs=freeze_encoder_epochs,
+                device=device,
+                resume=resume,
+                time_budget_minutes=time_budget,
+                max_samples=max_samples,
+                threads=threads,
+                train_split=split,
+                val_split=val_split,
+                val_images=val_images,
+                reporter=reporter,
+            )
+        finally:
+            reporter.close()
+        payload = {
+            "model_dir": str(result.model_dir),
+            "samples_seen": result.samples_seen,
+            "elapsed_s": round(result.elapsed_s, 1),
+            "stopped_by_budget": result.stopped_by_budget,
+            "checkpoint": str(result.checkpoint),
+            "weights_sha256": result.card.weights_sha256 if result.card else None,
+            "history": result.history,
+        }
+        if json_output:
+            emit_json(payload)
+        else:
+            console = stdout_console()
+            console.print(
+                f"trained {result.model_dir} — {result.samples_seen} samples in "
+                f"{result.elapsed_s / 60:.1f} min; checkpoint {result.checkpoint}"
+            )
+
+
+def _format(value: float) -> str:
+    return f"{value:.2f}" if value == value else "nan"
+
+
+EVAL_COLUMNS = ("psnr", "ssim", "cf_pred", "cf_true", "abs_dcf", "cast_a", "cast_b", "ciede2000")
+
+
+def _print_table(title: str, means: dict[str, dict[str, float]]) -> None:
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("method")
+    table.add_column("images", justify="right")
+    for column in EVAL_COLUMNS:
+        table.add_column(column, justify="right")
+    for method, metrics in means.items():
+        table.add_row(
+            method,
+            str(int(metrics["images"])),
+            *(f"{metrics[c]:.3f}" if c == "ssim" else _format(metrics[c]) for c in EVAL_COLUMNS),
+        )
+    console = stdout_console()
+    if not console.is_terminal:
+        console.width = max(console.width, 140)
+    console.print(table)
+
+
+def register_evaluate(app: typer.Typer) -> None:
+    """Add `archcolor evaluate` to `app`."""
+
+    @app.command("evaluate")
+    def evaluate_command(
+        data: Annotated[Path, typer.Option("--data", help=DATA_HELP)],
+        model: Annotated[
+            str | None, typer.Option("--model", help="Installed model name (default: DEFAULT).")
+        ] = None,
+        split: Annotated[
+            str, typer.Option("--split", help="index.csv split of --data to evaluate.")
+        ] = "val",
+        simulate: Annotated[
+            str | None,
+            typer.Option(
+                "--simulate",
+                help="Feed the network a simulated engraving (gravure, color-gravure, hatching, "
+                "halftone) of each photo instead of its plain L*.",
+            ),
+        ] = None,
+        seed: Annotated[int, typer.Option("--seed", help="Simulator seed (plus image index).")] = 0,
+        limit: Annotated[
+            int | None, typer.Option("--limit", min=1, help="Evaluate N evenly spread images.")
+        ] = None,
+        train_data: Annotated[
+            Path | None,
+            typer.Option(
+                "--train-data",
+                help="Training images for the mean-chroma baseline (default: --data's "
+                "index.csv split --train-split).",
+            ),
+        ] = None,
+        train_split: Annotated[str, typer.Option("--train-split")] = "train",
+        train_mean: Annotated[
+            str | None,
+            typer.Option("--train-mean", help="Mean training chroma 'A,B' (skips computing it)."),
+        ] = None,
+        baselines_only: Annotated[
+            bool, typer.Option("--baselines-only", help="Measure only the baselines (no model).")
+        ] = False,
+        contact_sheet: Annotated[
+            Path | None,
+            typer.Option(
+                "--contact-sheet",
+                help="Also write a PNG: grey | ours | truth for 16 images, then 4 simulated "
+                "engravings (--simulate style, default hatching).",
+            ),
+        ] = None,
+        margins: Annotated[
+            bool,
+            typer.Option(
+                "--margins",
+                help="Also measure page-margin neutrality: each image as a simulated engraving "
+                "(--simulate style, default hatching) on a page with blank paper margins; mean "
+                "margin/plate chroma without and with the paper mask (imaging.paper).",
+            ),
+        ] = False,
+        tiling: Annotated[
+            int | None,
+            typer.Option(
+                "--tiling",
+                min=16,
+                help="Also measure the seam error: a 1536 px mosaic of the images colorized "
+                "whole vs in windows of this size (max/p99 |dab|), and the network time on a "
+                "1024 px working image.",
+            ),
+        ] = None,
+        device: Annotated[str, typer.Option("--device")] = "cpu",
+        threads: Annotated[int | None, typer.Option("--threads", min=1)] = None,
+        json_output: Annotated[
+            bool, typer.Option("--json", help="Print everything as JSON.")
+        ] = False,
+    ) -> None:
+        """Measure a model against grey, train-mean and best-flat-tint baselines.
+
+        Every candidate is rendered with the truth's own L* (chroma is what is measured);
+        results per image (--json) and means, overall and per content type.
+        """
+        from archive_colorizer.errors import ConfigurationError
+        from archive_colorizer.imaging.datasets import list_images
+        from archive_colorizer.imaging.simulate import STYLES
+        from archive_colorizer.services import evaluate as evaluation
+
+        if simulate is not None and simulate not in STYLES:
+            raise ConfigurationError(f"--simulate {simulate!r}: choose one of {', '.join(STYLES)}")
+        items = evaluation.resolve_items(data, split, limit)
+        if train_mean is not None:
+            try:
+                mean_a, mean_b = (float(part) for part in train_mean.split(","))
+            except ValueError:
+                raise ConfigurationError(
+                    f"--train-mean {train_mean!r}: expected two numbers 'A,B'"
+                ) from None
+        else:
+            source = train_data or data
+            if train_data is None and not (data / "index.csv").is_file():
+                raise ConfigurationError(
+                    "--data has no index.csv: pass --train-data DIR or --train-mean A,B for the "
+                    "mean-chroma baseline"
+                )
+            mean_a, mean_b = evaluation.mean_chroma(list_images(source, train_split))
+        predictor = None
+        model_name = None
+        if not baselines_only:
+            import torch
+
+            from archive_colorizer.inference.registry import load_predictor
+
+            if threads:
+                torch.set_num_threads(threads)
+            predictor = load_predictor(model, device=device, half=False)
+            model_name = predictor.model_name
+        result = evaluation.evaluate(predictor, items, (mean_a, mean_b), simulate, seed)
+        sheet = None
+        if contact_sheet is not None and predictor is not None:
+            sheet = evaluation.contact_sheet(
+                predictor, items, contact_sheet, style=simulate or "hatching", seed=seed
+            )
+        neutrality = None
+        if margins and predictor is not None:
+            neutrality = evaluation.margin_neutrality(
+                predictor, items, style=simulate or "hatching", seed=seed
+            )
+        seams = None
+        if tiling is not None and predictor is not None:
+            from archive_colorizer.inference.registry import load_predictor as load
+
+            tiled = load(model, device=device, half=False, tile_size=tiling)
+            seams = evaluation.tiling_report(predictor, tiled, items)
+        payload = result.to_dict()
+        payload["tiling"] = seams
+        payload["model"] = model_name
+        payload["contact_sheet"] = str(sheet) if sheet else None
+        payload["margins"] = neutrality
+        if json_output:
+            emit_json(payload)
+            return
+        where = f"{data} ({split})" + (f", input simulated as {simulate}" if simulate else "")
+        _print_table(
+            f"{model_name or 'baselines'} on {len(items)} images of {where}", result.means()
+        )
+        for content in result.contents():
+            _print_table(f"content: {content}", result.means(content))
+        stdout_console().print(
+            f"train-mean ab = ({mean_a:.2f}, {mean_b:.2f}); best flat tint ab = "
+            f"({result.flat_tint_ab[0]:.2f}, {result.flat_tint_ab[1]:.2f})"
+            + (f"; contact sheet {sheet}" if sheet else "")
+        )
+        if seams is not None:
+            stdout_console().print(
+                "tiling: " + ", ".join(f"{key} {value:.4g}" for key, value in seams.items())
+            )
+        if neutrality is not None:
+            stdout_console().print(
+                "page margins (mean chroma): "
+                + ", ".join(f"{key} {value:.2f}" for key, value in neutrality.items())
+            )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,16 +25,10 @@ EPOCH = "1700000000"
 
 
 @pytest.fixture(autouse=True)
-def fixture_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def fixture_model(fixture_model_default: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test uses a private copy of the fixture model as the default, on the CPU."""
-    directory = tmp_path / "models"
-    shutil.copytree(SHIPPED, directory / FIXTURE_NAME)
-    (directory / "DEFAULT").write_text(FIXTURE_NAME + "\n")
-    monkeypatch.setenv(ENV_MODELS_DIR, str(directory))
-    monkeypatch.setenv("ARCHCOLOR_DEVICE", "cpu")
-    monkeypatch.delenv("ARCHCOLOR_MODEL", raising=False)
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
-    return directory
+    return fixture_model_default
 
 
 def colorize(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any], str]:

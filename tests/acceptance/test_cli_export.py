@@ -17,6 +17,10 @@ from archive_colorizer.cli.app import run
 from archive_colorizer.imaging.hashing import sha256_file
 from archive_colorizer.imaging.synthetic import write_synthetic_page
 
+#: the queue and export run the untrained fixture model: fast, and independent of the shipped
+#: default
+pytestmark = pytest.mark.usefixtures("fixture_model_default")
+
 ARCHCOLOR = str(Path(sys.executable).with_name("archcolor"))
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 

@@ -27,6 +27,10 @@ from archive_colorizer.services.export import ExportOptions, ExportSummary, expo
 from archive_colorizer.services.report import write_report
 from archive_colorizer.services.store import slug
 
+#: the queue and export run the untrained fixture model: fast, and independent of the shipped
+#: default
+pytestmark = pytest.mark.usefixtures("fixture_model_default")
+
 SIZES = [(300, 400), (260, 200), (320, 240)]
 
 
@@ -41,8 +45,8 @@ def make_catalog(root: Path, url: str, volume: str = "vol-1", sizes: list[tuple[
     store = root / "store"
     base = ["--db", url, "--store", str(store)]
     assert run([*base, "ingest", str(masters), "--volume", volume]) == 0
-    assert run([*base, "process", "--pending", "--device", "cpu", "--chroma-size", "64",
-                "--json", "--poll-seconds", "0.05"]) == 0  # fmt: skip
+    assert run([*base, "process", "--pending", "--model", "iizuka.fixture", "--device", "cpu",
+                "--chroma-size", "64", "--json", "--poll-seconds", "0.05"]) == 0  # fmt: skip
     return store
 
 

@@ -23,18 +23,23 @@ from archive_colorizer.imaging.hashing import sha256_file
 from archive_colorizer.imaging.metadata import parse_xmp
 from archive_colorizer.imaging.synthetic import write_synthetic_page
 from archive_colorizer.inference import registry
+from archive_colorizer.inference.fixture import FIXTURE_NAME
 from archive_colorizer.services import process
 from archive_colorizer.services import store as store_layout
 from archive_colorizer.services.colorize import ColorizeParams
 from archive_colorizer.services.ingest import ingest
 from archive_colorizer.services.worker import WorkerConfig, WorkerSummary, run_worker
 
+#: the queue and export run the untrained fixture model: fast, and independent of the shipped
+#: default
+pytestmark = pytest.mark.usefixtures("fixture_model_default")
+
 PARAMS = ColorizeParams(chroma_size=64)
 
 
 @pytest.fixture(scope="module")
 def predictor() -> object:
-    return registry.load_predictor(None, device="cpu")
+    return registry.load_predictor(FIXTURE_NAME, device="cpu")
 
 
 @pytest.fixture

@@ -24,6 +24,10 @@ from archive_colorizer.imaging.synthetic import write_synthetic_page
 from archive_colorizer.services import store as store_layout
 from tests.queue_support import add_plain_jobs, executions, wait_for
 
+#: the queue and export run the untrained fixture model: fast, and independent of the shipped
+#: default
+pytestmark = pytest.mark.usefixtures("fixture_model_default")
+
 REPO = Path(__file__).resolve().parents[2]
 #: the console script installed beside this interpreter
 ARCHCOLOR = str(Path(sys.executable).with_name("archcolor"))

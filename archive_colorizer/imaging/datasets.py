@@ -1,0 +1,98 @@
+"""Image sets for training and evaluation: a data root with ``index.csv`` or a plain folder.
+
+* A folder holding ``index.csv`` (columns ``path,split,source,width,height``; ``path`` relative
+  to the folder) selects the rows of one ``split`` (``train``, ``val``, ...).
+* Any other folder: every ``.jpg/.jpeg/.png/.tif/.tiff`` below it (sorted); the source of an
+  image is the name of its first sub-folder, or ``images`` for files directly inside.
+
+Sources map to content types for per-type reporting (:data:`CONTENT_TYPES`).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image, UnidentifiedImageError
+
+from archive_colorizer.errors import InputError, PathNotFoundError
+
+INDEX_FILE = "index.csv"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
+#: data-set source → content type
+CONTENT_TYPES: dict[str, str] = {
+    "clothing-co-parsing": "people",
+    "clothing-dataset": "garments",
+    "debian-wallpaper": "scenes",
+    "standardebooks-cover": "paintings",
+}
+
+
+@dataclass(frozen=True)
+class ImageItem:
+    """One image of a set."""
+
+    path: Path
+    source: str
+
+    @property
+    def content(self) -> str:
+        """Content type (people, garments, scenes, paintings) or the source itself."""
+        return CONTENT_TYPES.get(self.source, self.source)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def list_images(root: Path, split: str | None = None) -> list[ImageItem]:
+    """The images of ``root`` (see the module docstring); ``split`` applies to ``index.csv``."""
+    if not root.exists():
+        raise PathNotFoundError(f"{root}: no such data folder")
+    if root.is_file():
+        return [ImageItem(root, "images")]
+    index = root / INDEX_FILE
+    if index.is_file():
+        return _from_index(root, index, split)
+    items = []
+    for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
+        relative = path.relative_to(root)
+        source = relative.parts[0] if len(relative.parts) > 1 else "images"
+        items.append(ImageItem(path, source))
+    if not items:
+        raise InputError(f"{root}: no images (.jpg, .png, .tif) found and no {INDEX_FILE}")
+    return items
+
+
+def _from_index(root: Path, index: Path, split: str | None) -> list[ImageItem]:
+    items = []
+    with index.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None or not {"path", "split", "source"} <= set(reader.fieldnames):
+            raise InputError(f"{index}: needs the columns path, split, source")
+        for row in reader:
+            if split is None or row["split"] == split:
+                items.append(ImageItem(root / row["path"], row["source"]))
+    if not items:
+        raise InputError(f"{index}: no rows with split {split!r}")
+    return items
+
+
+def by_source(items: list[ImageItem]) -> dict[str, list[ImageItem]]:
+    """Items grouped by source (sources sorted, items in listing order)."""
+    groups: dict[str, list[ImageItem]] = {}
+    for item in items:
+        groups.setdefault(item.source, []).append(item)
+    return {source: groups[source] for source in sorted(groups)}
+
+
+def load_rgb(path: Path) -> NDArray[np.uint8]:
+    """An image file as uint8 RGB ``(H, W, 3)``; InputError naming the file when unreadable."""
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"), dtype=np.uint8)
+    except (OSError, UnidentifiedImageError) as error:
+        raise InputError(f"{path}: cannot read image ({error}); remove it from the set") from None

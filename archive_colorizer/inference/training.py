@@ -1,0 +1,647 @@
+"""Training colorization networks: data, simulated-engraving augmentation, losses, checkpoints.
+
+* Data: random ``size`` x ``size`` crops (images shorter than that are enlarged first) and
+  horizontal flips; sampling balanced by source (pick a source uniformly, then an image in it).
+  With probability ``augment_probability`` the network INPUT is replaced by a simulated
+  engraving of the crop (:mod:`archive_colorizer.imaging.simulate`, a style drawn from
+  ``augment``); the TARGET a*, b* always come from the clean photo.
+* Every batch is drawn from a generator seeded with ``(seed, epoch, step)``, so a run resumed
+  from a checkpoint sees exactly the batches the uninterrupted run would have seen.
+* Losses: smooth-L1 on a*, b* (in units of 10) plus, for networks with a classification head,
+  cross-entropy over quantised ab bins weighted by Zhang et al.'s class rebalancing (an empirical
+  prior of the training data mixed half-and-half with uniform, inverted, normalised).
+* ``iizuka-effl0``: stage 1 (the first ``freeze_encoder_epochs`` epochs) trains everything but
+  the pretrained encoder, whose features are computed without gradients; stage 2 trains end to
+  end with the encoder at ``lr / 10`` and the rest at ``lr / 3``. Encoder BatchNorm statistics
+  stay frozen throughout (small batches). Other architectures train end to end at ``lr``.
+* A checkpoint after every epoch (and when the time budget stops a run) holds everything needed
+  for an exact resume. At the end the weights go to ``weights.safetensors`` with a model card.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from PIL import Image
+from safetensors.torch import save_file
+from torch import Tensor, nn
+from torch.nn import functional
+
+from archive_colorizer.errors import ConfigurationError, ModelError
+from archive_colorizer.imaging.color import grey_to_lightness, srgb_codes_to_lab
+from archive_colorizer.imaging.datasets import ImageItem, by_source, load_rgb
+from archive_colorizer.imaging.hashing import sha256_file
+from archive_colorizer.imaging.simulate import STYLES, simulate
+from archive_colorizer.inference.cards import (
+    MARKDOWN_FILE,
+    WEIGHTS_FILE,
+    ModelCard,
+    now_utc,
+    render_markdown,
+    write_card,
+)
+from archive_colorizer.inference.networks import build_network
+from archive_colorizer.inference.networks.base import ColorizationNet
+from archive_colorizer.inference.networks.iizuka_effl0 import AB_RANGE, IizukaEffL0
+
+CHECKPOINT_DIR = "checkpoints"
+LAST_CHECKPOINT = "last.pt"
+PRIOR_IMAGES = 400
+PRIOR_SIDE = 64
+REBALANCE_LAMBDA = 0.5
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on (recorded in the checkpoint and the model card)."""
+
+    train_items: list[ImageItem]
+    val_items: list[ImageItem]
+    out: Path
+    arch: str = "iizuka-effl0"
+    network_config: dict[str, Any] = field(default_factory=dict)
+    size: int = 192
+    epochs: int = 4
+    batch: int = 16
+    lr: float = 1e-3
+    seed: int = 0
+    augment: tuple[str, ...] = ("gravure", "hatching", "halftone")
+    augment_probability: float = 0.6
+    freeze_encoder_epochs: int = 2
+    class_weight: float = 0.5
+    max_samples: int | None = None
+    time_budget_s: float | None = None
+    threads: int | None = None
+    device: str = "cpu"
+    val_images: int = 16
+    data_description: str = ""
+
+    def validate(self) -> None:
+        if self.size < 32 or self.size % 16:
+            raise ConfigurationError(
+                f"--size must be a multiple of 16, at least 32; got {self.size}"
+            )
+        if self.epochs < 1 or self.batch < 1:
+            raise ConfigurationError("--epochs and --batch must be at least 1")
+        if not 0 <= self.freeze_encoder_epochs <= self.epochs:
+            raise ConfigurationError("--freeze-encoder-epochs must be between 0 and --epochs")
+        if self.lr <= 0:
+            raise ConfigurationError(f"--lr must be positive, got {self.lr}")
+        unknown = [style for style in self.augment if style not in STYLES]
+        if unknown:
+            raise ConfigurationError(
+                f"--augment: unknown style(s) {', '.join(unknown)}; use none or {', '.join(STYLES)}"
+            )
+        if not self.train_items:
+            raise ConfigurationError("no training images")
+
+    @property
+    def steps_per_epoch(self) -> int:
+        samples = len(self.train_items)
+        if self.max_samples is not None:
+            samples = min(samples, self.max_samples)
+        return max(1, math.ceil(samples / self.batch))
+
+    def describe(self) -> dict[str, Any]:
+        """The hyper-parameters, JSON-ready."""
+        return {
+            "arch": self.arch,
+            "network_config": self.network_config,
+            "size": self.size,
+            "epochs": self.epochs,
+            "batch": self.batch,
+            "lr": self.lr,
+            "seed": self.seed,
+            "augment": list(self.augment),
+            "augment_probability": self.augment_probability,
+            "freeze_encoder_epochs": self.freeze_encoder_epochs,
+            "class_weight": self.class_weight,
+            "max_samples_per_epoch": self.max_samples,
+            "steps_per_epoch": self.steps_per_epoch,
+            "time_budget_s": self.time_budget_s,
+            "threads": self.threads,
+            "device": self.device,
+        }
+
+
+@dataclass
+class StepInfo:
+    """What the reporter hears after each step."""
+
+    epoch: int
+    step: int
+    steps: int
+    stage: str
+    loss: float
+    images_per_s: float
+    elapsed_s: float
+
+
+@dataclass
+class TrainResult:
+    """The outcome of :func:`train`."""
+
+    model_dir: Path
+    card: ModelCard | None
+    history: list[dict[str, Any]]
+    samples_seen: int
+    elapsed_s: float
+    stopped_by_budget: bool
+    checkpoint: Path
+
+
+class Reporter(Protocol):
+    """Progress sink (the CLI's shows a rich progress bar)."""
+
+    def stage(self, name: str, epoch: int, steps: int) -> None:
+        """A new epoch of ``steps`` steps begins in stage ``name``."""
+
+    def step(self, info: StepInfo) -> None:
+        """One optimisation step finished."""
+
+    def epoch(self, summary: dict[str, Any]) -> None:
+        """An epoch finished (``summary`` as stored in the history)."""
+
+
+class SilentReporter:
+    """A :class:`Reporter` that reports nothing."""
+
+    def stage(self, name: str, epoch: int, steps: int) -> None:
+        pass
+
+    def step(self, info: StepInfo) -> None:
+        pass
+
+    def epoch(self, summary: dict[str, Any]) -> None:
+        pass
+
+
+# ---------------------------------------------------------------- data
+
+
+def _crop(rgb: NDArray[np.uint8], size: int, rng: np.random.Generator) -> NDArray[np.uint8]:
+    height, width = rgb.shape[:2]
+    if min(height, width) < size:
+        scale = size / min(height, width)
+        new = (max(size, round(width * scale)), max(size, round(height * scale)))
+        rgb = np.asarray(Image.fromarray(rgb).resize(new, Image.Resampling.BICUBIC))
+        height, width = rgb.shape[:2]
+    top = int(rng.integers(0, height - size + 1))
+    left = int(rng.integers(0, width - size + 1))
+    crop = rgb[top : top + size, left : left + size]
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    return np.ascontiguousarray(crop)
+
+
+def centre_crop(rgb: NDArray[np.uint8], size: int) -> NDArray[np.uint8]:
+    """The central ``size`` x ``size`` square (enlarging small images first)."""
+    height, width = rgb.shape[:2]
+    if min(height, width) < size:
+        scale = size / min(height, width)
+        new = (max(size, round(width * scale)), max(size, round(height * scale)))
+        rgb = np.asarray(Image.fromarray(rgb).resize(new, Image.Resampling.BICUBIC))
+        height, width = rgb.shape[:2]
+    top, left = (height - size) // 2, (width - size) // 2
+    return np.ascontiguousarray(rgb[top : top + size, left : left + size])
+
+
+def input_lightness(rgb: NDArray[np.uint8], style: str | None, seed: int) -> NDArray[np.float32]:
+    """The network input L* of an RGB crop: its own L*, or that of a simulated engraving."""
+    if style is None:
+        return srgb_codes_to_lab(rgb, 8)[0]
+    rendered = simulate(rgb, style, seed)
+    if rendered.ndim == 3:
+        return srgb_codes_to_lab(rendered, 8)[0]
+    return grey_to_lightness(rendered, 8)
+
+
+class BatchSource:
+    """Deterministic batches: ``batch(epoch, step)`` depends only on the config and its args."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        self.config = config
+        self.groups = list(by_source(config.train_items).values())
+
+    def batch(self, epoch: int, step: int) -> tuple[Tensor, Tensor]:
+        """``(input L* (B,1,S,S), target ab (B,2,S,S))`` float32."""
+        config = self.config
+        rng = np.random.default_rng([config.seed, epoch, step])
+        inputs, targets = [], []
+        for _ in range(config.batch):
+            group = self.groups[int(rng.integers(len(self.groups)))]
+            item = group[int(rng.integers(len(group)))]
+            crop = _crop(load_rgb(item.path), config.size, rng)
+            _, a, b = srgb_codes_to_lab(crop, 8)
+            style = None
+            if config.augment and rng.random() < config.augment_probability:
+                style = config.augment[int(rng.integers(len(config.augment)))]
+            sim_seed = int(rng.integers(2**31))
+            inputs.append(input_lightness(crop, style, sim_seed))
+            targets.append(np.stack((a, b)))
+        return (
+            torch.from_numpy(np.stack(inputs)[:, None].astype(np.float32)),
+            torch.from_numpy(np.stack(targets).astype(np.float32)),
+        )
+
+
+def ab_prior(items: list[ImageItem], grid: int, seed: int, count: int = PRIOR_IMAGES) -> Tensor:
+    """Empirical distribution of quantised ab over a source-balanced sample of ``items``."""
+    groups = list(by_source(items).values())
+    rng = np.random.default_rng([seed, 7919])
+    histogram = np.zeros(grid * grid, dtype=np.float64)
+    for _ in range(min(count, max(len(items), 1))):
+        group = groups[int(rng.integers(len(groups)))]
+        item = group[int(rng.integers(len(group)))]
+        rgb = load_rgb(item.path)
+        small = np.asarray(
+            Image.fromarray(rgb).resize((PRIOR_SIDE, PRIOR_SIDE), Image.Resampling.BOX)
+        )
+        _, a, b = srgb_codes_to_lab(small, 8)
+        index = ab_to_bins(torch.from_numpy(np.stack((a, b))), grid).numpy()
+        histogram += np.bincount(index.reshape(-1), minlength=grid * grid)
+    return torch.from_numpy(histogram / max(histogram.sum(), 1.0)).float()
+
+
+def rebalancing_weights(prior: Tensor, grid: int) -> Tensor:
+    """Zhang et al. 2016 class weights: ``1 / ((1-λ) p~ + λ/Q)``, with E_p[w] = 1."""
+    smooth = prior.reshape(1, 1, grid, grid)
+    kernel = torch.tensor([0.25, 0.5, 0.25])
+    kernel2 = (kernel[:, None] * kernel[None, :]).reshape(1, 1, 3, 3)
+    smooth = functional.conv2d(smooth, kernel2, padding=1).reshape(-1)
+    smooth = smooth / smooth.sum().clamp_min(1e-12)
+    observed = int((prior > 0).sum().item()) or 1
+    weights = 1.0 / ((1.0 - REBALANCE_LAMBDA) * smooth + REBALANCE_LAMBDA / observed)
+    weights = weights / (prior * weights).sum().clamp_min(1e-12)
+    return weights.float()
+
+
+def ab_to_bins(ab: Tensor, grid: int) -> Tensor:
+    """Bin index of each ab pair: ``(..., 2, H, W)`` → ``(..., H, W)`` int64 (a-major)."""
+    step = 2 * AB_RANGE / grid
+    index = torch.floor((ab + AB_RANGE) / step).long().clamp(0, grid - 1)
+    return index.select(-3, 0) * grid + index.select(-3, 1)
+
+
+# ---------------------------------------------------------------- model steps
+
+
+def _is_effl0(network: nn.Module) -> bool:
+    return isinstance(network, IizukaEffL0)
+
+
+def forward_train(
+    network: ColorizationNet, lightness: Tensor, frozen_encoder: bool
+) -> tuple[Tensor, Tensor | None, int]:
+    """``(ab prediction, class logits or None, downscale of both)`` for training crops."""
+    if isinstance(network, IizukaEffL0):
+        encoder_input = network.encoder_input(lightness)
+        if frozen_encoder:
+            with torch.no_grad():
+                features = network.encoder.features(encoder_input, depth=32)
+        else:
+            features = network.encoder.features(encoder_input, depth=32)
+        prior = network.pooled_prior(features[32])
+        regression, logits = network.decode_heads(features, prior)
+        return regression, logits, 4
+    return network(lightness), None, 1
+
+
+def compute_loss(
+    network: ColorizationNet,
+    lightness: Tensor,
+    target_ab: Tensor,
+    frozen_encoder: bool,
+    class_weights: Tensor | None,
+    class_weight: float,
+) -> Tensor:
+    """Smooth-L1 on ab (units of 10) + ``class_weight`` x rebalanced cross-entropy."""
+    prediction, logits, scale = forward_train(network, lightness, frozen_encoder)
+    target = functional.avg_pool2d(target_ab, scale) if scale > 1 else target_ab
+    loss = functional.smooth_l1_loss(prediction / 10.0, target / 10.0)
+    if logits is not None and class_weights is not None and isinstance(network, IizukaEffL0):
+        bins = ab_to_bins(target, network.ab_grid)
+        per_pixel = functional.cross_entropy(logits, bins, reduction="none")
+        loss = loss + class_weight * (per_pixel * class_weights[bins]).mean()
+    return loss
+
+
+def set_stage(network: ColorizationNet, frozen: bool) -> None:
+    """Train mode for the decoder; the encoder (if any) keeps BatchNorm statistics frozen."""
+    network.train()
+    if isinstance(network, IizukaEffL0):
+        network.encoder.eval()
+        for parameter in network.encoder.parameters():
+            parameter.requires_grad_(not frozen)
+
+
+def make_optimizer(network: ColorizationNet, lr: float, frozen: bool) -> torch.optim.Optimizer:
+    """Adam over the trainable parameters for the stage (see the module docstring)."""
+    if not isinstance(network, IizukaEffL0):
+        return torch.optim.Adam(network.parameters(), lr=lr)
+    decoder = [p for name, p in network.named_parameters() if not name.startswith("encoder.")]
+    if frozen:
+        return torch.optim.Adam(decoder, lr=lr)
+    return torch.optim.Adam(
+        [
+            {"params": list(network.encoder.parameters()), "lr": lr / 10.0},
+            {"params": decoder, "lr": lr / 3.0},
+        ]
+    )
+
+
+@torch.no_grad()
+def validate(network: ColorizationNet, items: list[ImageItem], size: int) -> dict[str, float]:
+    """Mean |Δab| and ab RMSE of the network on centre crops of ``items`` (plain input)."""
+    if not items:
+        return {}
+    network.eval()
+    errors, squares = [], []
+    for item in items:
+        crop = centre_crop(load_rgb(item.path), size)
+        lightness, a, b = srgb_codes_to_lab(crop, 8)
+        prediction = network(torch.from_numpy(lightness)[None, None])[0].numpy()
+        delta = prediction - np.stack((a, b))
+        errors.append(float(np.abs(delta).mean()))
+        squares.append(float((delta**2).mean()))
+    return {"val_ab_mae": float(np.mean(errors)), "val_ab_rmse": math.sqrt(float(np.mean(squares)))}
+
+
+# ---------------------------------------------------------------- the loop
+
+
+def spread(items: list[ImageItem], count: int) -> list[ImageItem]:
+    """``count`` items evenly spaced through ``items`` (all of them if fewer)."""
+    if count <= 0:
+        return []
+    if len(items) <= count:
+        return list(items)
+    return (
+        [items[round(i * (len(items) - 1) / (count - 1))] for i in range(count)]
+        if count > 1
+        else [items[0]]
+    )
+
+
+def build_for_training(config: TrainConfig) -> ColorizationNet:
+    """A fresh network; ``iizuka-effl0`` starts from the ImageNet encoder weights."""
+    extra: dict[str, Any] = {}
+    if config.arch == "iizuka-effl0":
+        extra["pretrained"] = True
+    network = build_network(config.arch, **config.network_config, **extra)
+    return network
+
+
+def _checkpoint_state(
+    network: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    epoch: int,
+    step: int,
+    samples: int,
+    elapsed: float,
+    history: list[dict[str, Any]],
+    class_weights: Tensor | None,
+    optimizer_frozen: bool,
+) -> dict[str, Any]:
+    return {
+        "model": network.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "optimizer_frozen": optimizer_frozen,
+        "epoch": epoch,
+        "step": step,
+        "samples": samples,
+        "elapsed": elapsed,
+        "history": history,
+        "class_weights": class_weights,
+    }
+
+
+def _save(state: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    torch.save(state, temporary)
+    temporary.replace(path)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """A checkpoint written by :func:`train` (tensors and plain data only; no code is run)."""
+    try:
+        state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ConfigurationError(f"--resume {path}: no such checkpoint") from None
+    except (RuntimeError, OSError, EOFError) as error:
+        raise ConfigurationError(f"--resume {path}: not a readable checkpoint ({error})") from None
+    return state
+
+
+def _windows(total: int, start: int) -> Iterator[int]:
+    yield from range(start, total)
+
+
+def train(
+    config: TrainConfig,
+    resume: Path | None = None,
+    reporter: Reporter | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    write_model: bool = True,
+) -> TrainResult:
+    """Run (or resume) training; see the module docstring. Returns where the results went."""
+    config.validate()
+    reporter = reporter or SilentReporter()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    device = torch.device(config.device)
+    network = build_for_training(config).to(device)
+    effl0 = _is_effl0(network)
+    freeze_epochs = config.freeze_encoder_epochs if effl0 else 0
+
+    state = load_checkpoint(resume) if resume is not None else None
+    class_weights: Tensor | None = None
+    if isinstance(network, IizukaEffL0) and network.ab_grid:
+        if state is not None and state.get("class_weights") is not None:
+            class_weights = state["class_weights"]
+        else:
+            prior = ab_prior(config.train_items, network.ab_grid, config.seed)
+            class_weights = rebalancing_weights(prior, network.ab_grid)
+    if class_weights is not None:
+        class_weights = class_weights.to(device)
+
+    epoch, step, samples, elapsed_before = 0, 0, 0, 0.0
+    history: list[dict[str, Any]] = []
+    if state is not None:
+        try:
+            network.load_state_dict(state["model"], strict=True)
+        except RuntimeError as error:
+            raise ConfigurationError(
+                f"--resume {resume}: the checkpoint does not fit a {config.arch!r} network "
+                f"({str(error).splitlines()[0]})"
+            ) from None
+        epoch, step = int(state["epoch"]), int(state["step"])
+        samples, elapsed_before = int(state["samples"]), float(state["elapsed"])
+        history = list(state["history"])
+
+    source = BatchSource(config)
+    started = clock()
+    checkpoints = config.out / CHECKPOINT_DIR
+    stopped = False
+    optimizer: torch.optim.Optimizer | None = None
+    optimizer_frozen: bool | None = None
+    budget = config.time_budget_s
+    stage1_budget = budget * freeze_epochs / config.epochs if budget and freeze_epochs else None
+
+    def elapsed() -> float:
+        return elapsed_before + (clock() - started)
+
+    while epoch < config.epochs and not stopped:
+        frozen = epoch < freeze_epochs
+        if optimizer is None or optimizer_frozen != frozen:
+            set_stage(network, frozen)
+            optimizer = make_optimizer(network, config.lr, frozen)
+            optimizer_frozen = frozen
+            if state is not None and bool(state["optimizer_frozen"]) == frozen:
+                optimizer.load_state_dict(state["optimizer"])
+        set_stage(network, frozen)
+        stage = "frozen encoder" if frozen else "end to end"
+        steps = config.steps_per_epoch
+        reporter.stage(stage, epoch, steps)
+        losses: list[float] = []
+        epoch_started = clock()
+        epoch_samples = 0
+        skip_to_next_stage = False
+        for step in _windows(steps, step):  # noqa: B020 - resume continues mid-epoch
+            if budget is not None and elapsed() >= budget:
+                stopped = True
+                break
+            if frozen and stage1_budget is not None and elapsed() >= stage1_budget:
+                skip_to_next_stage = True
+                break
+            lightness, target = source.batch(epoch, step)
+            loss = compute_loss(
+                network,
+                lightness.to(device),
+                target.to(device),
+                frozen,
+                class_weights,
+                config.class_weight,
+            )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss.item()))
+            samples += config.batch
+            epoch_samples += config.batch
+            rate = epoch_samples / max(clock() - epoch_started, 1e-9)
+            reporter.step(StepInfo(epoch, step + 1, steps, stage, losses[-1], rate, elapsed()))
+        else:
+            step = steps
+        if stopped:
+            _save(
+                _checkpoint_state(
+                    network,
+                    optimizer,
+                    epoch,
+                    step,
+                    samples,
+                    elapsed(),
+                    history,
+                    class_weights,
+                    frozen,
+                ),
+                checkpoints / LAST_CHECKPOINT,
+            )
+            break
+        summary: dict[str, Any] = {
+            "epoch": epoch,
+            "stage": stage,
+            "steps": len(losses),
+            "train_loss": float(np.mean(losses)) if losses else float("nan"),
+            "images_per_s": epoch_samples / max(clock() - epoch_started, 1e-9),
+            "elapsed_s": elapsed(),
+            "cut_short": skip_to_next_stage,
+        }
+        summary.update(validate(network, spread(config.val_items, config.val_images), config.size))
+        history.append(summary)
+        reporter.epoch(summary)
+        epoch = freeze_epochs if skip_to_next_stage else epoch + 1
+        step = 0
+        state = None
+        checkpoint_state = _checkpoint_state(
+            network, optimizer, epoch, 0, samples, elapsed(), history, class_weights, frozen
+        )
+        _save(checkpoint_state, checkpoints / f"epoch-{epoch:04d}.pt")
+        _save(checkpoint_state, checkpoints / LAST_CHECKPOINT)
+
+    card = None
+    if write_model:
+        card = write_model_files(network, config, history, samples, elapsed())
+    return TrainResult(
+        model_dir=config.out,
+        card=card,
+        history=history,
+        samples_seen=samples,
+        elapsed_s=elapsed(),
+        stopped_by_budget=stopped,
+        checkpoint=checkpoints / LAST_CHECKPOINT,
+    )
+
+
+def write_model_files(
+    network: ColorizationNet,
+    config: TrainConfig,
+    history: list[dict[str, Any]],
+    samples: int,
+    elapsed: float,
+) -> ModelCard:
+    """``weights.safetensors``, ``card.json`` and ``MODEL_CARD.md`` into ``config.out``."""
+    out = config.out
+    name = out.name
+    if name.partition(".")[0] != config.arch or not name.partition(".")[2]:
+        raise ModelError(f"--out {out}: the folder name must be {config.arch}.<tag>")
+    out.mkdir(parents=True, exist_ok=True)
+    network.eval()
+    tensors = {
+        key: value.detach().cpu().contiguous() for key, value in network.state_dict().items()
+    }
+    weights = out / WEIGHTS_FILE
+    save_file(tensors, str(weights))
+    digest, size = sha256_file(weights)
+    counts: dict[str, int] = {}
+    for item in config.train_items:
+        counts[item.source] = counts.get(item.source, 0) + 1
+    data = config.data_description or "training images"
+    data += " — train images by source: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    last = history[-1] if history else {}
+    card = ModelCard(
+        name=name,
+        arch=config.arch,
+        config=network.config(),
+        weights_sha256=digest,
+        weights_bytes=size,
+        parameters=sum(p.numel() for p in network.parameters()),
+        description=(
+            f"{config.arch} trained by `archcolor train` "
+            f"({samples} samples seen in {elapsed / 60:.1f} min)."
+        ),
+        training_data=data,
+        metrics={k: v for k, v in last.items() if k.startswith("val_")},
+        created=now_utc(),
+    )
+    write_card(card, out)
+    body = "## Training\n\n```json\n" + _json(config.describe()) + "\n```\n"
+    (out / MARKDOWN_FILE).write_text(render_markdown(card, body), encoding="utf-8")
+    return card
+
+
+def _json(data: Any) -> str:
+    import json
+
+    return json.dumps(data, indent=2, sort_keys=True, default=str)
