@@ -158,6 +158,13 @@ def register(app: typer.Typer) -> None:
                 show_default=False,
             ),
         ] = None,
+        paper_mask: Annotated[
+            bool,
+            typer.Option(
+                "--paper-mask/--no-paper-mask",
+                help="Keep blank paper and margins neutral (zero chroma).",
+            ),
+        ] = True,
         overwrite: Annotated[
             bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")
         ] = False,
@@ -175,6 +182,7 @@ def register(app: typer.Typer) -> None:
             "chroma_size": chroma_size,
             "lowpass": lowpass,
             "compression": compression,
+            "paper_mask": paper_mask,
         }
         params = ColorizeParams(**{k: v for k, v in options.items() if v is not None})
         predictor = load_predictor(model, device=device, tile_size=tile_size)

@@ -121,6 +121,13 @@ def register(app: typer.Typer) -> None:
                 "--chroma-size", min=0, help="Long side of the chroma working image; 0 = full."
             ),
         ] = DEFAULT_CHROMA_SIZE,
+        paper_mask: Annotated[
+            bool,
+            typer.Option(
+                "--paper-mask/--no-paper-mask",
+                help="Keep blank paper and margins neutral (zero chroma).",
+            ),
+        ] = True,
         follow: Annotated[
             bool,
             typer.Option("--follow", help="Keep polling for new jobs forever (deployments)."),
@@ -168,7 +175,7 @@ def register(app: typer.Typer) -> None:
                 param_hint="--pending",
             )
         settings = settings_of(ctx)
-        params = ColorizeParams(chroma_size=chroma_size)
+        params = ColorizeParams(chroma_size=chroma_size, paper_mask=paper_mask)
         identity = service.resolve_model(model)
         err = stderr_console()
         with open_catalog(settings.database_url) as engine:

@@ -41,6 +41,7 @@ from archive_colorizer import __version__
 from archive_colorizer.errors import ConfigurationError, InferenceError, OutputError
 from archive_colorizer.imaging import color, metadata
 from archive_colorizer.imaging.geometry import linear_taps, working_size
+from archive_colorizer.imaging.paper import neutralise_paper
 from archive_colorizer.imaging.resample import area_reduce, gaussian_lowpass
 from archive_colorizer.imaging.tiff_read import MasterPage, open_master
 from archive_colorizer.imaging.tiff_write import COMPRESSIONS, write_tiled_tiff
@@ -59,7 +60,8 @@ __all__ = [
 ]
 
 #: bump when a change to this pipeline changes output pixels or bytes (part of job keys)
-PIPELINE_VERSION = 1
+#: 2: paper/ink mask keeps blank paper and margins neutral (``ColorizeParams.paper_mask``)
+PIPELINE_VERSION = 2
 #: long side of the working image. Chroma is low-frequency (the eye resolves colour far more
 #: coarsely than luminance), the network's global features see 224 px anyway, and ~1 MP keeps
 #: the network at seconds on a CPU while a 30000 px master still gets a colour sample every
@@ -95,11 +97,14 @@ class ColorizeParams:
     ``compression``: none | lzw | deflate | zstd for the derivative; deflate is the default
     because it is lossless, compact and read by every TIFF consumer archives use (zstd is not
     read by Photoshop or older libtiff).
+    ``paper_mask``: remove the chroma the network puts on blank paper, plate and page margins
+    (:mod:`archive_colorizer.imaging.paper`), so paper keeps its own tone with zero chroma.
     """
 
     chroma_size: int = DEFAULT_CHROMA_SIZE
     lowpass: float = DEFAULT_LOWPASS
     compression: str = "deflate"
+    paper_mask: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.chroma_size, int) or self.chroma_size < 0:
@@ -121,6 +126,7 @@ class ColorizeParams:
             "lowpass": float(self.lowpass),
             "compression": self.compression,
             "output_tile": OUTPUT_TILE,
+            "paper_mask": bool(self.paper_mask),
             "pipeline_version": PIPELINE_VERSION,
         }
 
@@ -313,6 +319,8 @@ def colorize_master(
             lightness.shape,
             master,
         )
+        if params.paper_mask:
+            ab = neutralise_paper(lightness, ab)
         timings["network"] = time.perf_counter() - started
         del lightness
 

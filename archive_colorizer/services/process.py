@@ -401,6 +401,7 @@ def params_from_job(job: ClaimedJob) -> ColorizeParams:
         chroma_size=int(stored["chroma_size"]),
         lowpass=float(stored["lowpass"]),
         compression=str(stored["compression"]),
+        paper_mask=bool(stored.get("paper_mask", False)),
     )
     if params_hash(params.as_dict()) != job.params_hash:
         raise PermanentJobError(

@@ -168,9 +168,8 @@ def test_chroma_is_bilinear_in_whole_image_coordinates(tmp_path: Path) -> None:
     master = factories.write_gray8(tmp_path / "m.tif", width, height, rows_per_strip=3)
     predictor = SmoothChroma()
     output = tmp_path / "out.tif"
-    colorize_master(
-        master, output, predictor, ColorizeParams(chroma_size=96), provenance=PROVENANCE
-    )
+    params = ColorizeParams(chroma_size=96, paper_mask=False)  # the network's chroma, untouched
+    colorize_master(master, output, predictor, params, provenance=PROVENANCE)
     ab = predictor.predict_ab(predictor.inputs[0])
     full_ab = [cv2.resize(plane, (width, height), interpolation=cv2.INTER_LINEAR) for plane in ab]
     expected = color.lab_to_srgb_codes(
@@ -301,3 +300,42 @@ def test_thread_count_does_not_change_the_bytes(
         monkeypatch.setattr(colorize, "_workers", lambda workers=workers: workers)
         digests.add(_run(master, tmp_path / f"out{workers}.tif").sha256)
     assert len(digests) == 1
+
+
+class ConstantChroma:
+    """A predictor that colours everything alike (as an untrained network might)."""
+
+    def predict_ab(self, lightness: np.ndarray) -> np.ndarray:
+        return np.stack([np.full_like(lightness, 20.0), np.full_like(lightness, 35.0)])
+
+
+@pytest.mark.parametrize("paper_mask", [True, False])
+def test_paper_mask_keeps_page_margins_neutral(tmp_path: Path, paper_mask: bool) -> None:
+    """A hatched plate on blank paper: with the paper mask the margin's chroma is ~0 while the
+    plate keeps its colour; without it the margin is as coloured as the plate."""
+    width, height, margin = 640, 480, 80
+    grey = np.full((height, width), 235, np.uint8)  # paper
+    plate = grey[margin:-margin, margin:-margin]
+    plate[::4, :] = 40  # engraved lines every 4 px
+    master = tmp_path / "plate.tif"
+    tifffile.imwrite(master, grey)
+    output = tmp_path / "out.tif"
+    colorize_master(
+        master,
+        output,
+        ConstantChroma(),
+        ColorizeParams(chroma_size=320, paper_mask=paper_mask),
+        provenance=PROVENANCE,
+    )
+    rgb, _page, tiff = _read(output)
+    tiff.close()
+    _lightness, a, b = color.srgb_codes_to_lab(rgb, 8)
+    chroma = np.hypot(a, b)
+    outer = np.ones((height, width), bool)
+    outer[margin // 2 : -margin // 2, margin // 2 : -margin // 2] = False
+    inner = chroma[margin + 20 : -margin - 20, margin + 20 : -margin - 20]
+    assert float(inner.mean()) > 10.0
+    if paper_mask:
+        assert float(chroma[outer].mean()) <= 2.0
+    else:
+        assert float(chroma[outer].mean()) > 10.0
