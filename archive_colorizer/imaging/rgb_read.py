@@ -22,6 +22,7 @@ import numpy.typing as npt
 import tifffile
 
 from archive_colorizer.errors import CorruptTiffError, PathNotFoundError, UnsupportedTiffError
+from archive_colorizer.imaging.tiff_read import reband
 
 __all__ = ["RgbTiff", "open_rgb"]
 
@@ -68,22 +69,7 @@ class RgbTiff:
         """Yield ``(y0, band)``: consecutive ``(rows, width, 3)`` bands, the last shorter."""
         if rows < 1:
             raise ValueError("rows must be positive")
-        buffer = np.empty((rows, self.width, 3), dtype=self.dtype)
-        filled = 0
-        y0 = 0
-        for piece in self._segment_rows():
-            start = 0
-            while start < piece.shape[0]:
-                take = min(rows - filled, piece.shape[0] - start)
-                buffer[filled : filled + take] = piece[start : start + take]
-                filled += take
-                start += take
-                if filled == rows:
-                    yield y0, buffer.copy()
-                    y0 += rows
-                    filled = 0
-        if filled:
-            yield y0, buffer[:filled].copy()
+        yield from reband(self._segment_rows(), rows, self.dtype)
 
     def _segment_rows(self) -> Iterator[npt.NDArray[Any]]:
         """Decoded rows of segments (a tile row, or a strip), top to bottom.

@@ -131,7 +131,7 @@ class MasterPage:
         if self.transposed:
             yield from self._transposed_bands(rows)
         else:
-            yield from _reband(self._upright_pieces(), rows, self.width, self._dtype)
+            yield from reband(self._upright_pieces(), rows, self._dtype)
 
     def lightness_bands(self, rows: int) -> Iterator[tuple[int, npt.NDArray[np.float32]]]:
         """Like :meth:`grey_bands`, converted to CIE L* (float32, 0..100)."""
@@ -424,14 +424,17 @@ def _pread_all(fd: int, count: int, offset: int) -> bytearray:
     return buffer
 
 
-def _reband(
-    pieces: Iterator[Grey], rows: int, width: int, dtype: Any
-) -> Iterator[tuple[int, Grey]]:
-    """Re-cut consecutive row pieces into bands of exactly ``rows`` rows (the last shorter)."""
-    buffer = np.empty((rows, width), dtype=dtype)
+def reband(
+    pieces: Iterator[npt.NDArray[Any]], rows: int, dtype: Any
+) -> Iterator[tuple[int, npt.NDArray[Any]]]:
+    """Re-cut consecutive row pieces (``(n, width, ...)`` arrays) into ``(y0, band)`` of exactly
+    ``rows`` rows each (the last shorter)."""
+    buffer: npt.NDArray[Any] | None = None
     filled = 0
     y0 = 0
     for piece in pieces:
+        if buffer is None:
+            buffer = np.empty((rows, *piece.shape[1:]), dtype=dtype)
         start = 0
         while start < piece.shape[0]:
             if filled == 0 and piece.shape[0] - start >= rows:
@@ -447,7 +450,7 @@ def _reband(
                 yield y0, buffer.copy()
                 y0 += rows
                 filled = 0
-    if filled:
+    if filled and buffer is not None:
         yield y0, buffer[:filled].copy()
 
 
