@@ -402,6 +402,19 @@ def _execute(
             extra=extra,
         )
 
+    def failed(error: Exception) -> JobReport:
+        """Record the failure (retry later, or dead when permanent / out of attempts)."""
+        message = _describe(error)
+        state = queue.fail(
+            engine,
+            job.id,
+            worker_id,
+            message,
+            permanent=is_permanent(error),
+            backoff_base=config.backoff_base,
+        )
+        return report(str(state) if state is not None else "lost", message)
+
     try:
         try:
             result = runner(job, ctx)
@@ -409,16 +422,7 @@ def _execute(
             queue.release(engine, job.id, worker_id)
             return report("released", f"interrupted by {stop.signal_name}; job released"), None
         except Exception as error:
-            message = _describe(error)
-            state = queue.fail(
-                engine,
-                job.id,
-                worker_id,
-                message,
-                permanent=is_permanent(error),
-                backoff_base=config.backoff_base,
-            )
-            return report(str(state) if state is not None else "lost", message), None
+            return failed(error), None
         # publish and register only while holding the lease with at least half of it left
         # (extended now if needed), so it cannot expire between the checks and the commit
         fresh = ctx.lease_expires - time.monotonic() > config.lease_seconds / 2
@@ -442,16 +446,7 @@ def _execute(
             return report("lost", str(error)), None
         except Exception as error:
             result.discard()
-            message = _describe(error)
-            state = queue.fail(
-                engine,
-                job.id,
-                worker_id,
-                message,
-                permanent=is_permanent(error),
-                backoff_base=config.backoff_base,
-            )
-            return report(str(state) if state is not None else "lost", message), None
+            return failed(error), None
         return report(str(JobState.DONE), **dict(result.report)), next_job
     finally:
         heart.watch(None)
