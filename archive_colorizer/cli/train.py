@@ -134,6 +134,13 @@ def register_train(app: typer.Typer) -> None:
             int | None, typer.Option("--max-samples", min=1, help="Samples per epoch at most.")
         ] = None,
         threads: Annotated[int | None, typer.Option("--threads", min=1)] = None,
+        network_config: Annotated[
+            str | None,
+            typer.Option(
+                "--network-config",
+                help="Network options as JSON, e.g. '{\"width\": 0.5}' for iizuka.",
+            ),
+        ] = None,
         split: Annotated[str, typer.Option("--split", help="index.csv split of --data.")] = "train",
         val_split: Annotated[str, typer.Option("--val-split")] = "val",
         val_images: Annotated[
@@ -144,7 +151,7 @@ def register_train(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Train a colorization model (checkpoint every epoch; weights + card at the end)."""
-        from archive_colorizer.services.training import run_training
+        from archive_colorizer.services.training import parse_network_config, run_training
 
         reporter = RichReporter()
         try:
@@ -166,6 +173,7 @@ def register_train(app: typer.Typer) -> None:
                 time_budget_minutes=time_budget,
                 max_samples=max_samples,
                 threads=threads,
+                network_config=parse_network_config(network_config),
                 train_split=split,
                 val_split=val_split,
                 val_images=val_images,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,24 @@ def parse_augment(value: str) -> tuple[str, ...]:
             f"--augment: unknown style(s) {', '.join(unknown)}; use none or {', '.join(STYLES)}"
         )
     return parts
+
+
+def parse_network_config(value: str | None) -> dict[str, Any]:
+    """``--network-config`` JSON (an object of network options) → dict; ``None`` → ``{}``."""
+    if value is None:
+        return {}
+    try:
+        config = json.loads(value)
+    except json.JSONDecodeError as error:
+        raise ConfigurationError(
+            f"--network-config {value!r} is not JSON ({error.msg}); "
+            "give an object such as '{\"width\": 0.5}'"
+        ) from None
+    if not isinstance(config, dict):
+        raise ConfigurationError(
+            f"--network-config {value!r} must be a JSON object such as '{{\"width\": 0.5}}'"
+        )
+    return config
 
 
 def describe_data(root: Path, counts: Counter[str]) -> str:

@@ -109,3 +109,41 @@ def test_time_budget_stops_with_a_checkpoint(tmp_path: Path) -> None:
     result = train(config, write_model=False)
     assert result.stopped_by_budget and result.samples_seen == 0
     assert result.checkpoint.is_file()
+
+
+def test_cli_trains_a_from_scratch_iizuka_with_network_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from archive_colorizer.cli.app import run
+
+    data = make_images(tmp_path / "data")
+    out = tmp_path / "models" / "iizuka.tiny"
+    code = run(
+        [
+            "train", "--data", str(data), "--out", str(out), "--arch", "iizuka",
+            "--network-config", '{"width": 0.125}', "--size", "32", "--batch", "2",
+            "--epochs", "1", "--max-samples", "2", "--freeze-encoder-epochs", "0",
+            "--augment", "none", "--threads", "1", "--json",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    card = read_card(out)
+    assert card.arch == "iizuka"
+    assert card.config["width"] == 0.125
+    network = load_network(InstalledModel(card=card, directory=out))
+    assert sum(p.numel() for p in network.parameters()) == card.parameters
+
+
+@pytest.mark.parametrize("value", ["{width: 1}", "[0.5]"])
+def test_cli_refuses_a_network_config_that_is_not_a_json_object(
+    tmp_path: Path, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from archive_colorizer.cli.app import run
+
+    data = make_images(tmp_path / "data")
+    out = tmp_path / "models" / "iizuka.bad"
+    code = run(["train", "--data", str(data), "--out", str(out), "--arch", "iizuka",
+                "--network-config", value])  # fmt: skip
+    assert code == 1
+    assert "--network-config" in capsys.readouterr().err
+    assert not out.exists()
