@@ -34,6 +34,9 @@ class ModelCard:
     parameters: int
     weights_file: str = WEIGHTS_FILE
     global_input_size: int = 224
+    #: the long side the local network sees at most: a larger working image is area-reduced to
+    #: it and the predicted a*, b* enlarged back (bilinear); None runs the working image as is
+    network_max_side: int | None = None
     colour_space: str = COLOUR_SPACE
     description: str = ""
     training_data: str = ""
@@ -48,6 +51,13 @@ class ModelCard:
             raise ModelError(f"model name {self.name!r} is not of the form arch.tag")
         if arch != self.arch:
             raise ModelError(f"model name {self.name!r} does not start with its arch {self.arch!r}")
+        if self.network_max_side is not None and (
+            not isinstance(self.network_max_side, int) or self.network_max_side < 16
+        ):
+            raise ModelError(
+                f"model {self.name!r}: network_max_side must be an integer of at least 16 or "
+                f"null, got {self.network_max_side!r}"
+            )
         if len(self.weights_sha256) != 64 or any(
             c not in "0123456789abcdef" for c in self.weights_sha256
         ):
@@ -118,6 +128,12 @@ def read_card(directory: Path) -> ModelCard:
     return card
 
 
+def _network_input(max_side: int | None) -> str:
+    if max_side is None:
+        return "the working image as is"
+    return f"the working image reduced to at most {max_side} px on its long side"
+
+
 def render_markdown(card: ModelCard, body: str = "") -> str:
     """A human-readable MODEL_CARD.md from the card's data, with optional extra ``body`` text."""
     config = ", ".join(f"{key}={value!r}" for key, value in sorted(card.config.items()))
@@ -131,6 +147,7 @@ def render_markdown(card: ModelCard, body: str = "") -> str:
         f"| Architecture | `{card.arch}` ({config}) |",
         f"| Parameters | {card.parameters:,} |",
         f"| Global input | {card.global_input_size}x{card.global_input_size} |",
+        f"| Network input | {_network_input(card.network_max_side)} |",
         f"| Colour space | {card.colour_space} |",
         f"| Weights file | `{card.weights_file}` ({card.weights_bytes:,} bytes, safetensors) |",
         f"| Weights sha256 | `{card.weights_sha256}` |",

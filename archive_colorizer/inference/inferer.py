@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
+from torch.nn import functional
 
 from archive_colorizer.errors import ConfigurationError, DeviceError, InferenceError
 from archive_colorizer.inference.cards import ModelCard
@@ -125,6 +126,18 @@ def plan_tiles(height: int, width: int, tile_size: int, halo: int, stride: int) 
     return tiles
 
 
+def network_input_size(height: int, width: int, max_side: int | None) -> tuple[int, int]:
+    """``(h, w)`` the network sees: ``height x width`` scaled (rounded, at least 1) so that its
+    long side is at most ``max_side``; unchanged when it already fits or ``max_side`` is None."""
+    if max_side is None or max(height, width) <= max_side:
+        return height, width
+    scale = max_side / max(height, width)
+    return (
+        min(max_side, max(1, round(height * scale))),
+        min(max_side, max(1, round(width * scale))),
+    )
+
+
 def sliding_window(
     image: Tensor, predict: Callable[[Tensor], Tensor], tiles: list[Tile], channels: int
 ) -> Tensor:
@@ -175,6 +188,7 @@ class NetworkPredictor:
         weights_sha256: str = "",
         card: ModelCard | None = None,
         threads: int | None = None,
+        max_side: int | None = None,
     ) -> None:
         self.device = device or torch.device("cpu")
         #: CPU threads used while predicting: results differ in the last float bits between
@@ -194,6 +208,12 @@ class NetworkPredictor:
             )
         self.tile_size = tile_size
         self.whole_cap = whole_cap
+        if max_side is not None and max_side < self.stride:
+            raise ConfigurationError(
+                f"network max side {max_side} is smaller than the model's stride {self.stride}"
+            )
+        #: the long side the network sees at most (see ModelCard.network_max_side)
+        self.max_side = max_side
         self.model_name = model_name
         self.weights_sha256 = weights_sha256
         self.card = card
@@ -211,6 +231,7 @@ class NetworkPredictor:
             "precision": "float16" if self.half else "float32",
             "tile_size": self.tile_size,
             "whole_cap": self.whole_cap,
+            "network_max_side": self.max_side,
             "halo": self.halo,
             "threads": self.threads if self.device.type == "cpu" else None,
         }
@@ -239,6 +260,17 @@ class NetworkPredictor:
         return np.ascontiguousarray(result, dtype=np.float32)
 
     def _predict(self, image: Tensor) -> Tensor:
+        height, width = image.shape[-2:]
+        reduced = network_input_size(height, width, self.max_side)
+        if reduced == (height, width):
+            return self._predict_at_size(image)
+        small = functional.interpolate(image, size=reduced, mode="area")
+        ab = self._predict_at_size(small)
+        return functional.interpolate(
+            ab, size=(height, width), mode="bilinear", align_corners=False
+        )
+
+    def _predict_at_size(self, image: Tensor) -> Tensor:
         info = RunInfo()
         started = time.perf_counter()
         on_device = image.to(self.device, self.dtype)

@@ -210,4 +210,5 @@ def load_predictor(
         model_name=model.name,
         weights_sha256=model.card.weights_sha256,
         card=model.card,
+        max_side=model.card.network_max_side,
     )

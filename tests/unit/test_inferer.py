@@ -16,6 +16,7 @@ from archive_colorizer.errors import ConfigurationError, DeviceError, InferenceE
 from archive_colorizer.inference.inferer import (
     NetworkPredictor,
     aligned_halo,
+    network_input_size,
     plan_tiles,
     sliding_window,
 )
@@ -261,3 +262,61 @@ def test_kernel_failures_become_inference_errors(fixture_predictor: NetworkPredi
     predictor = NetworkPredictor(network, model_name="iizuka.broken")
     with pytest.raises(InferenceError, match=r"iizuka\.broken failed on cpu for a 30x20"):
         predictor.predict_ab(page(20, 30))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    height=st.integers(1, 5000),
+    width=st.integers(1, 5000),
+    max_side=st.one_of(st.none(), st.integers(16, 2048)),
+)
+def test_network_input_size_caps_the_long_side_and_keeps_the_aspect(
+    height: int, width: int, max_side: int | None
+) -> None:
+    reduced_h, reduced_w = network_input_size(height, width, max_side)
+    if max_side is None or max(height, width) <= max_side:
+        assert (reduced_h, reduced_w) == (height, width)
+        return
+    assert max(reduced_h, reduced_w) == max_side
+    assert 1 <= reduced_h <= height and 1 <= reduced_w <= width
+    scale = max_side / max(height, width)
+    assert abs(reduced_h - max(1.0, height * scale)) <= 0.5
+    assert abs(reduced_w - max(1.0, width * scale)) <= 0.5
+
+
+def test_max_side_runs_the_network_on_a_reduced_image(
+    fixture_predictor: NetworkPredictor,
+) -> None:
+    network = fixture_predictor.network
+    seen: list[tuple[int, ...]] = []
+    original = network.colorize
+
+    def recording(lightness: Tensor, global_vec: Tensor) -> Tensor:
+        seen.append(tuple(lightness.shape))
+        return original(lightness, global_vec)
+
+    predictor = NetworkPredictor(network, max_side=160)
+    network.colorize = recording  # type: ignore[method-assign]
+    try:
+        lightness = page(300, 401)
+        ab = predictor.predict_ab(lightness)
+    finally:
+        del network.colorize
+    assert seen == [(1, 1, 120, 160)]
+    assert ab.shape == (2, 300, 401)
+    # the same as predicting the area-reduced image and enlarging the result bilinearly
+    small = functional.interpolate(torch.from_numpy(lightness)[None, None], (120, 160), mode="area")
+    expected = functional.interpolate(
+        torch.from_numpy(NetworkPredictor(network).predict_ab(small[0, 0].numpy()))[None],
+        (300, 401),
+        mode="bilinear",
+        align_corners=False,
+    )[0].numpy()
+    assert np.allclose(ab, expected, atol=1e-5)
+    assert predictor.describe()["network_max_side"] == 160
+
+
+def test_max_side_leaves_images_that_fit_alone(fixture_predictor: NetworkPredictor) -> None:
+    lightness = page(150, 233)
+    capped = NetworkPredictor(fixture_predictor.network, max_side=233)
+    assert np.array_equal(capped.predict_ab(lightness), fixture_predictor.predict_ab(lightness))

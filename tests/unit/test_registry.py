@@ -107,9 +107,11 @@ def test_card_round_trip(tmp_path: Path) -> None:
         ({"name": "other.tag"}, "does not start with its arch"),
         ({"weights_sha256": "XYZ"}, "sha256"),
         ({"colour": "lab"}, "unknown field"),
+        ({"network_max_side": 8}, "network_max_side"),
+        ({"network_max_side": "512"}, "network_max_side"),
     ],
 )
-def test_malformed_cards_are_refused(change: dict[str, str], message: str) -> None:
+def test_malformed_cards_are_refused(change: dict[str, object], message: str) -> None:
     data = {
         "name": "iizuka.test",
         "arch": "iizuka",
