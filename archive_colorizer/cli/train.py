@@ -141,6 +141,23 @@ def register_train(app: typer.Typer) -> None:
                 help="Network options as JSON, e.g. '{\"width\": 0.5}' for iizuka.",
             ),
         ] = None,
+        init_from: Annotated[
+            Path | None,
+            typer.Option(
+                "--init-from",
+                help="Start from this model folder's weights (verified against its card); a "
+                "fresh run, not a --resume.",
+            ),
+        ] = None,
+        cache_features: Annotated[
+            int | None,
+            typer.Option(
+                "--cache-features",
+                min=1,
+                help="iizuka-effl0: compute the frozen encoder's features of N samples once and "
+                "train the frozen-encoder epochs on them (many more samples per CPU minute).",
+            ),
+        ] = None,
         split: Annotated[str, typer.Option("--split", help="index.csv split of --data.")] = "train",
         val_split: Annotated[str, typer.Option("--val-split")] = "val",
         val_images: Annotated[
@@ -174,6 +191,8 @@ def register_train(app: typer.Typer) -> None:
                 max_samples=max_samples,
                 threads=threads,
                 network_config=parse_network_config(network_config),
+                init_from=init_from,
+                cache_features=cache_features,
                 train_split=split,
                 val_split=val_split,
                 val_images=val_images,

@@ -14,6 +14,10 @@
   the pretrained encoder, whose features are computed without gradients; stage 2 trains end to
   end with the encoder at ``lr / 10`` and the rest at ``lr / 3``. Encoder BatchNorm statistics
   stay frozen throughout (small batches). Other architectures train end to end at ``lr``.
+* ``cache_features``: the frozen-encoder epochs train the decoder on the encoder features of a
+  fixed set of samples computed once (:class:`FeatureCache`): on a CPU the encoder's forward pass
+  is most of a step's cost, so the decoder sees many more samples per minute.
+* ``init_from``: start from an installed model's weights (fine-tuning it further).
 * A checkpoint after every epoch (and when the time budget stops a run) holds everything needed
   for an exact resume. At the end the weights go to ``weights.safetensors`` with a model card.
 """
@@ -50,7 +54,7 @@ from archive_colorizer.inference.cards import (
 )
 from archive_colorizer.inference.networks import build_network
 from archive_colorizer.inference.networks.base import ColorizationNet
-from archive_colorizer.inference.networks.iizuka_effl0 import AB_RANGE, IizukaEffL0
+from archive_colorizer.inference.networks.iizuka_effl0 import AB_RANGE, IizukaEffL0, decoder_skips
 
 CHECKPOINT_DIR = "checkpoints"
 LAST_CHECKPOINT = "last.pt"
@@ -83,6 +87,10 @@ class TrainConfig:
     device: str = "cpu"
     val_images: int = 16
     data_description: str = ""
+    #: start from this installed model's weights (a fresh optimizer; not a resume)
+    init_from: Path | None = None
+    #: frozen-encoder epochs train on the cached encoder features of this many samples
+    cache_features: int | None = None
 
     def validate(self) -> None:
         if self.size < 32 or self.size % 16:
@@ -102,6 +110,16 @@ class TrainConfig:
             )
         if not self.train_items:
             raise ConfigurationError("no training images")
+        if self.cache_features is not None:
+            if self.arch != "iizuka-effl0":
+                raise ConfigurationError(
+                    "--cache-features needs a pretrained encoder (--arch iizuka-effl0)"
+                )
+            if self.cache_features < self.batch:
+                raise ConfigurationError(
+                    f"--cache-features {self.cache_features} is smaller than one batch "
+                    f"({self.batch})"
+                )
 
     @property
     def steps_per_epoch(self) -> int:
@@ -129,6 +147,8 @@ class TrainConfig:
             "time_budget_s": self.time_budget_s,
             "threads": self.threads,
             "device": self.device,
+            "init_from": str(self.init_from) if self.init_from else None,
+            "cache_features": self.cache_features,
         }
 
 
@@ -326,12 +346,99 @@ def compute_loss(
     """Smooth-L1 on ab (units of 10) + ``class_weight`` x rebalanced cross-entropy."""
     prediction, logits, scale = forward_train(network, lightness, frozen_encoder)
     target = functional.avg_pool2d(target_ab, scale) if scale > 1 else target_ab
+    return heads_loss(network, prediction, logits, target, class_weights, class_weight)
+
+
+def heads_loss(
+    network: ColorizationNet,
+    prediction: Tensor,
+    logits: Tensor | None,
+    target: Tensor,
+    class_weights: Tensor | None,
+    class_weight: float,
+) -> Tensor:
+    """The loss of heads' outputs against ``target`` a*, b* at the heads' resolution."""
     loss = functional.smooth_l1_loss(prediction / 10.0, target / 10.0)
     if logits is not None and class_weights is not None and isinstance(network, IizukaEffL0):
         bins = ab_to_bins(target, network.ab_grid)
         per_pixel = functional.cross_entropy(logits, bins, reduction="none")
         loss = loss + class_weight * (per_pixel * class_weights[bins]).mean()
     return loss
+
+
+#: BatchSource "epoch" numbers of the feature cache's chunks (never reached by real epochs)
+CACHE_EPOCH = 1_000_000
+
+
+class FeatureCache:
+    """The frozen encoder's features of ``count`` training samples, computed once.
+
+    Samples are ``BatchSource`` batches drawn under :data:`CACHE_EPOCH` (crops, flips and the
+    simulated-engraving augmentation included), so the cache is a function of the config and
+    the encoder weights, and a resumed run rebuilds exactly the same one. What the decoder reads
+    (:func:`decoder_skips`) is kept in float16, the pooled global prior and the target a*, b* at
+    1/4 in float32: about 125 KB per 128 px sample.
+    """
+
+    def __init__(
+        self,
+        network: IizukaEffL0,
+        source: BatchSource,
+        count: int,
+        device: torch.device,
+        reporter: Reporter,
+    ) -> None:
+        chunks = math.ceil(count / source.config.batch)
+        skips: dict[int, list[Tensor]] = {scale: [] for scale in (16, 8, 4, 2)}
+        priors: list[Tensor] = []
+        targets: list[Tensor] = []
+        network.encoder.eval()
+        reporter.stage("caching encoder features", CACHE_EPOCH, chunks)
+        started = time.monotonic()
+        with torch.no_grad():
+            for chunk in range(chunks):
+                lightness, target = source.batch(CACHE_EPOCH, chunk)
+                features = network.encoder.features(
+                    network.encoder_input(lightness.to(device)), depth=32
+                )
+                for scale, value in decoder_skips(features).items():
+                    skips[scale].append(value.half().cpu())
+                priors.append(network.pooled_prior(features[32]).float().cpu())
+                targets.append(functional.avg_pool2d(target, 4))
+                done = (chunk + 1) * source.config.batch
+                rate = done / max(time.monotonic() - started, 1e-9)
+                info = StepInfo(CACHE_EPOCH, chunk + 1, chunks, "cache", math.nan, rate, 0.0)
+                reporter.step(info)
+        self.skips = {scale: torch.cat(values)[:count] for scale, values in skips.items()}
+        self.priors = torch.cat(priors)[:count]
+        self.targets = torch.cat(targets)[:count]
+
+    def __len__(self) -> int:
+        return int(self.targets.shape[0])
+
+    def steps(self, max_samples: int | None, batch: int) -> int:
+        """Steps in one cached epoch: a pass over the cache (or ``max_samples`` of it)."""
+        samples = len(self) if max_samples is None else min(len(self), max_samples)
+        return max(1, math.ceil(samples / batch))
+
+    def order(self, seed: int, epoch: int) -> Tensor:
+        """The epoch's sample order (a seeded permutation)."""
+        rng = np.random.default_rng([seed, epoch, CACHE_EPOCH])
+        return torch.from_numpy(rng.permutation(len(self)))
+
+    def loss(
+        self,
+        network: IizukaEffL0,
+        indices: Tensor,
+        device: torch.device,
+        class_weights: Tensor | None,
+        class_weight: float,
+    ) -> Tensor:
+        """The training loss of the decoder on the cached samples ``indices``."""
+        skips = {scale: value[indices].to(device).float() for scale, value in self.skips.items()}
+        regression, logits = network.decode_skips(skips, self.priors[indices].to(device))
+        target = self.targets[indices].to(device)
+        return heads_loss(network, regression, logits, target, class_weights, class_weight)
 
 
 def set_stage(network: ColorizationNet, frozen: bool) -> None:
@@ -393,11 +500,38 @@ def spread(items: list[ImageItem], count: int) -> list[ImageItem]:
 
 def build_for_training(config: TrainConfig) -> ColorizationNet:
     """A fresh network; ``iizuka-effl0`` starts from the ImageNet encoder weights."""
+    if config.init_from is not None:
+        return network_from_model(config.init_from, config.arch, config.network_config)
     extra: dict[str, Any] = {}
     if config.arch == "iizuka-effl0":
         extra["pretrained"] = True
     network = build_network(config.arch, **config.network_config, **extra)
     return network
+
+
+def network_from_model(directory: Path, arch: str, overrides: dict[str, Any]) -> ColorizationNet:
+    """The network of the installed model in ``directory`` (weights verified against its card),
+    rebuilt with ``overrides`` of its config (decoding options; shapes must not change)."""
+    from archive_colorizer.inference.cards import read_card
+    from archive_colorizer.inference.registry import InstalledModel, load_network
+
+    card = read_card(directory)
+    if card.arch != arch:
+        raise ConfigurationError(
+            f"--init-from {directory}: that model is a {card.arch!r} network, not --arch {arch!r}"
+        )
+    network = load_network(InstalledModel(card=card, directory=directory))
+    if not overrides:
+        return network
+    rebuilt = build_network(arch, **{**card.config, **overrides})
+    try:
+        rebuilt.load_state_dict(network.state_dict(), strict=True)
+    except RuntimeError as error:
+        raise ConfigurationError(
+            f"--network-config {overrides!r} changes the shape of {card.name}'s network "
+            f"({str(error).splitlines()[0]}); only decoding options can differ from the model"
+        ) from None
+    return rebuilt
 
 
 def _checkpoint_state(
@@ -495,6 +629,7 @@ def train(
     stopped = False
     optimizer: torch.optim.Optimizer | None = None
     optimizer_frozen: bool | None = None
+    cache: FeatureCache | None = None
     budget = config.time_budget_s
     stage1_budget = budget * freeze_epochs / config.epochs if budget and freeze_epochs else None
 
@@ -511,7 +646,17 @@ def train(
                 optimizer.load_state_dict(state["optimizer"])
         set_stage(network, frozen)
         stage = "frozen encoder" if frozen else "end to end"
+        cached = frozen and config.cache_features is not None
+        if cached and cache is None and isinstance(network, IizukaEffL0):
+            cache = FeatureCache(network, source, config.cache_features or 0, device, reporter)
+        if not frozen:
+            cache = None  # stage 2 reads images again; let the cache go
         steps = config.steps_per_epoch
+        order = None
+        if cache is not None:
+            stage = "frozen encoder, cached features"
+            steps = cache.steps(config.max_samples, config.batch)
+            order = cache.order(config.seed, epoch)
         reporter.stage(stage, epoch, steps)
         losses: list[float] = []
         epoch_started = clock()
@@ -524,21 +669,27 @@ def train(
             if frozen and stage1_budget is not None and elapsed() >= stage1_budget:
                 skip_to_next_stage = True
                 break
-            lightness, target = source.batch(epoch, step)
-            loss = compute_loss(
-                network,
-                lightness.to(device),
-                target.to(device),
-                frozen,
-                class_weights,
-                config.class_weight,
-            )
+            if cache is not None and order is not None and isinstance(network, IizukaEffL0):
+                indices = order[step * config.batch : (step + 1) * config.batch]
+                loss = cache.loss(network, indices, device, class_weights, config.class_weight)
+                count = len(indices)
+            else:
+                lightness, target = source.batch(epoch, step)
+                loss = compute_loss(
+                    network,
+                    lightness.to(device),
+                    target.to(device),
+                    frozen,
+                    class_weights,
+                    config.class_weight,
+                )
+                count = config.batch
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             losses.append(float(loss.item()))
-            samples += config.batch
-            epoch_samples += config.batch
+            samples += count
+            epoch_samples += count
             rate = epoch_samples / max(clock() - epoch_started, 1e-9)
             reporter.step(StepInfo(epoch, step + 1, steps, stage, losses[-1], rate, elapsed()))
         else:

@@ -72,6 +72,8 @@ def run_training(
     val_split: str,
     val_images: int,
     network_config: dict[str, Any] | None = None,
+    init_from: Path | None = None,
+    cache_features: int | None = None,
     reporter: Reporter | None = None,
 ) -> TrainResult:
     """Train a model into ``out`` (``models/<arch>.<tag>``); see `archcolor train --help`."""
@@ -100,5 +102,7 @@ def run_training(
         device=device,
         val_images=val_images,
         data_description=describe_data(data, counts),
+        init_from=init_from,
+        cache_features=cache_features,
     )
     return train(config, resume=resume, reporter=reporter)

@@ -8,12 +8,18 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torch.nn import functional
 
+from archive_colorizer.errors import ConfigurationError
 from archive_colorizer.imaging.datasets import list_images
 from archive_colorizer.inference.cards import read_card
+from archive_colorizer.inference.networks.iizuka_effl0 import IizukaEffL0
 from archive_colorizer.inference.registry import InstalledModel, load_network
 from archive_colorizer.inference.training import (
+    CACHE_EPOCH,
     BatchSource,
+    FeatureCache,
+    SilentReporter,
     TrainConfig,
     ab_prior,
     build_for_training,
@@ -147,3 +153,73 @@ def test_cli_refuses_a_network_config_that_is_not_a_json_object(
     assert code == 1
     assert "--network-config" in capsys.readouterr().err
     assert not out.exists()
+
+
+def cached_config(data: Path, out: Path, epochs: int) -> TrainConfig:
+    config = config_for(data, out, epochs)
+    config.freeze_encoder_epochs = epochs
+    config.cache_features = 4  # two batches of two
+    config.max_samples = None
+    return config
+
+
+def test_cached_features_equal_the_encoder_on_the_same_batches(tmp_path: Path) -> None:
+    data = make_images(tmp_path / "data")
+    config = cached_config(data, tmp_path / "iizuka-effl0.cache", epochs=1)
+    torch.manual_seed(config.seed)
+    network = build_for_training(config)
+    assert isinstance(network, IizukaEffL0)
+    source = BatchSource(config)
+    cache = FeatureCache(network, source, 3, torch.device("cpu"), SilentReporter())
+    assert len(cache) == 3
+    lightness, target = source.batch(CACHE_EPOCH, 1)  # holds cached sample 2 first
+    with torch.no_grad():
+        features = network.encoder.features(network.encoder_input(lightness), depth=32)
+    assert torch.allclose(cache.skips[16][2].float(), features[16][0], rtol=1e-2, atol=1e-2)
+    assert torch.allclose(cache.priors[2], network.pooled_prior(features[32])[0])
+    assert torch.equal(cache.targets[2], functional.avg_pool2d(target, 4)[0])
+    # the cached loss is the full forward's loss up to float16 storage of the features
+    weights = rebalancing_weights(ab_prior(config.train_items, 22, config.seed), 22)
+    network.eval()
+    with torch.no_grad():
+        cached = float(cache.loss(network, torch.tensor([2]), torch.device("cpu"), weights, 0.5))
+        full = float(compute_loss(network, lightness[:1], target[:1], True, weights, 0.5))
+    assert abs(cached - full) < 1e-2 * max(1.0, abs(full))
+
+
+def test_cached_training_lowers_the_loss_and_resumes_exactly(tmp_path: Path) -> None:
+    data = make_images(tmp_path / "data")
+    straight = cached_config(data, tmp_path / "iizuka-effl0.cached", epochs=2)
+    result = train(straight)
+    assert result.samples_seen == 8  # two passes over a 4-sample cache
+    losses = [epoch["train_loss"] for epoch in result.history]
+    assert losses[1] < losses[0]
+
+    split_dir = tmp_path / "iizuka-effl0.cachesplit"
+    first = train(cached_config(data, split_dir, epochs=1), write_model=False)
+    resumed = train(cached_config(data, split_dir, epochs=2), resume=first.checkpoint)
+    a = load_checkpoint(result.checkpoint)["model"]
+    b = load_checkpoint(resumed.checkpoint)["model"]
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_init_from_starts_at_the_models_weights(tmp_path: Path) -> None:
+    data = make_images(tmp_path / "data")
+    base = tmp_path / "iizuka-effl0.base"
+    train(config_for(data, base, epochs=1))
+    config = config_for(data, tmp_path / "iizuka-effl0.next", epochs=1)
+    config.init_from = base
+    config.network_config = {"mix": 0.75}
+    network = build_for_training(config)
+    assert isinstance(network, IizukaEffL0) and network.mix == 0.75
+    shipped = load_network(InstalledModel(read_card(base), base)).state_dict()
+    for key, value in network.state_dict().items():
+        assert torch.equal(value, shipped[key]), key
+    config.network_config = {"ab_grid": 10}
+    with pytest.raises(ConfigurationError, match="changes the shape"):
+        build_for_training(config)
+    config.network_config = {}
+    config.arch = "iizuka"
+    with pytest.raises(ConfigurationError, match="not --arch"):
+        build_for_training(config)

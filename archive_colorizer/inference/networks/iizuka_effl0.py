@@ -71,6 +71,17 @@ class ConvBNReLU(nn.Sequential):
         )
 
 
+def decoder_skips(features: dict[int, Tensor]) -> dict[int, Tensor]:
+    """The encoder features the decoder reads: 1/16, 1/8, 1/4 as they are and the 1/2 features
+    average-pooled to 1/4 (the smallest form, so a training cache can hold many samples)."""
+    return {
+        16: features[16],
+        8: features[8],
+        4: features[4],
+        2: functional.avg_pool2d(features[2], 2),
+    }
+
+
 class IizukaEffL0(ColorizationNet):
     """Fusion colorizer on EfficientNet-Lite0 (see the module docstring)."""
 
@@ -161,15 +172,20 @@ class IizukaEffL0(ColorizationNet):
         self, features: dict[int, Tensor], global_vec: Tensor
     ) -> tuple[Tensor, Tensor | None]:
         """Regression a*, b* and class logits (or None) at 1/4 from encoder features."""
-        mid = self.mid(features[16])
+        return self.decode_skips(decoder_skips(features), global_vec)
+
+    def decode_skips(
+        self, skips: dict[int, Tensor], global_vec: Tensor
+    ) -> tuple[Tensor, Tensor | None]:
+        """:meth:`decode_heads` from :func:`decoder_skips` (what a feature cache stores)."""
+        mid = self.mid(skips[16])
         prior = self.global_fc(global_vec.to(mid.dtype))
         prior_map = prior[:, :, None, None].expand(-1, -1, *mid.shape[-2:])
         fused = self.fusion(torch.cat((mid, prior_map), dim=1))
         x = functional.interpolate(fused, scale_factor=2.0, mode="bilinear", align_corners=False)
-        x = self.up8(torch.cat((x, features[8]), dim=1))
+        x = self.up8(torch.cat((x, skips[8]), dim=1))
         x = functional.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
-        half = functional.avg_pool2d(features[2], 2)
-        x = self.up4(torch.cat((x, features[4], half), dim=1))
+        x = self.up4(torch.cat((x, skips[4], skips[2]), dim=1))
         regression = self.regression(x)
         logits = self.classifier(x) if self.classifier is not None else None
         return regression, logits
