@@ -270,6 +270,22 @@ def register_evaluate(app: typer.Typer) -> None:
         limit: Annotated[
             int | None, typer.Option("--limit", min=1, help="Evaluate N evenly spread images.")
         ] = None,
+        half: Annotated[
+            str | None,
+            typer.Option(
+                "--half",
+                help="Only half of the images: A = even, B = odd positions within each source "
+                "(select on one half, report the other untouched).",
+            ),
+        ] = None,
+        network_config: Annotated[
+            str | None,
+            typer.Option(
+                "--network-config",
+                help="Override decoding options of the model's config as JSON, e.g. "
+                "'{\"mix\": 0.5}' (the weights must still fit).",
+            ),
+        ] = None,
         train_data: Annotated[
             Path | None,
             typer.Option(
@@ -328,10 +344,12 @@ def register_evaluate(app: typer.Typer) -> None:
         from archive_colorizer.imaging.datasets import list_images
         from archive_colorizer.imaging.simulate import STYLES
         from archive_colorizer.services import evaluate as evaluation
+        from archive_colorizer.services.training import parse_network_config
 
         if simulate is not None and simulate not in STYLES:
             raise ConfigurationError(f"--simulate {simulate!r}: choose one of {', '.join(STYLES)}")
-        items = evaluation.resolve_items(data, split, limit)
+        items = evaluation.resolve_items(data, split, limit, half)
+        overrides = parse_network_config(network_config)
         if train_mean is not None:
             try:
                 mean_a, mean_b = (float(part) for part in train_mean.split(","))
@@ -356,7 +374,7 @@ def register_evaluate(app: typer.Typer) -> None:
 
             if threads:
                 torch.set_num_threads(threads)
-            predictor = load_predictor(model, device=device, half=False)
+            predictor = load_predictor(model, device=device, half=False, config_overrides=overrides)
             model_name = predictor.model_name
         result = evaluation.evaluate(predictor, items, (mean_a, mean_b), simulate, seed)
         sheet = None
@@ -373,7 +391,9 @@ def register_evaluate(app: typer.Typer) -> None:
         if tiling is not None and predictor is not None:
             from archive_colorizer.inference.registry import load_predictor as load
 
-            tiled = load(model, device=device, half=False, tile_size=tiling)
+            tiled = load(
+                model, device=device, half=False, tile_size=tiling, config_overrides=overrides
+            )
             seams = evaluation.tiling_report(predictor, tiled, items)
         payload = result.to_dict()
         payload["tiling"] = seams

@@ -96,3 +96,14 @@ def load_rgb(path: Path) -> NDArray[np.uint8]:
             return np.asarray(image.convert("RGB"), dtype=np.uint8)
     except (OSError, UnidentifiedImageError) as error:
         raise InputError(f"{path}: cannot read image ({error}); remove it from the set") from None
+
+
+def spread(items: list[ImageItem], count: int) -> list[ImageItem]:
+    """``count`` items evenly spaced through ``items`` (all of them if fewer)."""
+    if count <= 0:
+        return []
+    if len(items) <= count:
+        return list(items)
+    if count == 1:
+        return [items[0]]
+    return [items[round(i * (len(items) - 1) / (count - 1))] for i in range(count)]

@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from archive_colorizer.errors import ModelError, ModelNotFoundError, WeightsChecksumError
 from archive_colorizer.imaging.hashing import sha256_file
@@ -149,11 +149,15 @@ def verify_weights(model: InstalledModel) -> str:
     return digest
 
 
-def load_network(model: InstalledModel) -> ColorizationNet:
+def load_network(
+    model: InstalledModel, config_overrides: Mapping[str, Any] | None = None
+) -> ColorizationNet:
     """The model's network with its weights loaded strictly, in evaluation mode.
 
     The weights file is read once; those very bytes are hashed against the card
     (WeightsChecksumError on a mismatch) and then parsed as safetensors, never unpickled.
+    ``config_overrides`` replace entries of the card's config (decoding options such as the
+    iizuka-effl0 ``mix``: the weights must still fit strictly).
     """
     from safetensors import SafetensorError
     from safetensors.torch import load
@@ -169,7 +173,8 @@ def load_network(model: InstalledModel) -> ColorizationNet:
     digest = hashlib.sha256(data).hexdigest()
     if digest != model.card.weights_sha256:
         raise _mismatch(model, digest, len(data))
-    network = build_network(model.card.arch, **model.card.config)
+    config = {**model.card.config, **(config_overrides or {})}
+    network = build_network(model.card.arch, **config)
     try:
         state = load(data)
     except SafetensorError as error:
@@ -182,7 +187,7 @@ def load_network(model: InstalledModel) -> ColorizationNet:
         first = str(error).splitlines()[0]
         raise ModelError(
             f"{model.weights_path}: weights do not fit a {model.card.arch!r} network with config "
-            f"{model.card.config!r} ({first}); the card and weights belong to different models"
+            f"{config!r} ({first}); the card and weights belong to different models"
         ) from None
     return network.eval()
 
@@ -194,14 +199,16 @@ def load_predictor(
     *,
     half: bool = True,
     environ: Mapping[str, str] | None = None,
+    config_overrides: Mapping[str, Any] | None = None,
 ) -> NetworkPredictor:
-    """A ready ChromaPredictor for model ``name`` (None: the default) on ``device``."""
+    """A ready ChromaPredictor for model ``name`` (None: the default) on ``device``
+    (``config_overrides``: see :func:`load_network`; for evaluating decoding options)."""
     from archive_colorizer.inference.device import resolve_device
     from archive_colorizer.inference.inferer import NetworkPredictor
 
     torch_device = resolve_device(device)
     model = find_model(name, environ)
-    network = load_network(model)
+    network = load_network(model, config_overrides)
     return NetworkPredictor(
         network,
         device=torch_device,

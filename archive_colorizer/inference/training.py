@@ -41,7 +41,7 @@ from torch.nn import functional
 
 from archive_colorizer.errors import ConfigurationError, ModelError
 from archive_colorizer.imaging.color import grey_to_lightness, srgb_codes_to_lab
-from archive_colorizer.imaging.datasets import ImageItem, by_source, load_rgb
+from archive_colorizer.imaging.datasets import ImageItem, by_source, load_rgb, spread
 from archive_colorizer.imaging.hashing import sha256_file
 from archive_colorizer.imaging.simulate import STYLES, simulate
 from archive_colorizer.inference.cards import (
@@ -483,19 +483,6 @@ def validate(network: ColorizationNet, items: list[ImageItem], size: int) -> dic
 
 
 # ---------------------------------------------------------------- the loop
-
-
-def spread(items: list[ImageItem], count: int) -> list[ImageItem]:
-    """``count`` items evenly spaced through ``items`` (all of them if fewer)."""
-    if count <= 0:
-        return []
-    if len(items) <= count:
-        return list(items)
-    return (
-        [items[round(i * (len(items) - 1) / (count - 1))] for i in range(count)]
-        if count > 1
-        else [items[0]]
-    )
 
 
 def build_for_training(config: TrainConfig) -> ColorizationNet:

@@ -28,13 +28,13 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from archive_colorizer.errors import InputError
+from archive_colorizer.errors import ConfigurationError, InputError
 from archive_colorizer.imaging.color import (
     grey_to_lightness,
     lab_to_srgb_codes,
     srgb_codes_to_lab,
 )
-from archive_colorizer.imaging.datasets import ImageItem, list_images, load_rgb
+from archive_colorizer.imaging.datasets import ImageItem, by_source, list_images, load_rgb, spread
 from archive_colorizer.imaging.metrics import ciede2000, colour_cast, colourfulness, psnr, ssim
 from archive_colorizer.imaging.simulate import simulate
 
@@ -241,20 +241,32 @@ def _cell(rgb: U8, side: int) -> U8:
     return canvas
 
 
-def spread(items: list[ImageItem], count: int) -> list[ImageItem]:
-    """``count`` items evenly spaced through ``items`` (all of them if fewer)."""
-    if count <= 0:
-        return []
-    if len(items) <= count:
-        return list(items)
-    if count == 1:
-        return [items[0]]
-    return [items[round(i * (len(items) - 1) / (count - 1))] for i in range(count)]
+#: ``--half``: images at even (A) or odd (B) positions within each source, in listing order
+HALVES = {"A": 0, "B": 1}
 
 
-def resolve_items(data: Path, split: str | None, limit: int | None) -> list[ImageItem]:
-    """The evaluation images (``limit`` of them, evenly spread, when given)."""
+def half_of(items: list[ImageItem], half: str) -> list[ImageItem]:
+    """Half ``A`` or ``B`` of ``items``: a split of each source by position (for selecting on
+    one half and reporting the other untouched)."""
+    if half not in HALVES:
+        raise ConfigurationError(f"--half {half!r}: choose A or B")
+    chosen = [
+        item
+        for group in by_source(items).values()
+        for position, item in enumerate(group)
+        if position % 2 == HALVES[half]
+    ]
+    return chosen
+
+
+def resolve_items(
+    data: Path, split: str | None, limit: int | None, half: str | None = None
+) -> list[ImageItem]:
+    """The evaluation images: half ``half`` of the split (when given), then ``limit`` of them
+    evenly spread (when given)."""
     items = list_images(data, split)
+    if half is not None:
+        items = half_of(items, half)
     return spread(items, limit) if limit else items
 
 

@@ -127,3 +127,39 @@ def test_model_is_measured_beside_the_baselines(
     assert (
         run(["evaluate", "--data", str(val), "--simulate", "woodcut", "--train-mean", "0,0"]) == 1
     )
+
+
+def test_halves_split_each_source_by_position(
+    sets: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, val = sets
+    images = {}
+    for half in ("A", "B"):
+        result = evaluate_json(
+            ["evaluate", "--data", str(val), "--train-mean", "0,0", "--baselines-only",
+             "--half", half, "--json"],
+            capsys,
+        )  # fmt: skip
+        images[half] = sorted(row["image"] for row in result["per_image"])
+    # people: v0 (position 0) → A, v1 (position 1) → B; scenes: v2 (position 0) → A
+    assert images == {"A": ["v0.png", "v2.png"], "B": ["v1.png"]}
+    assert run(["evaluate", "--data", str(val), "--train-mean", "0,0", "--half", "C"]) == 1
+    assert "--half" in capsys.readouterr().err
+
+
+def test_network_config_overrides_decoding_but_not_shapes(
+    sets: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, val = sets
+    models = tmp_path / "models"
+    write_fixture(models / "iizuka.fixture")
+    monkeypatch.setenv("ARCHCOLOR_MODELS_DIR", str(models))
+    base = ["evaluate", "--data", str(val), "--model", "iizuka.fixture", "--train-mean", "0,0"]
+    plain = evaluate_json([*base, "--json"], capsys)
+    rescaled = evaluate_json([*base, "--network-config", '{"ab_scale": 80.0}', "--json"], capsys)
+    assert plain["mean"]["model"]["cf_pred"] != rescaled["mean"]["model"]["cf_pred"]
+    assert run([*base, "--network-config", '{"width": 0.5}']) == 1
+    assert "weights do not fit" in capsys.readouterr().err
