@@ -226,6 +226,18 @@ def _format(value: float) -> str:
 EVAL_COLUMNS = ("psnr", "ssim", "cf_pred", "cf_true", "abs_dcf", "cast_a", "cast_b", "ciede2000")
 
 
+def markdown_table(means: dict[str, dict[str, float]]) -> str:
+    """Mean metrics per method as a Markdown table (the first method, the model, in bold)."""
+    header = ["method", "images", "PSNR dB", "SSIM", "CF pred", "CF true", "abs dCF"]
+    header += ["cast a", "cast b", "CIEDE2000"]
+    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    for method, metrics in means.items():
+        name = "**ours**" if method == "model" else method
+        cells = [f"{metrics[c]:.3f}" if c == "ssim" else _format(metrics[c]) for c in EVAL_COLUMNS]
+        lines.append("| " + " | ".join([name, str(int(metrics["images"])), *cells]) + " |")
+    return "\n".join(lines)
+
+
 def _print_table(title: str, means: dict[str, dict[str, float]]) -> None:
     from rich.table import Table
 
@@ -334,6 +346,10 @@ def register_evaluate(app: typer.Typer) -> None:
         json_output: Annotated[
             bool, typer.Option("--json", help="Print everything as JSON.")
         ] = False,
+        markdown: Annotated[
+            bool,
+            typer.Option("--markdown", help="Print the mean tables as Markdown (model cards)."),
+        ] = False,
     ) -> None:
         """Measure a model against grey, train-mean and best-flat-tint baselines.
 
@@ -402,6 +418,14 @@ def register_evaluate(app: typer.Typer) -> None:
         payload["margins"] = neutrality
         if json_output:
             emit_json(payload)
+            return
+        if markdown:
+            blocks = [markdown_table(result.means())]
+            blocks += [
+                f"Content type **{content}**:\n\n" + markdown_table(result.means(content))
+                for content in result.contents()
+            ]
+            stdout_console().print("\n\n".join(blocks), markup=False, highlight=False)
             return
         where = f"{data} ({split})" + (f", input simulated as {simulate}" if simulate else "")
         _print_table(

@@ -163,3 +163,23 @@ def test_network_config_overrides_decoding_but_not_shapes(
     assert plain["mean"]["model"]["cf_pred"] != rescaled["mean"]["model"]["cf_pred"]
     assert run([*base, "--network-config", '{"width": 0.5}']) == 1
     assert "weights do not fit" in capsys.readouterr().err
+
+
+def test_markdown_tables_hold_the_json_means(
+    sets: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, val = sets
+    base = ["evaluate", "--data", str(val), "--train-mean", "1,2", "--baselines-only"]
+    means = evaluate_json([*base, "--json"], capsys)["mean"]
+    assert run([*base, "--markdown"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("| method | images | PSNR dB |")
+    assert "Content type **people**:" in text and "Content type **scenes**:" in text
+    overall = text.split("Content type")[0]
+    rows = {
+        line.split(" | ")[0][2:]: line for line in overall.splitlines() if line.startswith("| ")
+    }
+    train_mean = rows["train-mean"].strip("| ").split(" | ")
+    assert train_mean[1] == "3"
+    assert train_mean[2] == f"{means['train-mean']['psnr']:.2f}"
+    assert train_mean[3] == f"{means['train-mean']['ssim']:.3f}"
