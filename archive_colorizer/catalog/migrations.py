@@ -8,7 +8,6 @@ at an unknown (newer) revision or holding foreign tables stops with what to do.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
@@ -20,9 +19,10 @@ from sqlalchemy.exc import DBAPIError
 from archive_colorizer import __version__
 from archive_colorizer.catalog.engine import SQLITE_BEGIN_OPTION, display_url, unavailable
 from archive_colorizer.errors import CatalogError, SchemaOutOfDateError
+from archive_colorizer.shipped import shipped_dir
 
-#: the Alembic script directory, next to the package in the source tree
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+#: the Alembic script directory (the source tree's ``migrations/`` or the wheel's copy)
+MIGRATIONS_DIR = shipped_dir("migrations")
 #: PostgreSQL advisory-lock key serialising concurrent migrations ("archcolr" in ASCII)
 MIGRATION_LOCK_KEY = 0x61726368636F6C72
 
@@ -43,8 +43,7 @@ def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic Config pointing at the migrations, independent of the working directory."""
     if not (MIGRATIONS_DIR / "env.py").is_file():
         raise CatalogError(
-            f"the database migrations are missing (expected {MIGRATIONS_DIR}); reinstall archcolor "
-            "from its source tree"
+            f"the database migrations are missing (expected {MIGRATIONS_DIR}); reinstall archcolor"
         )
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))

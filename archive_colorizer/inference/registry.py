@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from archive_colorizer.errors import ModelError, ModelNotFoundError, WeightsChecksumError
 from archive_colorizer.imaging.hashing import sha256_file
 from archive_colorizer.inference.cards import CARD_FILE, ModelCard, read_card
+from archive_colorizer.shipped import shipped_dir
 
 if TYPE_CHECKING:  # torch is imported only when a network is loaded (`archcolor models` is fast)
     from archive_colorizer.inference.inferer import NetworkPredictor
@@ -44,8 +45,8 @@ class InstalledModel:
 
 
 def repository_models_dir() -> Path:
-    """The ``models/`` folder of the source tree this package runs from."""
-    return Path(__file__).resolve().parents[2] / "models"
+    """The shipped ``models/`` folder: the source tree's, or the installed wheel's copy."""
+    return shipped_dir("models")
 
 
 def models_dirs(environ: Mapping[str, str] | None = None) -> list[Path]:

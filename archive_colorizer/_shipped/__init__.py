@@ -1,0 +1,1 @@
+"""In an installed wheel: the repository's ``migrations/`` and ``models/`` (see ``shipped``)."""
