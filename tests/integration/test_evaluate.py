@@ -50,6 +50,15 @@ def sets(tmp_path: Path) -> tuple[Path, Path]:
     return train, val
 
 
+@pytest.fixture
+def fixture_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A models folder holding only the fixture model, in ARCHCOLOR_MODELS_DIR."""
+    models = tmp_path / "models"
+    write_fixture(models / "iizuka.fixture")
+    monkeypatch.setenv("ARCHCOLOR_MODELS_DIR", str(models))
+    return models
+
+
 def evaluate_json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> dict:
     assert run(argv) == 0
     return json.loads(capsys.readouterr().out)
@@ -97,14 +106,11 @@ def test_baselines_have_their_known_values(
 @pytest.mark.slow
 def test_model_is_measured_beside_the_baselines(
     sets: tuple[Path, Path],
+    fixture_models: Path,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     _, val = sets
-    models = tmp_path / "models"
-    write_fixture(models / "iizuka.fixture")
-    monkeypatch.setenv("ARCHCOLOR_MODELS_DIR", str(models))
     sheet = tmp_path / "sheet.png"
     result = evaluate_json(
         [
@@ -149,14 +155,11 @@ def test_halves_split_each_source_by_position(
 
 def test_network_config_overrides_decoding_but_not_shapes(
     sets: tuple[Path, Path],
+    fixture_models: Path,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     _, val = sets
-    models = tmp_path / "models"
-    write_fixture(models / "iizuka.fixture")
-    monkeypatch.setenv("ARCHCOLOR_MODELS_DIR", str(models))
     base = ["evaluate", "--data", str(val), "--model", "iizuka.fixture", "--train-mean", "0,0"]
     plain = evaluate_json([*base, "--json"], capsys)
     rescaled = evaluate_json([*base, "--network-config", '{"ab_scale": 80.0}', "--json"], capsys)
