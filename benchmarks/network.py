@@ -18,7 +18,7 @@ import argparse
 import json
 import statistics
 import time
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -41,9 +41,10 @@ def measure(model: str | None, max_side: str, threads: int, repeat: int, side: i
     from archive_colorizer.inference.registry import load_predictor
 
     torch.set_num_threads(threads)
-    predictor = load_predictor(model, device="cpu", half=False)
+    cap: int | Literal["card"] | None = "card"
     if max_side != "card":
-        predictor.max_side = None if max_side == "none" else int(max_side)
+        cap = None if max_side == "none" else int(max_side)
+    predictor = load_predictor(model, device="cpu", half=False, input_cap=cap)
     page = working_page(side * 3 // 4, side)
     predictor.predict_ab(page)  # warm-up
     times = []

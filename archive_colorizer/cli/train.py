@@ -407,10 +407,19 @@ def register_evaluate(app: typer.Typer) -> None:
         if tiling is not None and predictor is not None:
             from archive_colorizer.inference.registry import load_predictor as load
 
-            tiled = load(
-                model, device=device, half=False, tile_size=tiling, config_overrides=overrides
+            # seams are the tiler's: compare at full working size, without the card's input cap
+            whole, tiled = (
+                load(
+                    model,
+                    device=device,
+                    half=False,
+                    tile_size=size,
+                    config_overrides=overrides,
+                    input_cap=None,
+                )
+                for size in (None, tiling)
             )
-            seams = evaluation.tiling_report(predictor, tiled, items)
+            seams = evaluation.tiling_report(whole, tiled, items, timed=predictor)
         payload = result.to_dict()
         payload["tiling"] = seams
         payload["model"] = model_name

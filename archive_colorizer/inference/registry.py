@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from archive_colorizer.errors import ModelError, ModelNotFoundError, WeightsChecksumError
 from archive_colorizer.imaging.hashing import sha256_file
@@ -201,9 +201,14 @@ def load_predictor(
     half: bool = True,
     environ: Mapping[str, str] | None = None,
     config_overrides: Mapping[str, Any] | None = None,
+    input_cap: int | Literal["card"] | None = "card",
 ) -> NetworkPredictor:
-    """A ready ChromaPredictor for model ``name`` (None: the default) on ``device``
-    (``config_overrides``: see :func:`load_network`; for evaluating decoding options)."""
+    """A ready ChromaPredictor for model ``name`` (None: the default) on ``device``.
+
+    ``config_overrides``: see :func:`load_network` (for evaluating decoding options).
+    ``input_cap``: the long side the network sees at most; ``"card"`` (the default) takes the
+    card's ``network_max_side``; measurements of the tiler itself pass None.
+    """
     from archive_colorizer.inference.device import resolve_device
     from archive_colorizer.inference.inferer import NetworkPredictor
 
@@ -218,5 +223,5 @@ def load_predictor(
         model_name=model.name,
         weights_sha256=model.card.weights_sha256,
         card=model.card,
-        max_side=model.card.network_max_side,
+        max_side=model.card.network_max_side if input_cap == "card" else input_cap,
     )

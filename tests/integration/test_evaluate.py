@@ -186,3 +186,22 @@ def test_markdown_tables_hold_the_json_means(
     assert train_mean[1] == "3"
     assert train_mean[2] == f"{means['train-mean']['psnr']:.2f}"
     assert train_mean[3] == f"{means['train-mean']['ssim']:.3f}"
+
+
+@pytest.mark.slow
+def test_tiling_report_on_a_model_with_an_input_cap(
+    sets: tuple[Path, Path], fixture_models: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, val = sets
+    card_path = fixture_models / "iizuka.fixture" / "card.json"
+    card = json.loads(card_path.read_text())
+    card_path.write_text(json.dumps({**card, "network_max_side": 64}))
+    result = evaluate_json(
+        ["evaluate", "--data", str(val), "--model", "iizuka.fixture", "--train-mean", "0,0",
+         "--tiling", "400", "--json"],
+        capsys,
+    )  # fmt: skip
+    tiling = result["tiling"]
+    assert tiling["side"] == 1536
+    assert tiling["seam_max_abs_dab"] < 1e-3
+    assert tiling["network_seconds_at_timing_side"] > 0
