@@ -461,12 +461,16 @@ class ColorizeRunner:
             "page_index": scan.page_index,
             "scan_id": scan.id,
         }
+        card = getattr(self.predictor, "card", None)
+        # the model card's network input cap shapes the output: record it with the parameters
+        cap = getattr(card, "network_max_side", None)
+        parameters = {**params.as_dict(), **({"network_max_side": cap} if cap else {})}
         embedded = {
             "source_name": PurePosixPath(scan.path).name,
             "source_sha256": scan.sha256,
             "model_name": job.model_name,
             "weights_sha256": job.weights_sha256,
-            "parameters": params.as_dict(),
+            "parameters": parameters,
             "archcolor_version": __version__,
             # the generation's queue time, so retries of a job write identical bytes
             "datetime": job.queued_at,
@@ -488,7 +492,6 @@ class ColorizeRunner:
             staging.unlink(missing_ok=True)
             raise
         ended = utcnow()
-        card = getattr(self.predictor, "card", None)
         record = derivative_provenance(
             master=master_facts,
             derivative={
@@ -499,7 +502,7 @@ class ColorizeRunner:
                 "bytes": result.bytes,
                 "bits": result.bits,
             },
-            parameters=params.as_dict(),
+            parameters=parameters,
             model_name=job.model_name,
             weights_sha256=job.weights_sha256,
             started_at=started,

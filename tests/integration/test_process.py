@@ -5,6 +5,7 @@ The model is the untrained fixture (real network, real weights file); pages are 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -226,6 +227,22 @@ def test_provenance_in_catalog_and_xmp_agree_with_the_model_card(
     assert xmp.derived_from_sha256 == master_sha
     assert xmp.model_name == prov["agent"]["model"]["name"]
     assert xmp.parameters == prov["activity"]["parameters"]
+
+
+def test_a_cards_network_input_cap_is_recorded_with_the_parameters(
+    engine: Engine, database_url: str, tmp_path: Path, fixture_model_default: Path
+) -> None:
+    card_path = fixture_model_default / FIXTURE_NAME / "card.json"
+    card_path.write_text(json.dumps({**json.loads(card_path.read_text()), "network_max_side": 48}))
+    capped = registry.load_predictor(FIXTURE_NAME, device="cpu")
+    store = tmp_path / "store"
+    _ingest(engine, database_url, _masters(tmp_path, 1), store)
+    _run(engine, database_url, store, capped)
+    (derivative,) = _current(engine)
+    expected = {**PARAMS.as_dict(), "network_max_side": 48}
+    assert derivative.provenance["activity"]["parameters"] == expected
+    with tifffile.TiffFile(store_layout.inside_store(store, derivative.path)) as tiff:
+        assert parse_xmp(tiff.pages[0].tags["XMP"].value).parameters == expected
 
 
 def test_duplicate_pages_share_one_job_and_keys_separate_parameters(
