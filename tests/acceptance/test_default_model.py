@@ -72,6 +72,6 @@ def test_colorize_with_the_default_model_gives_varied_chroma(
     sky = np.array([a[60:150, 100:500].mean(), b[60:150, 100:500].mean()])
     ground = np.array([a[330:420, 300:560].mean(), b[330:420, 300:560].mean()])
     assert np.hypot(*(sky - ground)) > 2.0
-    # spread above about one just-noticeable chroma difference (the shipped model is muted:
-    # see its MODEL_CARD.md; this guards "varied", not "vivid")
-    assert max(a[inner].std(), b[inner].std()) > 1.0
+    # spread above about two just-noticeable chroma differences (the shipped model is still
+    # muted: see its MODEL_CARD.md; this guards "varied", not "vivid")
+    assert max(a[inner].std(), b[inner].std()) > 2.0
