@@ -154,10 +154,7 @@ def test_halves_split_each_source_by_position(
 
 
 def test_network_config_overrides_decoding_but_not_shapes(
-    sets: tuple[Path, Path],
-    fixture_models: Path,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    sets: tuple[Path, Path], fixture_models: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, val = sets
     base = ["evaluate", "--data", str(val), "--model", "iizuka.fixture", "--train-mean", "0,0"]
