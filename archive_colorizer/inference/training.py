@@ -406,9 +406,11 @@ class FeatureCache:
                 priors.append(network.pooled_prior(features[32]).float().cpu())
                 targets.append(functional.avg_pool2d(target, 4))
                 done = (chunk + 1) * source.config.batch
-                rate = done / max(time.monotonic() - started, 1e-9)
-                info = StepInfo(CACHE_EPOCH, chunk + 1, chunks, "cache", math.nan, rate, 0.0)
-                reporter.step(info)
+                spent = time.monotonic() - started
+                rate = done / max(spent, 1e-9)
+                reporter.step(
+                    StepInfo(CACHE_EPOCH, chunk + 1, chunks, "cache", math.nan, rate, spent)
+                )
         self.skips = {scale: torch.cat(values)[:count] for scale, values in skips.items()}
         self.priors = torch.cat(priors)[:count]
         self.targets = torch.cat(targets)[:count]
