@@ -1,0 +1,103 @@
+"""Wash rendering (master x wash): ink kept, clear water neutral, monotone, per pixel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from archive_colorizer.imaging import color, wash
+
+chroma_values = st.floats(-90.0, 90.0, width=32)
+SHAPE = (5, 7)
+
+
+def _codes(bits: int) -> st.SearchStrategy[np.ndarray]:
+    dtype = np.uint8 if bits == 8 else np.uint16
+    return arrays(dtype, SHAPE, elements=st.integers(0, color.code_max(bits)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from([8, 16]).flatmap(lambda bits: st.tuples(st.just(bits), _codes(bits))),
+    arrays(np.float32, SHAPE, elements=chroma_values),
+    arrays(np.float32, SHAPE, elements=chroma_values),
+)
+def test_black_ink_stays_black_and_output_never_lighter_than_master(
+    master: tuple[int, np.ndarray], a: np.ndarray, b: np.ndarray
+) -> None:
+    bits, grey = master
+    out = wash.render_wash_codes(grey, bits, a, b)
+    assert out.shape == (*SHAPE, 3)
+    assert out.dtype == grey.dtype
+    black = grey == 0
+    assert (out[black] == 0).all()
+    # a transparent layer only absorbs: no channel is lighter than the master's grey
+    assert (out.astype(np.int64) <= grey[..., None].astype(np.int64)).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from([8, 16]).flatmap(lambda bits: st.tuples(st.just(bits), _codes(bits))))
+def test_neutral_wash_or_zero_strength_leaves_the_master_unchanged(
+    master: tuple[int, np.ndarray],
+) -> None:
+    bits, grey = master
+    zeros = np.zeros(SHAPE, np.float32)
+    for out in (
+        wash.render_wash_codes(grey, bits, zeros, zeros),
+        wash.render_wash_codes(grey, bits, zeros + 40, zeros - 30, strength=zeros),
+    ):
+        for channel in range(3):
+            np.testing.assert_array_equal(out[..., channel], grey)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    _codes(16),
+    arrays(np.float32, SHAPE, elements=chroma_values),
+    arrays(np.float32, SHAPE, elements=chroma_values),
+    st.floats(0.0, 1.0),
+    st.floats(0.0, 1.0),
+)
+def test_monotone_in_wash_strength(
+    grey: np.ndarray, a: np.ndarray, b: np.ndarray, s1: float, s2: float
+) -> None:
+    weak, strong = sorted((s1, s2))
+    lighter = wash.render_wash_codes(grey, 16, a, b, strength=np.full(SHAPE, weak, np.float32))
+    darker = wash.render_wash_codes(grey, 16, a, b, strength=np.full(SHAPE, strong, np.float32))
+    assert (darker.astype(np.int64) <= lighter.astype(np.int64)).all()
+
+
+def test_bilevel_paper_takes_the_wash_colour() -> None:
+    grey = np.array([[0, 255]], dtype=np.uint8)  # one ink pixel, one paper pixel
+    a = np.full((1, 2), -8.0, np.float32)
+    b = np.full((1, 2), 12.0, np.float32)
+    out = wash.render_wash_codes(grey, 8, a, b)
+    assert out[0, 0].tolist() == [0, 0, 0]
+    lightness, out_a, out_b = color.srgb_codes_to_lab(out[0, 1], 8)
+    # paper under an in-gamut green wash takes its colour and is darker by the wash's darkening
+    assert float(out_a) == pytest.approx(-8.0, abs=1.0)
+    assert float(out_b) == pytest.approx(12.0, abs=1.0)
+    expected_lightness = 100.0 - wash.WASH_DARKENING * float(np.hypot(-8.0, 12.0))
+    assert float(lightness) == pytest.approx(expected_lightness, abs=0.5)
+
+
+def test_per_pixel_so_tiles_equal_the_whole() -> None:
+    rng = np.random.default_rng(7)
+    grey = rng.integers(0, 256, (32, 48), dtype=np.uint8)
+    a = rng.uniform(-60, 60, (32, 48)).astype(np.float32)
+    b = rng.uniform(-60, 60, (32, 48)).astype(np.float32)
+    whole = wash.render_wash_codes(grey, 8, a, b)
+    left = wash.render_wash_codes(grey[:, :20], 8, a[:, :20], b[:, :20])
+    right = wash.render_wash_codes(grey[:, 20:], 8, a[:, 20:], b[:, 20:])
+    np.testing.assert_array_equal(np.concatenate([left, right], axis=1), whole)
+
+
+def test_wrong_dtype_and_bad_darkening_are_refused() -> None:
+    zeros = np.zeros((2, 2), np.float32)
+    with pytest.raises(TypeError, match="8-bit grey must be uint8"):
+        wash.render_wash_codes(np.zeros((2, 2), np.uint16), 8, zeros, zeros)
+    with pytest.raises(ValueError, match="darkening"):
+        wash.wash_linear(zeros, zeros, darkening=-1.0)
