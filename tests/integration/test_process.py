@@ -5,6 +5,7 @@ The model is the untrained fixture (real network, real weights file); pages are 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from archive_colorizer.catalog.engine import create_catalog_engine
 from archive_colorizer.catalog.migrations import ensure_schema
 from archive_colorizer.catalog.queue import ClaimFilter
-from archive_colorizer.catalog.schema import Derivative, Event, Job
+from archive_colorizer.catalog.schema import Derivative, Event, Job, Scan, ScanState
 from archive_colorizer.config import Settings
 from archive_colorizer.imaging.hashing import sha256_file
 from archive_colorizer.imaging.metadata import parse_xmp
@@ -245,7 +246,7 @@ def test_a_cards_network_input_cap_is_recorded_with_the_parameters(
         assert parse_xmp(tiff.pages[0].tags["XMP"].value).parameters == expected
 
 
-def test_duplicate_pages_share_one_job_and_keys_separate_parameters(
+def test_duplicate_pages_get_a_job_each_and_keys_separate_parameters(
     engine: Engine, database_url: str, tmp_path: Path
 ) -> None:
     store = tmp_path / "store"
@@ -254,7 +255,114 @@ def test_duplicate_pages_share_one_job_and_keys_separate_parameters(
     _ingest(engine, database_url, folder, store)
     model = process.resolve_model(None)
     first = process.enqueue(engine, model=model, params=PARAMS)
-    assert (first.scans, first.queued) == (2, 1)
+    assert (first.scans, first.queued) == (2, 2)  # one job per catalogued page
+    with Session(engine) as session:
+        jobs = session.scalars(select(Job)).all()
+        assert len({job.scan_id for job in jobs}) == 2
     other = process.enqueue(engine, model=model, params=ColorizeParams(chroma_size=32))
-    assert other.queued == 1  # other parameters, other key
+    assert other.queued == 2  # other parameters, other keys
     assert process.enqueue(engine, model=model, params=PARAMS).queued == 0
+
+
+# --- attack 6: identical content at two paths ------------------------------------------------
+
+
+def _scan_ids(engine: Engine) -> dict[str, int]:
+    """Current ingested scans by file name."""
+    with Session(engine) as session:
+        return {
+            Path(scan.path).name: scan.id
+            for scan in session.scalars(select(Scan).where(Scan.state == ScanState.INGESTED))
+        }
+
+
+def _current_by_scan(engine: Engine) -> dict[int, Derivative]:
+    found: dict[int, Derivative] = {}
+    for derivative in _current(engine):
+        assert derivative.scan_id not in found, "two current derivatives for one scan"
+        found[derivative.scan_id] = derivative
+    return found
+
+
+def test_identical_pages_at_two_paths_each_get_a_derivative_and_survive_a_replaced_copy(
+    engine: Engine, database_url: str, tmp_path: Path, predictor: object
+) -> None:
+    store = tmp_path / "store"
+    folder = _masters(tmp_path, 1)
+    first, second = folder / "page-00.tif", folder / "page-99.tif"
+    second.write_bytes(first.read_bytes())
+    _ingest(engine, database_url, folder, store)
+    queued, summary = _run(engine, database_url, store, predictor)
+    assert (queued.scans, queued.queued, summary.done, summary.dead) == (2, 2, 2, 0)
+    scans = _scan_ids(engine)
+    derivatives = _current_by_scan(engine)
+    assert set(derivatives) == {scans["page-00.tif"], scans["page-99.tif"]}
+    kept = derivatives[scans["page-99.tif"]]
+
+    # the first copy is replaced by other bytes and catalogued again
+    write_synthetic_page(first, width=96, height=128, compression="deflate", seed=7)
+    _ingest(engine, database_url, folder, store)
+    repaired, summary = _run(engine, database_url, store, predictor, repair=True)
+    assert (repaired.queued, repaired.requeued, repaired.already_done) == (1, 0, 1)
+    assert (summary.done, summary.dead) == (1, 0)
+    scans = _scan_ids(engine)
+    derivatives = _current_by_scan(engine)  # (the replaced version keeps its own as history)
+    assert {scans["page-00.tif"], scans["page-99.tif"]} <= set(derivatives)
+    assert derivatives[scans["page-99.tif"]].id == kept.id  # the other copy is untouched
+    path = store_layout.inside_store(store, kept.path)
+    assert sha256_file(path) == (kept.sha256, kept.bytes)
+
+
+def test_deleting_one_of_two_identical_pages_leaves_the_other_colorized(
+    engine: Engine, database_url: str, tmp_path: Path, predictor: object
+) -> None:
+    store = tmp_path / "store"
+    folder = _masters(tmp_path, 1)
+    first, second = folder / "page-00.tif", folder / "page-99.tif"
+    second.write_bytes(first.read_bytes())
+    _ingest(engine, database_url, folder, store)
+    scans = _scan_ids(engine)
+    first.unlink()  # gone before processing: only its own job can fail
+    _queued, summary = _run(engine, database_url, store, predictor)
+    assert (summary.done, summary.dead) == (1, 1)
+    with Session(engine) as session:
+        dead = session.scalars(select(Job).where(Job.state == "dead")).one()
+    assert dead.scan_id == scans["page-00.tif"]
+    assert set(_current_by_scan(engine)) == {scans["page-99.tif"]}
+
+
+def _legacy_key(scan: Scan, model: process.ModelIdentity) -> str:
+    """The idempotency key archcolor wrote before jobs were per page: no scan in it."""
+    from archive_colorizer.services.colorize import PIPELINE_VERSION
+
+    text = (
+        f"{scan.sha256}\n{scan.page_index}\n{model.weights_sha256}\n"
+        f"{process.params_hash(PARAMS.as_dict())}\n{PIPELINE_VERSION}"
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_an_upgraded_catalog_keeps_its_done_jobs_and_colorizes_the_copies_they_shadowed(
+    engine: Engine, database_url: str, tmp_path: Path, predictor: object
+) -> None:
+    store = tmp_path / "store"
+    folder = _masters(tmp_path, 1)
+    _ingest(engine, database_url, folder, store)
+    _run(engine, database_url, store, predictor)
+    model = process.resolve_model(None)
+    with Session(engine) as session, session.begin():  # as the previous archcolor keyed it
+        job = session.scalars(select(Job)).one()
+        job.idempotency_key = _legacy_key(job.scan, model)
+    (original,) = _current(engine)
+    (folder / "page-99.tif").write_bytes((folder / "page-00.tif").read_bytes())
+    _ingest(engine, database_url, folder, store)
+
+    repaired, summary = _run(engine, database_url, store, predictor, repair=True)
+    assert (repaired.queued, repaired.requeued, repaired.already_done) == (1, 0, 1)
+    assert (summary.done, summary.dead) == (1, 0)
+    scans = _scan_ids(engine)
+    derivatives = _current_by_scan(engine)
+    assert set(derivatives) == {scans["page-00.tif"], scans["page-99.tif"]}
+    assert derivatives[scans["page-00.tif"]].id == original.id  # not colorized again
+    again, _ = _run(engine, database_url, store, predictor, repair=True)
+    assert (again.queued, again.requeued, again.already_done) == (0, 0, 2)
