@@ -16,6 +16,11 @@
    lease, then register the derivative, a ``colorization`` event and the job's ``done`` state in
    ONE transaction. A crash anywhere leaves either nothing registered (and a temporary file the
    next run sweeps) or a complete, registered derivative.
+3. **Fixity** (:class:`ColorizeRunner`): the master's sha256 is checked against the catalog
+   before colorizing and again, with its size, mtime, ctime and inode, after colorizing and
+   before anything is published: a master that changed meanwhile fails the job (FixityError,
+   dead) and nothing is published or registered, so a derivative's recorded source sha256 is
+   always the sha256 of the bytes it was made from.
 
 The model is loaded once per worker process (:class:`ColorizeRunnerFactory`).
 """
@@ -56,6 +61,7 @@ from archive_colorizer.errors import (
     NotFoundError,
     PathNotFoundError,
     PermanentJobError,
+    TransientJobError,
 )
 from archive_colorizer.imaging.atomic import fsync_directory
 from archive_colorizer.imaging.hashing import sha256_file
@@ -461,6 +467,7 @@ class ColorizeRunner:
             )
         params = params_from_job(job)
         started = utcnow()
+        identity = _file_identity(master)
         with ctx.interruptible():
             digest, _size = sha256_file(master)
         if digest != scan.sha256:
@@ -515,6 +522,7 @@ class ColorizeRunner:
                     page_index=scan.page_index,
                     provenance=embedded,
                 )
+                _verify_unchanged(master, scan, identity)
         except BaseException:
             staging.unlink(missing_ok=True)
             raise
@@ -563,6 +571,54 @@ class ColorizeRunner:
                 "path": scan.path,
                 "page_index": scan.page_index,
             },
+        )
+
+
+def _file_identity(path: Path) -> tuple[int, int, int, int, int]:
+    """What changes when a file's bytes change: device, inode, size, mtime and ctime (ns). ctime
+    cannot be set back by a program, so a change-and-restore shows here even with the same
+    bytes and mtime."""
+    facts = os.stat(path)
+    return (facts.st_dev, facts.st_ino, facts.st_size, facts.st_mtime_ns, facts.st_ctime_ns)
+
+
+_IDENTITY_FIELDS = ("device", "inode", "size", "mtime", "ctime")
+
+
+def _verify_unchanged(
+    master: Path, scan: _ScanFacts, before: tuple[int, int, int, int, int]
+) -> None:
+    """After colorizing, before publishing: the master still holds the bytes whose sha256 is
+    recorded (and was not touched meanwhile), so the derivative was made from those bytes.
+
+    The pipeline reads only the page's own strips or tiles (by offset), not every byte of the
+    file, so the sha256 cannot be computed from what it read; instead the whole file is hashed
+    before and again after colorizing, and its stat identity compared.
+    """
+    try:
+        after = _file_identity(master)
+    except FileNotFoundError:
+        raise PathNotFoundError(
+            f"{master}: master of scan {scan.id} disappeared while it was being colorized; "
+            "nothing was published — make it available again and run `archcolor retry`"
+        ) from None
+    digest, _size = sha256_file(master)
+    if digest != scan.sha256:
+        raise FixityError(
+            f"{master}: changed while it was being colorized: sha256 {digest}, recorded at "
+            f"ingest {scan.sha256} (scan {scan.id}); nothing was published — run `archcolor "
+            "ingest` on its volume again, then `archcolor process --pending`"
+        )
+    if after != before:
+        changed = ", ".join(
+            name
+            for name, old, new in zip(_IDENTITY_FIELDS, before, after, strict=True)
+            if old != new
+        )
+        raise TransientJobError(
+            f"{master}: changed while it was being read for colorizing ({changed} changed; "
+            f"scan {scan.id}); its sha256 matches the catalog again, so nothing was published "
+            "and the page will be colorized again"
         )
 
 

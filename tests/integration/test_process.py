@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -366,3 +366,101 @@ def test_an_upgraded_catalog_keeps_its_done_jobs_and_colorizes_the_copies_they_s
     assert derivatives[scans["page-00.tif"]].id == original.id  # not colorized again
     again, _ = _run(engine, database_url, store, predictor, repair=True)
     assert (again.queued, again.requeued, again.already_done) == (0, 0, 2)
+
+
+# --- attack 5: a master edited in place while it is being colorized --------------------------
+
+
+class _EditingPredictor:
+    """The real predictor; on its first call (between the pipeline's two reads of the master)
+    ``edit`` runs: the master changes while it is being colorized."""
+
+    def __init__(self, inner: object, edit: Callable[[], None]) -> None:
+        self.inner = inner
+        self.edit: Callable[[], None] | None = edit
+        self.weights_sha256 = inner.weights_sha256  # type: ignore[attr-defined]
+        self.card = getattr(inner, "card", None)
+        self.device = getattr(inner, "device", "")
+
+    def predict_ab(self, lightness: np.ndarray) -> np.ndarray:
+        if self.edit is not None:
+            edit, self.edit = self.edit, None
+            edit()
+        return self.inner.predict_ab(lightness)  # type: ignore[attr-defined,no-any-return]
+
+
+def _uncompressed_master(tmp_path: Path) -> tuple[Path, list[tuple[int, int]]]:
+    folder = tmp_path / "masters"
+    path = write_synthetic_page(folder / "plate.tif", width=96, height=600, seed=3)
+    with tifffile.TiffFile(path) as tiff:
+        page = tiff.pages[0]
+        return folder, list(zip(page.dataoffsets, page.databytecounts, strict=True))
+
+
+def _invert_in_place(path: Path, segments: list[tuple[int, int]]) -> None:
+    """Edit the pixel bytes in place (same inode, same size, same structure)."""
+    with open(path, "r+b") as stream:
+        for offset, count in segments:
+            stream.seek(offset)
+            data = stream.read(count)
+            stream.seek(offset)
+            stream.write(bytes(255 - byte for byte in data))
+
+
+def test_a_master_edited_while_colorized_fails_fixity_and_nothing_is_published(
+    engine: Engine, database_url: str, tmp_path: Path, predictor: object
+) -> None:
+    store = tmp_path / "store"
+    folder, segments = _uncompressed_master(tmp_path)
+    master = folder / "plate.tif"
+    _ingest(engine, database_url, folder, store)
+    recorded, _ = sha256_file(master)
+    editing = _EditingPredictor(predictor, lambda: _invert_in_place(master, segments))
+    _queued, summary = _run(engine, database_url, store, editing)
+    edited, _ = sha256_file(master)
+    assert edited != recorded and editing.edit is None  # the edit did happen mid-job
+    assert (summary.done, summary.dead, summary.failed) == (0, 1, 0)
+    with Session(engine) as session:
+        job = session.scalars(select(Job)).one()
+        assert job.attempts == 1  # permanent: not retried
+        error = job.last_error or ""
+        assert error.startswith("FixityError")
+        assert str(master) in error and recorded in error and edited in error
+        assert session.scalars(select(Derivative)).all() == []
+        failure = session.scalars(
+            select(Event).where(Event.type == "colorization", Event.outcome == "failure")
+        ).one()
+        assert failure.scan_id == job.scan_id and edited in failure.detail
+    assert [path for path in store.rglob("*") if path.is_file()] == []  # nothing published
+
+
+def test_a_master_changed_and_restored_while_colorized_is_colorized_again(
+    engine: Engine, database_url: str, tmp_path: Path, predictor: object
+) -> None:
+    store = tmp_path / "store"
+    folder, segments = _uncompressed_master(tmp_path)
+    master = folder / "plate.tif"
+    _ingest(engine, database_url, folder, store)
+    recorded, _ = sha256_file(master)
+
+    def change_and_restore() -> None:
+        original = master.read_bytes()
+        _invert_in_place(master, segments)
+        with open(master, "r+b") as stream:
+            stream.write(original)
+
+    editing = _EditingPredictor(predictor, change_and_restore)
+    model = process.resolve_model(None)
+    process.enqueue(engine, model=model, params=PARAMS)
+    only = ClaimFilter(model_name=model.name, weights_sha256=model.weights_sha256)
+    runner = process.ColorizeRunner(store, editing)  # type: ignore[arg-type]
+    config = WorkerConfig(database_url=database_url, only=only, poll_seconds=0.1, backoff_base=0)
+    summary = run_worker(config, runner)
+    assert sha256_file(master)[0] == recorded and editing.edit is None
+    assert (summary.failed, summary.done, summary.dead) == (1, 1, 0)  # retried, then done
+    with Session(engine) as session:
+        job = session.scalars(select(Job)).one()
+        assert job.attempts == 2 and "changed while" in (job.last_error or "")
+    (derivative,) = _current(engine)
+    with tifffile.TiffFile(store_layout.inside_store(store, derivative.path)) as tiff:
+        assert parse_xmp(tiff.pages[0].tags["XMP"].value).derived_from_sha256 == recorded
