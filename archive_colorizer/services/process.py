@@ -64,7 +64,7 @@ from archive_colorizer.errors import (
     TransientJobError,
 )
 from archive_colorizer.imaging.atomic import fsync_directory
-from archive_colorizer.imaging.hashing import sha256_file
+from archive_colorizer.imaging.hashing import FileSnapshot, changes_since, sha256_file, snapshot
 from archive_colorizer.provenance import EventType, Outcome, agent, derivative_provenance
 from archive_colorizer.services import store as store_layout
 from archive_colorizer.services.colorize import PIPELINE_VERSION, ColorizeParams, colorize_master
@@ -467,9 +467,9 @@ class ColorizeRunner:
             )
         params = params_from_job(job)
         started = utcnow()
-        identity = _file_identity(master)
         with ctx.interruptible():
-            digest, _size = sha256_file(master)
+            before = snapshot(master)
+        digest = before.sha256
         if digest != scan.sha256:
             raise FixityError(
                 f"{master}: sha256 {digest} differs from {scan.sha256} recorded at ingest (scan "
@@ -522,7 +522,7 @@ class ColorizeRunner:
                     page_index=scan.page_index,
                     provenance=embedded,
                 )
-                _verify_unchanged(master, scan, identity)
+                _verify_unchanged(scan, before)
         except BaseException:
             staging.unlink(missing_ok=True)
             raise
@@ -574,20 +574,7 @@ class ColorizeRunner:
         )
 
 
-def _file_identity(path: Path) -> tuple[int, int, int, int, int]:
-    """What changes when a file's bytes change: device, inode, size, mtime and ctime (ns). ctime
-    cannot be set back by a program, so a change-and-restore shows here even with the same
-    bytes and mtime."""
-    facts = os.stat(path)
-    return (facts.st_dev, facts.st_ino, facts.st_size, facts.st_mtime_ns, facts.st_ctime_ns)
-
-
-_IDENTITY_FIELDS = ("device", "inode", "size", "mtime", "ctime")
-
-
-def _verify_unchanged(
-    master: Path, scan: _ScanFacts, before: tuple[int, int, int, int, int]
-) -> None:
+def _verify_unchanged(scan: _ScanFacts, before: FileSnapshot) -> None:
     """After colorizing, before publishing: the master still holds the bytes whose sha256 is
     recorded (and was not touched meanwhile), so the derivative was made from those bytes.
 
@@ -595,30 +582,25 @@ def _verify_unchanged(
     file, so the sha256 cannot be computed from what it read; instead the whole file is hashed
     before and again after colorizing, and its stat identity compared.
     """
+    master = before.path
     try:
-        after = _file_identity(master)
+        digest, changed = changes_since(before)
     except FileNotFoundError:
         raise PathNotFoundError(
             f"{master}: master of scan {scan.id} disappeared while it was being colorized; "
             "nothing was published — make it available again and run `archcolor retry`"
         ) from None
-    digest, _size = sha256_file(master)
     if digest != scan.sha256:
         raise FixityError(
             f"{master}: changed while it was being colorized: sha256 {digest}, recorded at "
             f"ingest {scan.sha256} (scan {scan.id}); nothing was published — run `archcolor "
             "ingest` on its volume again, then `archcolor process --pending`"
         )
-    if after != before:
-        changed = ", ".join(
-            name
-            for name, old, new in zip(_IDENTITY_FIELDS, before, after, strict=True)
-            if old != new
-        )
+    if changed:
         raise TransientJobError(
-            f"{master}: changed while it was being read for colorizing ({changed} changed; "
-            f"scan {scan.id}); its sha256 matches the catalog again, so nothing was published "
-            "and the page will be colorized again"
+            f"{master}: changed while it was being read for colorizing ({', '.join(changed)} "
+            f"changed; scan {scan.id}); its sha256 matches the catalog again, so nothing was "
+            "published and the page will be colorized again"
         )
 
 

@@ -443,11 +443,12 @@ def test_a_master_changed_and_restored_while_colorized_is_colorized_again(
     _ingest(engine, database_url, folder, store)
     recorded, _ = sha256_file(master)
 
-    def change_and_restore() -> None:
+    def change_and_restore() -> None:  # edited, then put back from a copy: same bytes
         original = master.read_bytes()
         _invert_in_place(master, segments)
-        with open(master, "r+b") as stream:
-            stream.write(original)
+        restored = master.with_name("restored.tmp")
+        restored.write_bytes(original)
+        restored.replace(master)
 
     editing = _EditingPredictor(predictor, change_and_restore)
     model = process.resolve_model(None)
