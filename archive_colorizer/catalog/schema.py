@@ -7,7 +7,8 @@ is never overwritten. ``Event`` rows are PREMIS-like: what happened to a scan, w
 agent, with which outcome.
 
 ``Job`` rows are the work queue (see :mod:`archive_colorizer.catalog.queue`): one per
-idempotency key (master sha256 + page + weights sha256 + parameters hash + pipeline version).
+idempotency key (scan + master sha256 + page + weights sha256 + parameters hash + pipeline
+version; older catalogs may hold keys without the scan, see ``services.process``).
 ``Derivative`` rows are the files a job produced in the store, with W3C PROV-style provenance;
 re-running a job (``--force``, ``--repair``) adds a new row and marks the older ones
 non-current, so history is kept.
@@ -240,7 +241,7 @@ class Job(Base):
     #: sha256 of the canonical JSON of ``params``
     params_hash: Mapped[str] = mapped_column(String(64))
     pipeline_version: Mapped[int] = mapped_column(Integer)
-    #: sha256 over master sha256, page, weights sha256, params hash and pipeline version
+    #: sha256 over scan, master sha256, page, weights sha256, params hash, pipeline version
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     #: 1, +1 each time the job is re-run on purpose (--force, --repair): names a new derivative
     generation: Mapped[int] = mapped_column(Integer, default=1)

@@ -12,9 +12,16 @@ import typer
 
 from archive_colorizer import __version__
 from archive_colorizer.cli.context import emit_json, settings_of, stderr_console
-from archive_colorizer.errors import ConfigurationError, InputError, OutputError, PathNotFoundError
+from archive_colorizer.errors import (
+    ConfigurationError,
+    FixityError,
+    InputError,
+    OutputError,
+    PathNotFoundError,
+)
 
 if TYPE_CHECKING:
+    from archive_colorizer.imaging.hashing import FileSnapshot
     from archive_colorizer.imaging.tiff_facts import PageFacts
 
 ENV_MODEL = "ARCHCOLOR_MODEL"
@@ -76,6 +83,26 @@ def _check_paths(source: Path, output: Path, overwrite: bool) -> None:
         raise OutputError(f"{output.parent}: folder does not exist; create it first")
     if output.exists() and not overwrite:
         raise OutputError(f"{output}: already exists; pass --overwrite to replace it")
+
+
+def _verify_source_unchanged(before: FileSnapshot, output: Path) -> None:
+    """The master still holds the bytes whose sha256 the derivative's XMP names (see
+    :func:`archive_colorizer.imaging.hashing.changes_since`)."""
+    from archive_colorizer.imaging.hashing import changes_since
+
+    try:
+        digest, changed = changes_since(before)
+    except FileNotFoundError:
+        raise PathNotFoundError(
+            f"{before.path}: disappeared while it was being colorized; {output} was not written"
+        ) from None
+    if digest != before.sha256 or changed:
+        what = f"sha256 {digest}, {before.sha256} before" if digest != before.sha256 else ""
+        what = what or f"{', '.join(changed)} changed, same sha256"
+        raise FixityError(
+            f"{before.path}: changed while it was being colorized ({what}); {output} was not "
+            "written — run again once the file no longer changes"
+        )
 
 
 def _page_facts(source: Path, page: int, pixel_limit: int) -> PageFacts:
@@ -174,7 +201,8 @@ def register(app: typer.Typer) -> None:
         _check_paths(source, output, overwrite)
         facts = _page_facts(source, page, settings.pixel_limit)
 
-        from archive_colorizer.imaging.hashing import sha256_file
+        from archive_colorizer.imaging.atomic import fsync_directory
+        from archive_colorizer.imaging.hashing import snapshot
         from archive_colorizer.inference.registry import load_predictor
         from archive_colorizer.services.colorize import ColorizeParams, colorize_master
 
@@ -186,7 +214,8 @@ def register(app: typer.Typer) -> None:
         }
         params = ColorizeParams(**{k: v for k, v in options.items() if v is not None})
         predictor = load_predictor(model, device=device, tile_size=tile_size)
-        source_sha256, _ = sha256_file(source)
+        before = snapshot(source)
+        source_sha256 = before.sha256
         provenance = {
             "source_name": source.name,
             "source_sha256": source_sha256,
@@ -197,9 +226,16 @@ def register(app: typer.Typer) -> None:
             "datetime": _creation_time(),
         }
         started = time.perf_counter()
-        result = colorize_master(
-            source, output, predictor, params, page_index=page, provenance=provenance
-        )
+        staging = output.with_name(f".{output.name}.{os.getpid()}.colorizing")
+        try:
+            result = colorize_master(
+                source, staging, predictor, params, page_index=page, provenance=provenance
+            )
+            _verify_source_unchanged(before, output)  # before OUTPUT is replaced
+            os.replace(staging, output)
+        finally:
+            staging.unlink(missing_ok=True)
+        fsync_directory(output.parent)
         seconds = time.perf_counter() - started
         summary = {
             "input": str(source),

@@ -1,9 +1,12 @@
 """`archcolor process --pending`: queue every page that lacks a derivative, colorize them.
 
 1. **Enqueue** (:func:`enqueue`): for each current ingested scan (optionally of one volume), a
-   job keyed by its *idempotency key* — sha256 over the master's sha256 and page, the model's
-   weights sha256, the parameters' hash and the pipeline version. A key already queued or done
-   is skipped (re-running is always safe; byte-identical duplicate pages share one job).
+   job keyed by its *idempotency key* — sha256 over the scan, the master's sha256 and page, the
+   model's weights sha256, the parameters' hash and the pipeline version. A key already queued
+   or done is skipped (re-running is always safe). Every catalogued page has its own job and
+   derivative, also when its bytes repeat another page's: replacing or deleting one copy never
+   takes the derivative of another. (Catalogs written before the scan was part of the key keep
+   their done jobs: a job under the old key still counts for the scan that owns it.)
    ``force`` re-runs done jobs (a new generation: new derivative file and row, the old ones
    kept as history); ``repair`` re-runs only done jobs whose current derivative file is
    missing or no longer matches its sha256.
@@ -13,6 +16,11 @@
    lease, then register the derivative, a ``colorization`` event and the job's ``done`` state in
    ONE transaction. A crash anywhere leaves either nothing registered (and a temporary file the
    next run sweeps) or a complete, registered derivative.
+3. **Fixity** (:class:`ColorizeRunner`): the master's sha256 is checked against the catalog
+   before colorizing and again, with its size, mtime, ctime and inode, after colorizing and
+   before anything is published: a master that changed meanwhile fails the job (FixityError,
+   dead) and nothing is published or registered, so a derivative's recorded source sha256 is
+   always the sha256 of the bytes it was made from.
 
 The model is loaded once per worker process (:class:`ColorizeRunnerFactory`).
 """
@@ -53,9 +61,10 @@ from archive_colorizer.errors import (
     NotFoundError,
     PathNotFoundError,
     PermanentJobError,
+    TransientJobError,
 )
 from archive_colorizer.imaging.atomic import fsync_directory
-from archive_colorizer.imaging.hashing import sha256_file
+from archive_colorizer.imaging.hashing import FileSnapshot, changes_since, sha256_file, snapshot
 from archive_colorizer.provenance import EventType, Outcome, agent, derivative_provenance
 from archive_colorizer.services import store as store_layout
 from archive_colorizer.services.colorize import PIPELINE_VERSION, ColorizeParams, colorize_master
@@ -72,6 +81,7 @@ __all__ = [
     "ModelIdentity",
     "enqueue",
     "idempotency_key",
+    "legacy_idempotency_key",
     "list_jobs",
     "params_hash",
     "progress",
@@ -108,9 +118,27 @@ def params_hash(params: Mapping[str, Any]) -> str:
 
 
 def idempotency_key(
+    scan_id: int,
+    master_sha256: str,
+    page_index: int,
+    weights_sha256: str,
+    parameters_hash: str,
+    pipeline: int,
+) -> str:
+    """The catalogued page and everything its derivative depends on, hashed: same key ⇔ same
+    derivative of the same page (byte-identical pages at two paths have two keys)."""
+    text = (
+        f"scan {scan_id}\n{master_sha256}\n{page_index}\n{weights_sha256}\n"
+        f"{parameters_hash}\n{pipeline}"
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def legacy_idempotency_key(
     master_sha256: str, page_index: int, weights_sha256: str, parameters_hash: str, pipeline: int
 ) -> str:
-    """Everything a derivative depends on, hashed: same key ⇔ same derivative."""
+    """The key earlier archcolor releases wrote, without the scan: byte-identical pages shared one
+    job, owned by the first scan. Still looked up so an upgraded catalog keeps its done jobs."""
     text = f"{master_sha256}\n{page_index}\n{weights_sha256}\n{parameters_hash}\n{pipeline}"
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -189,15 +217,17 @@ def enqueue(
         scans = session.scalars(query).all()
         summary.scans = len(scans)
         keyed: dict[str, Scan] = {}
-        for scan in scans:  # the first scan of byte-identical pages owns their key
-            key = idempotency_key(
-                str(scan.sha256), scan.page_index, model.weights_sha256, digest, PIPELINE_VERSION
-            )
-            keyed.setdefault(key, scan)
+        legacy: dict[str, str] = {}  # key → the key an older archcolor gave the same page
+        for scan in scans:
+            facts = (str(scan.sha256), scan.page_index, model.weights_sha256, digest)
+            key = idempotency_key(scan.id, *facts, PIPELINE_VERSION)
+            keyed[key] = scan
+            legacy[key] = legacy_idempotency_key(*facts, PIPELINE_VERSION)
         keys = list(keyed)
+        lookup = keys + sorted(set(legacy.values()))
         existing: dict[str, Job] = {}
-        for start in range(0, len(keys), _BATCH):
-            chunk = keys[start : start + _BATCH]
+        for start in range(0, len(lookup), _BATCH):
+            chunk = lookup[start : start + _BATCH]
             for job in session.scalars(
                 select(Job)
                 .where(Job.idempotency_key.in_(chunk))
@@ -208,6 +238,9 @@ def enqueue(
         for key in keys:
             scan = keyed[key]
             found = existing.get(key)
+            if found is None:  # a job under the old key counts for the scan it was made for
+                old = existing.get(legacy[key])
+                found = old if old is not None and old.scan_id == scan.id else None
             if found is None:
                 if limit is not None and summary.queued + len(new_rows) >= limit:
                     continue
@@ -435,7 +468,8 @@ class ColorizeRunner:
         params = params_from_job(job)
         started = utcnow()
         with ctx.interruptible():
-            digest, _size = sha256_file(master)
+            before = snapshot(master)
+        digest = before.sha256
         if digest != scan.sha256:
             raise FixityError(
                 f"{master}: sha256 {digest} differs from {scan.sha256} recorded at ingest (scan "
@@ -488,6 +522,7 @@ class ColorizeRunner:
                     page_index=scan.page_index,
                     provenance=embedded,
                 )
+                _verify_unchanged(scan, before)
         except BaseException:
             staging.unlink(missing_ok=True)
             raise
@@ -536,6 +571,36 @@ class ColorizeRunner:
                 "path": scan.path,
                 "page_index": scan.page_index,
             },
+        )
+
+
+def _verify_unchanged(scan: _ScanFacts, before: FileSnapshot) -> None:
+    """After colorizing, before publishing: the master still holds the bytes whose sha256 is
+    recorded (and was not touched meanwhile), so the derivative was made from those bytes.
+
+    The pipeline reads only the page's own strips or tiles (by offset), not every byte of the
+    file, so the sha256 cannot be computed from what it read; instead the whole file is hashed
+    before and again after colorizing, and its stat identity compared.
+    """
+    master = before.path
+    try:
+        digest, changed = changes_since(before)
+    except FileNotFoundError:
+        raise PathNotFoundError(
+            f"{master}: master of scan {scan.id} disappeared while it was being colorized; "
+            "nothing was published — make it available again and run `archcolor retry`"
+        ) from None
+    if digest != scan.sha256:
+        raise FixityError(
+            f"{master}: changed while it was being colorized: sha256 {digest}, recorded at "
+            f"ingest {scan.sha256} (scan {scan.id}); nothing was published — run `archcolor "
+            "ingest` on its volume again, then `archcolor process --pending`"
+        )
+    if changed:
+        raise TransientJobError(
+            f"{master}: changed while it was being read for colorizing ({', '.join(changed)} "
+            f"changed; scan {scan.id}); its sha256 matches the catalog again, so nothing was "
+            "published and the page will be colorized again"
         )
 
 

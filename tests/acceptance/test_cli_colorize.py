@@ -213,3 +213,45 @@ def test_console_script_end_to_end(tmp_path: Path, fixture_model: Path) -> None:
     payload = json.loads(done.stdout)
     assert (payload["width"], payload["height"]) == (2049, 1025)
     assert pixels(output).shape == (1025, 2049, 3)
+
+
+def test_a_master_edited_while_colorized_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The XMP would name the sha256 read before colorizing: a master edited in place while it
+    is read (here: when the network runs, between the pipeline's two reads) is refused."""
+    from archive_colorizer.inference import registry
+
+    work = tmp_path / "work"
+    master = write_gray8(work / "m.tif", width=64, height=300)
+    with tifffile.TiffFile(master) as tiff:
+        segments = list(zip(tiff.pages[0].dataoffsets, tiff.pages[0].databytecounts, strict=True))
+    recorded = sha256_file(master)[0]
+    output = work / "o.tif"
+    output.write_bytes(b"keep me")
+    real = registry.load_predictor
+
+    class Editing:
+        def __init__(self, inner: Any) -> None:
+            self.inner, self.edited = inner, False
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+        def predict_ab(self, lightness: np.ndarray) -> np.ndarray:
+            if not self.edited:
+                self.edited = True
+                with open(master, "r+b") as stream:
+                    for offset, count in segments:
+                        stream.seek(offset)
+                        stream.write(bytes(count))  # the page turns black
+            return self.inner.predict_ab(lightness)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(registry, "load_predictor", lambda *a, **k: Editing(real(*a, **k)))
+    code, _, err = colorize(capsys, str(master), "-o", str(output), "--overwrite")
+    edited = sha256_file(master)[0]
+    assert edited != recorded
+    assert code == 1 and "FixityError" not in err  # one line, no traceback
+    assert "changed while it was being colorized" in err and recorded in err and edited in err
+    assert output.read_bytes() == b"keep me"  # the previous output is untouched
+    assert sorted(path.name for path in work.iterdir()) == ["m.tif", "o.tif"]

@@ -175,3 +175,45 @@ def test_follow_queues_pages_ingested_while_it_runs(tmp_path: Path) -> None:
         out, err = worker.communicate(timeout=120)
     assert worker.returncode == 143, err
     assert [json.loads(line)["status"] for line in out.splitlines()] == ["done", "done"]
+
+
+def _shown(base: list[str], scan: int, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+    assert run([*base, "show", str(scan), "--json"]) == 0
+    shown = _json(capsys)
+    assert isinstance(shown, dict)
+    return shown
+
+
+def test_identical_pages_at_two_paths_are_both_colorized_and_kept(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Attack 6: a byte-identical copy gets its own derivative and keeps it when the first
+    copy is replaced."""
+    base = ["--db", database_url, "--store", str(tmp_path / "store")]
+    masters = tmp_path / "masters"
+    _volume(masters, 1)
+    first, copy = masters / "page-00.tif", masters / "page-99.tif"
+    copy.write_bytes(first.read_bytes())
+    process = [*base, "process", "--pending", "--device", "cpu", "--poll-seconds", "0.1"]
+    assert run([*base, "ingest", str(masters), "--volume", "vol"]) == 0
+    assert run(process) == 0
+    capsys.readouterr()
+    assert run([*base, "jobs", "--json"]) == 0
+    jobs = _json(capsys)
+    assert isinstance(jobs, list) and sorted(job["path"] for job in jobs) == [
+        "page-00.tif",
+        "page-99.tif",
+    ]
+    scans = {job["path"]: job["scan"] for job in jobs}
+    (kept,) = _shown(base, scans["page-99.tif"], capsys)["derivatives"]  # type: ignore[misc]
+
+    write_synthetic_page(first, width=300, height=400, compression="deflate", seed=7)
+    assert run([*base, "ingest", str(masters), "--volume", "vol"]) == 0
+    assert run([*process, "--repair"]) == 0
+    capsys.readouterr()
+    assert run([*base, "jobs", "--json"]) == 0
+    jobs = _json(capsys)
+    assert isinstance(jobs, list) and [job["state"] for job in jobs] == ["done"] * 3
+    replaced = max(job["scan"] for job in jobs if job["path"] == "page-00.tif")
+    assert len(_shown(base, replaced, capsys)["derivatives"]) == 1  # type: ignore[arg-type]
+    assert _shown(base, scans["page-99.tif"], capsys)["derivatives"] == [kept]
