@@ -175,3 +175,73 @@ def test_follow_queues_pages_ingested_while_it_runs(tmp_path: Path) -> None:
         out, err = worker.communicate(timeout=120)
     assert worker.returncode == 143, err
     assert [json.loads(line)["status"] for line in out.splitlines()] == ["done", "done"]
+
+
+def _xmp_parameters(path: Path) -> dict[str, object]:
+    from archive_colorizer.imaging.metadata import parse_xmp
+
+    with tifffile.TiffFile(path) as tiff:
+        packet = tiff.pages[0].tags[700].value  # type: ignore[union-attr]
+    return dict(parse_xmp(bytes(packet)).parameters)
+
+
+def test_render_mode_is_part_of_the_job_and_its_provenance(
+    tmp_path: Path,
+    sqlite_url: str,
+    capsys: pytest.CaptureFixture[str],
+    fixture_model_default: Path,
+) -> None:
+    """`process --render wash`: the jobs, the DB provenance, the XMP and the report name the
+    mode; the same mode again finds the pages done, another mode queues them again; without
+    --render the model card's mode is used (luminance for cards that name none)."""
+    store = tmp_path / "store"
+    base = ["--db", sqlite_url, "--store", str(store)]
+    _volume(tmp_path / "masters", 2)
+    assert run([*base, "ingest", str(tmp_path / "masters"), "--volume", "vol"]) == 0
+    process = [*base, "process", "--pending", "--device", "cpu", "--chroma-size", "64"]
+
+    assert run([*process, "--render", "oil"]) == 1
+    err = capsys.readouterr().err
+    assert "--render must be luminance or wash, not 'oil'" in err and len(err.splitlines()) == 1
+
+    assert run([*process, "--render", "wash", "--json"]) == 0
+    done = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["status"] for line in done] == ["done", "done"]
+    assert run([*base, "jobs", "--json"]) == 0
+    jobs = _json(capsys)
+    assert isinstance(jobs, list) and [job["params"]["render"] for job in jobs] == ["wash"] * 2
+    assert run([*base, "show", str(done[0]["scan"]), "--json"]) == 0
+    shown = _json(capsys)
+    assert isinstance(shown, dict)
+    (derivative,) = shown["derivatives"]
+    assert derivative["provenance"]["activity"]["parameters"]["render"] == "wash"
+    assert _xmp_parameters(store / derivative["path"])["render"] == "wash"
+    report = tmp_path / "report.html"
+    assert run([*base, "report", "--out", str(report)]) == 0
+    assert report.read_text().count("<dt>rendering</dt><dd>wash (") == 2
+    assert run([*base, "jobs"]) == 0
+    assert "wash" in capsys.readouterr().out
+
+    assert run([*process, "--render", "wash"]) == 0
+    err = capsys.readouterr().err
+    assert "0 queued" in err and "2 already done" in err
+    assert run([*process, "--render", "wash", "--json"]) == 0
+    assert capsys.readouterr().out == ""  # nothing left to do
+
+    # the fixture's card names no mode: luminance, a new job per page
+    assert run([*process, "--json"]) == 0
+    assert [json.loads(line)["status"] for line in capsys.readouterr().out.splitlines()] == [
+        "done",
+        "done",
+    ]
+    assert run([*base, "jobs", "--json"]) == 0
+    jobs = _json(capsys)
+    assert isinstance(jobs, list)
+    assert sorted(job["params"]["render"] for job in jobs) == ["luminance"] * 2 + ["wash"] * 2
+
+    # a card that names wash makes wash the default: those pages are done already
+    card_path = fixture_model_default / "iizuka.fixture" / "card.json"
+    card = json.loads(card_path.read_text())
+    card_path.write_text(json.dumps({**card, "render": "wash"}))
+    assert run([*process, "--json"]) == 0
+    assert capsys.readouterr().out == ""
