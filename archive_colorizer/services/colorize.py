@@ -274,6 +274,8 @@ class _ColourTiles:
         taps = self.column_taps
         low, high = taps.low[x0:x1], taps.high[x0:x1]
         weight = taps.weight[x0:x1]
+        if rows_ab.shape[0] > 2 and rows_ab[2, :, low[0] : high[-1] + 1].min() >= 1.0:
+            rows_ab = rows_ab[:2]  # full strength on the whole tile: the same as no strength
         ab = np.take(rows_ab, low, axis=2)
         upper = np.take(rows_ab, high, axis=2)
         np.subtract(upper, ab, out=upper)

@@ -133,3 +133,15 @@ def test_a_pixel_does_not_depend_on_its_neighbours_gamut() -> None:
     a_far[0, 1], b_far[0, 1] = 120.0, -120.0  # far outside the gamut
     beside = wash.render_wash_codes(grey, 8, a_far, b_far)
     assert alone[0, 0].tolist() == beside[0, 0].tolist()
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_full_strength_is_exactly_no_strength(bits: int) -> None:
+    """The pipeline leaves the strength out of tiles where it is 1 everywhere: same codes."""
+    rng = np.random.default_rng(5)
+    dtype = np.uint8 if bits == 8 else np.uint16
+    grey = rng.integers(0, color.code_max(bits) + 1, (40, 50)).astype(dtype)
+    a = rng.uniform(-80, 80, (40, 50)).astype(np.float32)
+    b = rng.uniform(-80, 80, (40, 50)).astype(np.float32)
+    full = wash.render_wash_codes(grey, bits, a, b, np.ones((40, 50), np.float32))
+    np.testing.assert_array_equal(full, wash.render_wash_codes(grey, bits, a, b))
