@@ -245,3 +245,31 @@ def test_render_mode_is_part_of_the_job_and_its_provenance(
     card_path.write_text(json.dumps({**card, "render": "wash"}))
     assert run([*process, "--json"]) == 0
     assert capsys.readouterr().out == ""
+
+
+def test_report_names_the_rendering_and_flags_colourless_pages(
+    tmp_path: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bilevel line drawing: luminance rendering leaves it black and white (the report counts
+    it as colourless); wash rendering colours its paper (the report names wash and its share)."""
+    drawing = np.zeros((300, 400), bool)  # 1-bit, True = ink (MinIsWhite)
+    drawing[30:33, 30:370] = drawing[267:270, 30:370] = True  # a ruled frame
+    drawing[30:270, 30:33] = drawing[30:270, 367:370] = True
+    drawing[150:153, 60:340] = True
+    masters = tmp_path / "masters"
+    masters.mkdir()
+    tifffile.imwrite(masters / "drawing.tif", drawing, photometric="miniswhite")
+    base = ["--db", sqlite_url, "--store", str(tmp_path / "store")]
+    assert run([*base, "ingest", str(masters), "--volume", "vol"]) == 0
+    process = [*base, "process", "--pending", "--device", "cpu", "--chroma-size", "96"]
+    report = tmp_path / "report.html"
+    for render, colourless in (("luminance", 1), ("wash", 0)):
+        assert run([*process, "--render", render]) == 0
+        capsys.readouterr()
+        assert run([*base, "report", "--out", str(report), "--json"]) == 0
+        counts = _json(capsys)
+        assert isinstance(counts, dict)
+        assert (counts["colorized"], counts["colourless"]) == (1, colourless), render
+        text = report.read_text()
+        assert f"<dt>rendering</dt><dd>{render} (" in text
+        assert ("no visible colour" in text) == bool(colourless)
