@@ -88,7 +88,8 @@ VISIBLE_COLOUR = 0.01
 
 
 def chromatic_share(pixels: npt.NDArray[np.uint8]) -> float:
-    """The share of 8-bit sRGB pixels ``(..., 3)`` with C* above :data:`CHROMATIC`."""
+    """The share of 8-bit sRGB pixels ``(..., 3)`` with C* above :data:`CHROMATIC` (the report
+    measures its thumbnails: ink and paper are averaged there, as the eye does at that size)."""
     _lightness, a, b = srgb_codes_to_lab(pixels, 8)
     return float((np.hypot(a, b) > CHROMATIC).mean()) if pixels.size else 0.0
 
