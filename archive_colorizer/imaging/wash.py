@@ -16,8 +16,10 @@ paper it sits on. This module defines the ``wash`` rendering exactly:
    colour ``(L*_w, a*, b*)`` is converted to linear sRGB ``W`` and brought into gamut by
    desaturating at constant luminance (as everywhere in archcolor). A neutral wash
    (``a* = b* = 0``) is ``W = (1, 1, 1)``: clear water.
-3. **Strength** ``s`` in 0..1 per pixel (1 inside the picture, 0 on page margins and blank
-   paper, feathered between) thins the wash toward clear water in linear light:
+3. **Strength** ``s`` in 0..1 per pixel (1 inside the picture, its blank paper included, 0 on
+   the page around it: margins, blank paper around the plate, captions; feathered between: see
+   :func:`archive_colorizer.imaging.paper.plate_strength`) thins the wash toward clear water
+   in linear light:
    ``W_s = 1 - s · (1 - W)``.
 4. **Output** in linear light is the product ``Y_m · W_s`` per channel (a transparent layer
    multiplies the light the paper reflects), encoded with the sRGB transfer function into
