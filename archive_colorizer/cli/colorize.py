@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -32,9 +33,17 @@ HELP = f"""Colorize one page of the TIFF master INPUT into the derivative TIFF O
 
 No catalog is needed. The master is opened read-only and never written. The derivative has the
 page's exact width and height (as displayed, i.e. after its Orientation tag), its resolution,
-its original luminance at full resolution, 8-bit RGB from 8-bit (or bilevel) masters and 16-bit
-RGB from 16-bit ones, an sRGB ICC profile and XMP provenance (source sha256, model, weights
-sha256, parameters). It is written to a temporary file beside OUTPUT and renamed into place.
+its own tones at full resolution, 8-bit RGB from 8-bit (or bilevel) masters and 16-bit RGB from
+16-bit ones, an sRGB ICC profile and XMP provenance (source sha256, model, weights sha256,
+parameters). It is written to a temporary file beside OUTPUT and renamed into place.
+
+--render says how the colour meets the master's tones: `luminance` keeps the master's L* and
+swaps in the colour (for continuous-tone masters: photographs, paintings, mezzotints); `wash`
+lays the colour over the master as a transparent watercolour wash, master x wash, so ink stays
+ink and the paper inside the picture takes colour (for engravings, line drawings and bilevel
+scans, whose white paper has no room for colour at its own lightness). Default: the mode the
+model's card names, else `luminance`. With --paper-mask (default) the page around the printed
+image (margins, blank paper around the plate, captions) keeps its own tone in both modes.
 
 The network predicts chroma at a working resolution of --chroma-size pixels on the long side
 (0 = full resolution) and runs on tiles of --tile-size pixels (default: the whole working image
@@ -192,6 +201,15 @@ def register(app: typer.Typer) -> None:
                 help="Keep blank paper and margins neutral (zero chroma).",
             ),
         ] = True,
+        render: Annotated[
+            str | None,
+            typer.Option(
+                "--render",
+                help="wash or luminance: how colour meets the master's tones. "
+                "[default: the model card's, else luminance]",
+                show_default=False,
+            ),
+        ] = None,
         overwrite: Annotated[
             bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")
         ] = False,
@@ -204,16 +222,22 @@ def register(app: typer.Typer) -> None:
         from archive_colorizer.imaging.atomic import fsync_directory
         from archive_colorizer.imaging.hashing import snapshot
         from archive_colorizer.inference.registry import load_predictor
-        from archive_colorizer.services.colorize import ColorizeParams, colorize_master
+        from archive_colorizer.services.colorize import (
+            ColorizeParams,
+            colorize_master,
+            resolve_render,
+        )
 
         options: dict[str, Any] = {
             "chroma_size": chroma_size,
             "lowpass": lowpass,
             "compression": compression,
             "paper_mask": paper_mask,
+            "render": render,  # checked here, before the model loads
         }
         params = ColorizeParams(**{k: v for k, v in options.items() if v is not None})
         predictor = load_predictor(model, device=device, tile_size=tile_size)
+        params = replace(params, render=resolve_render(render, getattr(predictor, "card", None)))
         before = snapshot(source)
         source_sha256 = before.sha256
         provenance = {

@@ -151,6 +151,7 @@ def register(app: typer.Typer) -> None:
         else:
             stderr_console().print(
                 f"report of {summary['pages']} pages ({summary['colorized']} colorized, "
+                f"{summary['colourless']} of them without visible colour, "
                 f"{summary['rejected']} rejected, {summary['dead_jobs']} dead jobs) → {out}",
                 highlight=False,
                 soft_wrap=True,

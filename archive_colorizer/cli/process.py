@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from types import FrameType
 from typing import Annotated, Any
 
@@ -29,7 +30,12 @@ from archive_colorizer.catalog.schema import utcnow
 from archive_colorizer.cli.context import emit_json, settings_of, stderr_console, stdout_console
 from archive_colorizer.errors import JobError
 from archive_colorizer.services import process as service
-from archive_colorizer.services.colorize import DEFAULT_CHROMA_SIZE, ColorizeParams
+from archive_colorizer.services.colorize import (
+    DEFAULT_CHROMA_SIZE,
+    RENDERS,
+    ColorizeParams,
+    resolve_render,
+)
 from archive_colorizer.services.worker import (
     JobReport,
     WorkerConfig,
@@ -128,6 +134,15 @@ def register(app: typer.Typer) -> None:
                 help="Keep blank paper and margins neutral (zero chroma).",
             ),
         ] = True,
+        render: Annotated[
+            str | None,
+            typer.Option(
+                "--render",
+                help=f"{' or '.join(RENDERS)}: how colour meets the master's tones. "
+                "[default: the model card's, else luminance]",
+                show_default=False,
+            ),
+        ] = None,
         follow: Annotated[
             bool,
             typer.Option("--follow", help="Keep polling for new jobs forever (deployments)."),
@@ -175,8 +190,12 @@ def register(app: typer.Typer) -> None:
                 param_hint="--pending",
             )
         settings = settings_of(ctx)
-        params = ColorizeParams(chroma_size=chroma_size, paper_mask=paper_mask)
+        # --render is checked before the model is looked up; the card decides when it is not given
+        params = ColorizeParams(
+            chroma_size=chroma_size, paper_mask=paper_mask, render=render or RENDERS[0]
+        )
         identity = service.resolve_model(model)
+        params = replace(params, render=resolve_render(render, identity))
         err = stderr_console()
         with open_catalog(settings.database_url) as engine:
             queued = service.enqueue(
@@ -266,7 +285,9 @@ def register(app: typer.Typer) -> None:
         if json_out:
             emit_json(rows)
             return
-        table = Table("id", "scan", "volume", "path", "page", "model", "state", "try", "error")
+        table = Table(
+            "id", "scan", "volume", "path", "page", "model", "render", "state", "try", "error"
+        )
         for row in rows:
             table.add_row(
                 str(row["id"]),
@@ -275,6 +296,7 @@ def register(app: typer.Typer) -> None:
                 row["path"],
                 str(row["page_index"] + 1),
                 row["model"],
+                str(row["params"].get("render", "luminance")),
                 row["state"],
                 f"{row['attempts']}/{row['max_attempts']}",
                 row["last_error"] or "",

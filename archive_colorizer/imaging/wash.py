@@ -16,8 +16,10 @@ paper it sits on. This module defines the ``wash`` rendering exactly:
    colour ``(L*_w, a*, b*)`` is converted to linear sRGB ``W`` and brought into gamut by
    desaturating at constant luminance (as everywhere in archcolor). A neutral wash
    (``a* = b* = 0``) is ``W = (1, 1, 1)``: clear water.
-3. **Strength** ``s`` in 0..1 per pixel (1 inside the picture, 0 on page margins and blank
-   paper, feathered between) thins the wash toward clear water in linear light:
+3. **Strength** ``s`` in 0..1 per pixel (1 inside the picture, its blank paper included, 0 on
+   the page around it: margins, blank paper around the plate, captions; feathered between: see
+   :func:`archive_colorizer.imaging.paper.plate_strength`) thins the wash toward clear water
+   in linear light:
    ``W_s = 1 - s · (1 - W)``.
 4. **Output** in linear light is the product ``Y_m · W_s`` per channel (a transparent layer
    multiplies the light the paper reflects), encoded with the sRGB transfer function into
@@ -33,19 +35,31 @@ from __future__ import annotations
 
 from typing import Any
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
 from archive_colorizer.imaging.color import (
+    _DELTA,
+    _DELTA2_3,
+    GAMUT_EPSILON,
+    WHITE_XYZ,
+    XYZ_TO_SRGB,
+    _encode_lut_8bit,
     _into_gamut,
     _lab_to_linear_planes,
     linear_lut,
     linear_to_codes,
 )
 
-__all__ = ["WASH_DARKENING", "render_wash_codes", "wash_lightness", "wash_linear"]
+__all__ = ["RENDER_MODES", "WASH_DARKENING", "render_wash_codes", "wash_lightness", "wash_linear"]
 
 F32 = npt.NDArray[np.float32]
+
+#: the ways archcolor combines predicted colour with a master's tones: ``luminance`` keeps the
+#: master's L* and swaps in a*, b*; ``wash`` is this module's master x wash. The first is the
+#: default of models whose card names no mode.
+RENDER_MODES = ("luminance", "wash")
 
 #: L* lost per unit of wash chroma (``L*_w = 100 - WASH_DARKENING · C*``), fitted on real
 #: hand-coloured prints (see models/*/MODEL_CARD.md for the fit of the shipped model).
@@ -91,10 +105,104 @@ def render_wash_codes(
 
     ``bits`` is the master's (8 or 16; uint8 resp. uint16 codes in and out). ``strength``
     (``(h, w)`` in 0..1, default 1) thins the wash toward clear water; see the module docstring.
+
+    This is the per-pixel hot path of ``wash`` colorization: it computes
+    ``linear_to_codes(wash_linear(a, b, strength, darkening) * Y_m, bits)`` on a few reused
+    buffers with plain ufuncs (equal to that composition within one code value; tested), and
+    strictly per pixel (an in-gamut pixel is never touched by the gamut mapping of others).
     """
     expected = np.uint8 if bits == 8 else np.uint16
     if grey.dtype != expected:
         raise TypeError(f"{bits}-bit grey must be {np.dtype(expected).name}, not {grey.dtype}")
-    master_linear = linear_lut(bits)[grey]
-    layer = wash_linear(a, b, strength, darkening)
-    return linear_to_codes(layer * master_linear[..., None], bits)
+    if not np.isfinite(darkening) or darkening < 0:
+        raise ValueError(f"darkening must be a finite number >= 0, not {darkening!r}")
+    shape = grey.shape
+    n = grey.size
+    wash_a = np.asarray(a, dtype=np.float32).reshape(n)
+    wash_b = np.asarray(b, dtype=np.float32).reshape(n)
+    f_y, x, y, z, scratch, master = (np.empty(n, dtype=np.float32) for _ in range(6))
+    np.take(linear_lut(bits), grey.reshape(n), out=master)
+    # f(Y) of the wash: L*_w = max(100 - darkening C*, 0), f_y = (L*_w + 16) / 116
+    np.multiply(wash_a, wash_a, out=f_y)
+    np.multiply(wash_b, wash_b, out=scratch)
+    np.add(f_y, scratch, out=f_y)
+    np.sqrt(f_y, out=f_y)
+    np.multiply(f_y, np.float32(-darkening), out=f_y)
+    np.add(f_y, np.float32(100.0), out=f_y)
+    np.maximum(f_y, np.float32(0.0), out=f_y)
+    np.add(f_y, np.float32(16.0), out=f_y)
+    np.multiply(f_y, np.float32(1.0 / 116.0), out=f_y)
+    _cube_into(f_y, y)
+    np.multiply(wash_a, np.float32(1.0 / 500.0), out=scratch)
+    np.add(f_y, scratch, out=scratch)
+    _cube_into(scratch, x)
+    np.multiply(wash_b, np.float32(-1.0 / 200.0), out=scratch)
+    np.add(f_y, scratch, out=scratch)
+    _cube_into(scratch, z)
+    white = WHITE_XYZ.astype(np.float32)
+    m = XYZ_TO_SRGB.astype(np.float32)
+    planes = [np.empty(n, dtype=np.float32) for _ in range(3)]
+    for channel, plane in enumerate(planes):
+        np.multiply(x, m[channel, 0] * white[0], out=plane)
+        np.multiply(y, m[channel, 1], out=scratch)
+        np.add(plane, scratch, out=plane)
+        np.multiply(z, m[channel, 2] * white[2], out=scratch)
+        np.add(plane, scratch, out=plane)
+    # gamut: desaturate toward (Y, Y, Y) by the largest factor <= 1 that fits (as in
+    # color.lab_to_srgb_codes); Y = f_y^3 is in (0, 1] here. Pixels in gamut get factor 1 and
+    # are left exactly as they are: p + (factor - 1) (p - Y).
+    one, zero = np.float32(1.0), np.float32(0.0)
+    high, low, scale = x, z, f_y
+    np.maximum(planes[0], planes[1], out=high)
+    np.maximum(high, planes[2], out=high)
+    np.minimum(planes[0], planes[1], out=low)
+    np.minimum(low, planes[2], out=low)
+    if high.max(initial=0.0) > one or low.min(initial=1.0) < zero:
+        epsilon = np.float32(GAMUT_EPSILON)
+        np.subtract(high, y, out=high)
+        np.maximum(high, epsilon, out=high)
+        np.subtract(one, y, out=scratch)
+        np.divide(scratch, high, out=scale)
+        np.fmin(scale, one, out=scale)
+        np.subtract(y, low, out=low)
+        np.maximum(low, epsilon, out=low)
+        np.divide(y, low, out=scratch)
+        np.fmin(scale, scratch, out=scale)
+        np.subtract(scale, one, out=scale)
+        for plane in planes:
+            np.subtract(plane, y, out=scratch)
+            np.multiply(scratch, scale, out=scratch)
+            np.add(plane, scratch, out=plane)
+    # the transparent layer: out = Y_m W_s with W_s = 1 - s (1 - W), i.e. Y_m - (Y_m s)(1 - W)
+    thinned = None
+    if strength is not None:
+        thinned = y  # Y_m s
+        np.maximum(np.asarray(strength, dtype=np.float32).reshape(n), zero, out=thinned)
+        np.minimum(thinned, one, out=thinned)
+        np.multiply(thinned, master, out=thinned)
+    channels: list[npt.NDArray[Any]] = []
+    for plane in planes:
+        np.subtract(one, plane, out=plane)  # absorbed share 1 - W, in 0..1
+        np.maximum(plane, zero, out=plane)
+        np.minimum(plane, one, out=plane)
+        np.multiply(plane, master if thinned is None else thinned, out=plane)
+        np.subtract(master, plane, out=plane)
+        if bits == 8:
+            np.multiply(plane, np.float32(65535.0), out=plane)
+            np.rint(plane, out=plane)
+            channels.append(np.take(_encode_lut_8bit(), plane.astype(np.uint16)))
+        else:
+            channels.append(linear_to_codes(plane, bits))
+    rows = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
+    columns = shape[-1] if shape else 1
+    merged = cv2.merge([c.reshape(rows, columns) for c in channels])
+    return merged.reshape(*shape, 3)
+
+
+def _cube_into(t: F32, out: F32) -> None:
+    """``out = f^-1(t)`` (the CIE L*a*b* inverse companding) without touching ``t``."""
+    np.multiply(t, t, out=out)
+    np.multiply(out, t, out=out)
+    if t.min(initial=1.0) <= np.float32(_DELTA):  # the linear toe (rare for a wash)
+        toe = t <= np.float32(_DELTA)
+        out[toe] = np.float32(_DELTA2_3) * (t[toe] - np.float32(4.0 / 29.0))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from archive_colorizer.errors import ModelError
+from archive_colorizer.imaging.wash import RENDER_MODES
 
 CARD_FILE = "card.json"
 WEIGHTS_FILE = "weights.safetensors"
@@ -37,6 +38,9 @@ class ModelCard:
     #: the long side the local network sees at most: a larger working image is area-reduced to
     #: it and the predicted a*, b* enlarged back (bilinear); None runs the working image as is
     network_max_side: int | None = None
+    #: the render mode (``luminance`` or ``wash``) the model was trained and selected for: the
+    #: pipeline's default with this model; None (older cards) means ``luminance``
+    render: str | None = None
     colour_space: str = COLOUR_SPACE
     description: str = ""
     training_data: str = ""
@@ -58,6 +62,11 @@ class ModelCard:
                 f"model {self.name!r}: network_max_side must be an integer of at least 16 or "
                 f"null, got {self.network_max_side!r}"
             )
+        if self.render is not None and self.render not in RENDER_MODES:
+            raise ModelError(
+                f"model {self.name!r}: render must be {' or '.join(RENDER_MODES)} or null, "
+                f"got {self.render!r}"
+            )
         if len(self.weights_sha256) != 64 or any(
             c not in "0123456789abcdef" for c in self.weights_sha256
         ):
@@ -69,8 +78,12 @@ class ModelCard:
         return self.name.partition(".")[2]
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready data."""
-        return asdict(self)
+        """Plain JSON-ready data (``render`` only when the card names a mode, so that cards
+        written before the field existed keep their bytes)."""
+        data = asdict(self)
+        if data["render"] is None:
+            del data["render"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "model card") -> ModelCard:
@@ -151,6 +164,11 @@ def render_markdown(card: ModelCard, body: str = "") -> str:
         f"| Colour space | {card.colour_space} |",
         f"| Weights file | `{card.weights_file}` ({card.weights_bytes:,} bytes, safetensors) |",
         f"| Weights sha256 | `{card.weights_sha256}` |",
+        *(
+            [f"| Rendering | `{card.render}` (the pipeline's default with this model) |"]
+            if card.render
+            else []
+        ),
         f"| Training data | {card.training_data or 'none'} |",
         f"| Licence | {card.licence} |",
         f"| Created | {card.created} |",

@@ -5,15 +5,24 @@ The data path (memory O(tile), not O(page), at the default chroma size):
 1. **read + reduce** — stream the master's normalised grey band by band (``tiff_read``), convert
    to CIE L* and area-average it to the working (chroma) size, optionally through a low-pass;
 2. **network** — ``predictor.predict_ab(L_work)`` gives a*, b* at the working size;
-3. **upsample + colour** — for each output tile, a*, b* are interpolated bilinearly at the tile's
-   full-resolution pixel centres in whole-image coordinates (so any tiling gives the same
-   pixels) and combined with the master's ORIGINAL full-resolution L*; L*a*b* → sRGB, 8-bit
-   for 8-bit/bilevel/palette masters, 16-bit for 16-bit masters;
+   The plate strength (:func:`~archive_colorizer.imaging.paper.plate_strength`: 1 on the printed
+   image, paper inside the picture included, 0 on the page around it) is computed from the same
+   working L* when ``paper_mask`` is on;
+3. **upsample + colour** — for each output tile, a*, b* (and the strength) are interpolated
+   bilinearly at the tile's full-resolution pixel centres in whole-image coordinates (so any
+   tiling gives the same pixels) and combined with the master's own full-resolution tones by
+   the ``render`` mode: ``luminance`` keeps the master's ORIGINAL L* and takes a*, b* times the
+   strength (L*a*b* → sRGB); ``wash`` multiplies the master by a transparent watercolour wash
+   of that a*, b* thinned to clear water by the strength
+   (:func:`~archive_colorizer.imaging.wash.render_wash_codes`), so ink stays ink and paper
+   inside the picture takes colour. 8-bit sRGB for 8-bit/bilevel/palette masters, 16-bit for
+   16-bit masters;
 4. **write** — tiles stream into ``tiff_write`` (temp file beside the target, fsync, rename) with
    the master's resolution, an sRGB ICC profile and the provenance XMP packet.
 
-Full-resolution a*/b* exist only per tile. ``chroma_size=0`` (full-resolution chroma) makes the
-working image as large as the page, which costs ~12 bytes per pixel for L* and a*/b*.
+Full-resolution a*/b* (and strength) exist only per tile. ``chroma_size=0`` (full-resolution
+chroma) makes the working image as large as the page, which costs ~12 bytes per pixel for L*
+and a*/b* (16 with the strength).
 
 Determinism: for the same master, predictor output, parameters and ``provenance`` the
 derivative is byte-identical. The TIFF DateTime and ``xmp:CreateDate`` are therefore taken from
@@ -41,27 +50,32 @@ from archive_colorizer import __version__
 from archive_colorizer.errors import ConfigurationError, InferenceError, OutputError
 from archive_colorizer.imaging import color, metadata
 from archive_colorizer.imaging.geometry import linear_taps, working_size
-from archive_colorizer.imaging.paper import neutralise_paper
+from archive_colorizer.imaging.paper import plate_strength
 from archive_colorizer.imaging.resample import area_reduce, gaussian_lowpass
 from archive_colorizer.imaging.tiff_read import MasterPage, open_master
 from archive_colorizer.imaging.tiff_write import COMPRESSIONS, write_tiled_tiff
+from archive_colorizer.imaging.wash import RENDER_MODES, render_wash_codes
 
 __all__ = [
     "DEFAULT_CHROMA_SIZE",
     "DEFAULT_LOWPASS",
     "OUTPUT_TILE",
     "PIPELINE_VERSION",
+    "RENDERS",
     "STAGES",
     "ChromaPredictor",
     "ColorizeParams",
     "ColorizeResult",
     "colorize_master",
+    "resolve_render",
     "working_lightness",
 ]
 
 #: bump when a change to this pipeline changes output pixels or bytes (part of job keys)
 #: 2: paper/ink mask keeps blank paper and margins neutral (``ColorizeParams.paper_mask``)
-PIPELINE_VERSION = 2
+#: 3: ``render`` (luminance | wash); the paper mask keeps only the page around the plate neutral
+#:    (paper inside the picture takes colour), in both modes
+PIPELINE_VERSION = 3
 #: long side of the working image. Chroma is low-frequency (the eye resolves colour far more
 #: coarsely than luminance), the network's global features see 224 px anyway, and ~1 MP keeps
 #: the network at seconds on a CPU while a 30000 px master still gets a colour sample every
@@ -74,6 +88,9 @@ DEFAULT_CHROMA_SIZE = 1024
 DEFAULT_LOWPASS = 0.5
 #: output TIFF tile edge (px)
 OUTPUT_TILE = 512
+#: how colour is combined with the master's tones (see the module docstring); the first is the
+#: default for models whose card names no mode
+RENDERS = RENDER_MODES
 #: stage names of ColorizeResult.stage_seconds
 STAGES = ("read", "reduce", "network", "upsample_colour", "write")
 
@@ -97,14 +114,19 @@ class ColorizeParams:
     ``compression``: none | lzw | deflate | zstd for the derivative; deflate is the default
     because it is lossless, compact and read by every TIFF consumer archives use (zstd is not
     read by Photoshop or older libtiff).
-    ``paper_mask``: remove the chroma the network puts on blank paper, plate and page margins
-    (:mod:`archive_colorizer.imaging.paper`), so paper keeps its own tone with zero chroma.
+    ``paper_mask``: keep the page around the printed image (margins, blank paper around the
+    plate, captions) at its own tone with zero chroma (:mod:`archive_colorizer.imaging.paper`);
+    paper inside the picture takes colour.
+    ``render``: ``luminance`` (the master's L* kept, a*, b* swapped in: for continuous-tone
+    masters) or ``wash`` (master x transparent watercolour wash: for engravings and bilevel
+    masters, whose paper has no room for chroma at its own L*); see :func:`resolve_render`.
     """
 
     chroma_size: int = DEFAULT_CHROMA_SIZE
     lowpass: float = DEFAULT_LOWPASS
     compression: str = "deflate"
     paper_mask: bool = True
+    render: str = RENDERS[0]
 
     def __post_init__(self) -> None:
         if not isinstance(self.chroma_size, int) or self.chroma_size < 0:
@@ -118,6 +140,10 @@ class ColorizeParams:
             raise ConfigurationError(
                 f"--compression must be one of {', '.join(COMPRESSIONS)}, not {self.compression!r}"
             )
+        if self.render not in RENDERS:
+            raise ConfigurationError(
+                f"--render must be {' or '.join(RENDERS)}, not {self.render!r}"
+            )
 
     def as_dict(self) -> dict[str, Any]:
         """Everything this pipeline's output depends on besides inputs and model (JSON-able)."""
@@ -128,7 +154,17 @@ class ColorizeParams:
             "output_tile": OUTPUT_TILE,
             "paper_mask": bool(self.paper_mask),
             "pipeline_version": PIPELINE_VERSION,
+            "render": self.render,
         }
+
+
+def resolve_render(requested: str | None, card: Any = None) -> str:
+    """The render mode to use: ``requested`` when given, else the mode the model's card names
+    (``render``: what it was trained and selected for), else ``luminance``."""
+    if requested is not None:
+        return requested
+    stated = getattr(card, "render", None)
+    return str(stated) if stated else RENDERS[0]
 
 
 @dataclass(frozen=True)
@@ -207,22 +243,28 @@ def _tiff_datetime(value: Any) -> tuple[str | None, str | None]:
 
 
 class _ColourTiles:
-    """Yields the derivative's RGB tiles row-major, timing the read and colour work."""
+    """Yields the derivative's RGB tiles row-major, timing the read and colour work.
+
+    ``layers`` is ``(2, h, w)`` a*, b* or, for ``wash`` with a strength, ``(3, h, w)`` a*, b*,
+    strength at the working size; all are enlarged bilinearly together, per tile.
+    """
 
     def __init__(
         self,
         page: MasterPage,
-        ab: npt.NDArray[np.float32],
+        layers: npt.NDArray[np.float32],
         tile: int,
         timings: dict[str, float],
         workers: int,
+        render: str = RENDERS[0],
     ) -> None:
         self.page = page
-        self.ab = ab
+        self.ab = layers
         self.tile = tile
         self.timings = timings
         self.workers = workers
-        _channels, self.work_h, self.work_w = ab.shape
+        self.render = render
+        _channels, self.work_h, self.work_w = layers.shape
         self.columns = [(x0, min(page.width, x0 + tile)) for x0 in range(0, page.width, tile)]
         self.column_taps = linear_taps(page.width, self.work_w, 0, page.width)
 
@@ -232,12 +274,18 @@ class _ColourTiles:
         taps = self.column_taps
         low, high = taps.low[x0:x1], taps.high[x0:x1]
         weight = taps.weight[x0:x1]
+        if rows_ab.shape[0] > 2 and rows_ab[2, :, low[0] : high[-1] + 1].min() >= 1.0:
+            rows_ab = rows_ab[:2]  # full strength on the whole tile: the same as no strength
         ab = np.take(rows_ab, low, axis=2)
         upper = np.take(rows_ab, high, axis=2)
         np.subtract(upper, ab, out=upper)
         np.multiply(upper, weight, out=upper)
         np.add(ab, upper, out=ab)
-        lightness = color.grey_to_lightness(np.ascontiguousarray(grey[:, x0:x1]), self.page.bits)
+        codes = np.ascontiguousarray(grey[:, x0:x1])
+        if self.render == "wash":
+            strength = ab[2] if ab.shape[0] > 2 else None
+            return render_wash_codes(codes, self.page.bits, ab[0], ab[1], strength)
+        lightness = color.grey_to_lightness(codes, self.page.bits)
         return color.lab_to_srgb_codes(lightness, ab[0], ab[1], self.page.bits)
 
     def __iter__(self) -> Iterator[npt.NDArray[Any]]:
@@ -319,8 +367,13 @@ def colorize_master(
             lightness.shape,
             master,
         )
+        layers = ab
         if params.paper_mask:
-            ab = neutralise_paper(lightness, ab)
+            strength = plate_strength(lightness)
+            if params.render == "wash":  # the wash thins to clear water on the page
+                layers = np.concatenate([ab, strength[None]])
+            else:  # the page keeps its own tone with zero chroma
+                layers = np.asarray(ab * strength[None], dtype=np.float32)
         timings["network"] = time.perf_counter() - started
         del lightness
 
@@ -339,7 +392,7 @@ def colorize_master(
         resolution = None
         if page.x_resolution and page.y_resolution:
             resolution = (page.x_resolution, page.y_resolution)
-        tiles = _ColourTiles(page, ab, OUTPUT_TILE, timings, workers)
+        tiles = _ColourTiles(page, layers, OUTPUT_TILE, timings, workers, params.render)
         read_before = timings["read"]
         started = time.perf_counter()
         digest, size = write_tiled_tiff(

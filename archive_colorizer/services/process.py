@@ -101,6 +101,8 @@ class ModelIdentity:
 
     name: str
     weights_sha256: str
+    #: the render mode its card names (None: the card names none, i.e. ``luminance``)
+    render: str | None = None
 
 
 def resolve_model(name: str | None) -> ModelIdentity:
@@ -108,7 +110,9 @@ def resolve_model(name: str | None) -> ModelIdentity:
     from archive_colorizer.inference import registry
 
     model = registry.find_model(name)
-    return ModelIdentity(name=model.name, weights_sha256=model.card.weights_sha256)
+    return ModelIdentity(
+        name=model.name, weights_sha256=model.card.weights_sha256, render=model.card.render
+    )
 
 
 def params_hash(params: Mapping[str, Any]) -> str:
@@ -435,6 +439,7 @@ def params_from_job(job: ClaimedJob) -> ColorizeParams:
         lowpass=float(stored["lowpass"]),
         compression=str(stored["compression"]),
         paper_mask=bool(stored.get("paper_mask", False)),
+        render=str(stored.get("render", "luminance")),
     )
     if params_hash(params.as_dict()) != job.params_hash:
         raise PermanentJobError(
@@ -608,7 +613,15 @@ def _card_summary(card: Any) -> dict[str, Any] | None:
     if card is None:
         return None
     summary: dict[str, Any] = {}
-    for name in ("name", "arch", "weights_file", "weights_sha256", "version", "trained_on"):
+    for name in (
+        "name",
+        "arch",
+        "weights_file",
+        "weights_sha256",
+        "version",
+        "trained_on",
+        "render",
+    ):
         value = getattr(card, name, None)
         if value is not None and isinstance(value, str | int | float):
             summary[name] = value

@@ -2,11 +2,12 @@
 
 The page has no external resources (inline CSS, thumbnails as ``data:image/jpeg;base64`` URIs),
 so it can be mailed or archived as one file. It shows counts (volumes, pages, colorized pages,
-rejected files, jobs by state), then per page the master and its current derivative side by side
-with the model, weights sha256, parameters and when/where it was made; then rejected files with
-their reasons and dead jobs with their errors. Thumbnails are made by streaming the files
-(bounded memory) and area-reducing them to ``thumbnail`` px on the long side; a file that cannot
-be read gets a note instead of a picture.
+colorized pages without visible colour, rejected files, jobs by state), then per page the master
+and its current derivative side by side with the model, the rendering (``luminance`` or
+``wash``), the share of chromatic pixels, weights sha256, parameters and when/where it was made;
+then rejected files with their reasons and dead jobs with their errors. Thumbnails are made by
+streaming the files (bounded memory) and area-reducing them to ``thumbnail`` px on the long side;
+a file that cannot be read gets a note instead of a picture.
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ from archive_colorizer.catalog.schema import Derivative, Job, JobState, Scan, Sc
 from archive_colorizer.errors import ArchcolorError
 from archive_colorizer.imaging.access_copy import output_bands, to_uint8
 from archive_colorizer.imaging.atomic import write_bytes_atomically
+from archive_colorizer.imaging.color import srgb_codes_to_lab
 from archive_colorizer.imaging.rgb_read import open_rgb
 from archive_colorizer.imaging.row_reducer import RowAreaReducer, reduced_size
 from archive_colorizer.imaging.tiff_read import open_master
 from archive_colorizer.services.store import inside_store
 
-__all__ = ["derivative_thumbnail", "master_thumbnail", "write_report"]
+__all__ = ["chromatic_share", "derivative_thumbnail", "master_thumbnail", "write_report"]
 
 
 @dataclass
@@ -68,12 +70,28 @@ def master_thumbnail(path: Path, page_index: int, size: int) -> str:
     return _jpeg_data_uri(pixels)
 
 
-def derivative_thumbnail(path: Path, size: int) -> str:
-    """A JPEG data URI of the derivative, long side at most ``size`` px (streamed)."""
+def _derivative_pixels(path: Path, size: int) -> npt.NDArray[np.uint8]:
     with open_rgb(path, workers=1) as rgb:
         width, height = reduced_size(rgb.width, rgb.height, size)
-        pixels = np.concatenate([to_uint8(b) for b in output_bands(rgb, width, height)])
-    return _jpeg_data_uri(pixels)
+        return np.concatenate([to_uint8(b) for b in output_bands(rgb, width, height)])
+
+
+def derivative_thumbnail(path: Path, size: int) -> str:
+    """A JPEG data URI of the derivative, long side at most ``size`` px (streamed)."""
+    return _jpeg_data_uri(_derivative_pixels(path, size))
+
+
+#: a pixel is chromatic above this CIE C* (as in `archcolor evaluate`)
+CHROMATIC = 6.0
+#: a colorized page with fewer chromatic thumbnail pixels than this shows no visible colour
+VISIBLE_COLOUR = 0.01
+
+
+def chromatic_share(pixels: npt.NDArray[np.uint8]) -> float:
+    """The share of 8-bit sRGB pixels ``(..., 3)`` with C* above :data:`CHROMATIC` (the report
+    measures its thumbnails: ink and paper are averaged there, as the eye does at that size)."""
+    _lightness, a, b = srgb_codes_to_lab(pixels, 8)
+    return float((np.hypot(a, b) > CHROMATIC).mean()) if pixels.size else 0.0
 
 
 def _image(make: Any, *args: Any) -> str:
@@ -100,13 +118,19 @@ code{font-size:.85em}
 """
 
 
-def _provenance(page: _Page) -> str:
+def _provenance(page: _Page, share: float | None = None) -> str:
     derivative, job = page.derivative, page.job
     if derivative is None or job is None:
         return '<div class="missing">not colorized yet</div>'
     activity = dict(derivative.provenance.get("activity", {})) if derivative.provenance else {}
+    parameters = dict(activity.get("parameters") or job.params or {})
     facts = {
         "model": job.model_name,
+        "rendering": _rendering(parameters),
+        "colour": "unknown (no thumbnail)"
+        if share is None
+        else f"{share:.0%} of the page chromatic (C* > {CHROMATIC:g})"
+        + (" — no visible colour" if share < VISIBLE_COLOUR else ""),
         "weights sha256": job.weights_sha256,
         "parameters": ", ".join(f"{k}={v}" for k, v in sorted(job.params.items())),
         "derivative": f"{derivative.path} ({derivative.width} x {derivative.height}, "
@@ -119,6 +143,17 @@ def _provenance(page: _Page) -> str:
         f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in facts.items()
     )
     return f"<dl>{items}</dl>"
+
+
+def _rendering(parameters: dict[str, Any]) -> str:
+    """How a derivative's colour met the master's tones, from its recorded parameters."""
+    render = str(parameters.get("render") or "luminance")  # derivatives made before --render
+    meaning = {
+        "luminance": "the master's L* kept, colour swapped in",
+        "wash": "master x transparent watercolour wash",
+    }.get(render, "")
+    mask = "" if parameters.get("paper_mask", True) else "; page not masked"
+    return f"{render} ({meaning}{mask})" if meaning else render + mask
 
 
 def write_report(
@@ -171,15 +206,19 @@ def write_report(
             job_query = job_query.where(Scan.volume_id == volume_id)
         dead = session.execute(dead_query).all()
         jobs = {str(state): int(n) for state, n in session.execute(job_query.group_by(Job.state))}
+        made = [_page_html(page, store, thumbnail) for page in pages]
         counts = {
             "volumes": len({name for _scan, name in rows}),
             "pages": len(pages),
             "colorized": sum(1 for p in pages if p.derivative is not None),
+            "colourless": sum(
+                1 for _html, share in made if share is not None and share < VISIBLE_COLOUR
+            ),
             "rejected": len(rejected),
             "dead_jobs": len(dead),
             **{f"jobs_{state}": jobs.get(str(state), 0) for state in JobState},
         }
-        body = [_page_html(page, store, thumbnail) for page in pages]
+        body = [document for document, _share in made]
         rejected_rows = "".join(
             f"<tr><td>{html.escape(name)}</td><td>{html.escape(scan.path)}</td>"
             f"<td>{html.escape(scan.reason or '')}</td></tr>"
@@ -203,7 +242,9 @@ def write_report(
 <body>
 <h1>{html.escape(title)}</h1>
 <p class="meta">archcolor {html.escape(__version__)}. Colours are machine-generated by the
-model named on each page; the luminance is the master's own.</p>
+model named on each page and combined with the master's own tones by the rendering named there:
+<em>luminance</em> keeps the master's lightness, <em>wash</em> lays the colour over the print as a
+transparent watercolour wash (ink stays ink).</p>
 <h2>Counts</h2><table class="counts" id="counts">{count_rows}</table>
 <h2>Pages</h2>
 <section id="pages">{"".join(body) or "<p>No ingested pages.</p>"}</section>
@@ -221,24 +262,29 @@ model named on each page; the luminance is the master's own.</p>
     return {"out": str(out), **counts}
 
 
-def _page_html(page: _Page, store: Path, size: int) -> str:
+def _page_html(page: _Page, store: Path, size: int) -> tuple[str, float | None]:
+    """The page's HTML and the chromatic share of its derivative (None: none or unreadable)."""
     scan = page.scan
     master = _image(master_thumbnail, Path(scan.root) / scan.path, scan.page_index, size)
+    share = None
     if page.derivative is not None:
         try:
-            path = inside_store(store, page.derivative.path)
-            colour = _image(derivative_thumbnail, path, size)
-        except ArchcolorError as error:
-            colour = f'<div class="missing">{html.escape(str(error))}</div>'
+            pixels = _derivative_pixels(inside_store(store, page.derivative.path), size)
+        except (ArchcolorError, OSError, ValueError) as error:
+            colour = f'<div class="missing">thumbnail unavailable: {html.escape(str(error))}</div>'
+        else:
+            share = chromatic_share(pixels)
+            colour = f'<img src="{_jpeg_data_uri(pixels)}" alt="">'
     else:
         colour = '<div class="missing">no derivative yet</div>'
     heading = (
         f"{html.escape(page.volume)} / {html.escape(scan.path)} — page {scan.page_index + 1} "
         f"({scan.width} x {scan.height}, sha256 <code>{html.escape(str(scan.sha256))[:16]}…</code>)"
     )
-    return (
+    document = (
         f'<article class="page" data-scan="{scan.id}"><h3>{heading}</h3>'
         f'<figure class="master">{master}<figcaption>master</figcaption></figure>'
         f'<figure class="colour">{colour}<figcaption>colorized</figcaption></figure>'
-        f"{_provenance(page)}</article>"
+        f"{_provenance(page, share)}</article>"
     )
+    return document, share

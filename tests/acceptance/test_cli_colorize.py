@@ -15,6 +15,7 @@ import tifffile
 
 from archive_colorizer.cli.app import run
 from archive_colorizer.imaging.hashing import sha256_file
+from archive_colorizer.imaging.metadata import parse_xmp
 from archive_colorizer.inference.cards import read_card
 from archive_colorizer.inference.fixture import FIXTURE_NAME
 from archive_colorizer.inference.registry import ENV_MODELS_DIR, repository_models_dir
@@ -255,3 +256,52 @@ def test_a_master_edited_while_colorized_writes_nothing(
     assert "changed while it was being colorized" in err and recorded in err and edited in err
     assert output.read_bytes() == b"keep me"  # the previous output is untouched
     assert sorted(path.name for path in work.iterdir()) == ["m.tif", "o.tif"]
+
+
+def test_render_wash_and_its_default_from_the_model_card(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fixture_model: Path
+) -> None:
+    """`--render wash` colours the white paper of a bilevel line drawing that `luminance` cannot
+    colour; the mode is in --json and the XMP; without --render the card decides."""
+    drawing = np.zeros((120, 160), bool)  # 1-bit, True = ink (MinIsWhite)
+    drawing[10:12, 10:150] = drawing[108:110, 10:150] = True  # a ruled frame
+    drawing[10:110, 10:12] = drawing[10:110, 148:150] = True
+    drawing[60:62, 30:130] = True
+    master = tmp_path / "drawing.tif"
+    tifffile.imwrite(master, drawing, photometric="miniswhite")
+    outputs = {}
+    for render in ("luminance", "wash"):
+        outputs[render] = tmp_path / f"{render}.tif"
+        code, payload, err = colorize(
+            capsys, str(master), "-o", str(outputs[render]), "--render", render
+        )
+        assert code == 0, err
+        assert payload["parameters"]["render"] == render
+        with tifffile.TiffFile(outputs[render]) as tiff:
+            xmp = tiff.pages[0].tags["XMP"].value  # type: ignore[union-attr]
+        assert parse_xmp(bytes(xmp)).parameters["render"] == render
+    luminance, wash = pixels(outputs["luminance"]), pixels(outputs["wash"])
+    assert wash.shape == (120, 160, 3) and wash.dtype == np.uint8
+    assert len(np.unique(luminance.reshape(-1, 3), axis=0)) == 2  # black and white only
+    inside = wash[20:55, 20:140].astype(np.int16)
+    assert int(np.abs(inside[..., 0] - inside[..., 2]).max()) > 2  # the paper took colour
+    assert (wash[drawing] == 0).all()  # black ink stays black
+
+    code, payload, err = colorize(capsys, str(master), "-o", str(tmp_path / "default.tif"))
+    assert code == 0 and payload["parameters"]["render"] == "luminance"  # card names none
+    card_path = fixture_model / FIXTURE_NAME / "card.json"
+    card_path.write_text(json.dumps({**json.loads(card_path.read_text()), "render": "wash"}))
+    code, payload, err = colorize(capsys, str(master), "-o", str(tmp_path / "card.tif"))
+    assert code == 0 and payload["parameters"]["render"] == "wash", err
+    assert np.array_equal(pixels(tmp_path / "card.tif"), wash)
+
+
+def test_an_unknown_render_mode_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    master = write_gray8(tmp_path / "m.tif")
+    code, _, err = colorize(capsys, str(master), "-o", str(tmp_path / "o.tif"), "--render", "oil")
+    assert code == 1
+    assert len(err.strip().splitlines()) == 1
+    assert "--render must be luminance or wash, not 'oil'" in err
+    assert not (tmp_path / "o.tif").exists()

@@ -217,3 +217,101 @@ def test_identical_pages_at_two_paths_are_both_colorized_and_kept(
     replaced = max(job["scan"] for job in jobs if job["path"] == "page-00.tif")
     assert len(_shown(base, replaced, capsys)["derivatives"]) == 1  # type: ignore[arg-type]
     assert _shown(base, scans["page-99.tif"], capsys)["derivatives"] == [kept]
+
+
+def _xmp_parameters(path: Path) -> dict[str, object]:
+    from archive_colorizer.imaging.metadata import parse_xmp
+
+    with tifffile.TiffFile(path) as tiff:
+        packet = tiff.pages[0].tags[700].value  # type: ignore[union-attr]
+    return dict(parse_xmp(bytes(packet)).parameters)
+
+
+def test_render_mode_is_part_of_the_job_and_its_provenance(
+    tmp_path: Path,
+    sqlite_url: str,
+    capsys: pytest.CaptureFixture[str],
+    fixture_model_default: Path,
+) -> None:
+    """`process --render wash`: the jobs, the DB provenance, the XMP and the report name the
+    mode; the same mode again finds the pages done, another mode queues them again; without
+    --render the model card's mode is used (luminance for cards that name none)."""
+    store = tmp_path / "store"
+    base = ["--db", sqlite_url, "--store", str(store)]
+    _volume(tmp_path / "masters", 2)
+    assert run([*base, "ingest", str(tmp_path / "masters"), "--volume", "vol"]) == 0
+    process = [*base, "process", "--pending", "--device", "cpu", "--chroma-size", "64"]
+
+    assert run([*process, "--render", "oil"]) == 1
+    err = capsys.readouterr().err
+    assert "--render must be luminance or wash, not 'oil'" in err and len(err.splitlines()) == 1
+
+    assert run([*process, "--render", "wash", "--json"]) == 0
+    done = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["status"] for line in done] == ["done", "done"]
+    assert run([*base, "jobs", "--json"]) == 0
+    jobs = _json(capsys)
+    assert isinstance(jobs, list) and [job["params"]["render"] for job in jobs] == ["wash"] * 2
+    assert run([*base, "show", str(done[0]["scan"]), "--json"]) == 0
+    shown = _json(capsys)
+    assert isinstance(shown, dict)
+    (derivative,) = shown["derivatives"]
+    assert derivative["provenance"]["activity"]["parameters"]["render"] == "wash"
+    assert _xmp_parameters(store / derivative["path"])["render"] == "wash"
+    report = tmp_path / "report.html"
+    assert run([*base, "report", "--out", str(report)]) == 0
+    assert report.read_text().count("<dt>rendering</dt><dd>wash (") == 2
+    assert run([*base, "jobs"]) == 0
+    assert "wash" in capsys.readouterr().out
+
+    assert run([*process, "--render", "wash"]) == 0
+    err = capsys.readouterr().err
+    assert "0 queued" in err and "2 already done" in err
+    assert run([*process, "--render", "wash", "--json"]) == 0
+    assert capsys.readouterr().out == ""  # nothing left to do
+
+    # the fixture's card names no mode: luminance, a new job per page
+    assert run([*process, "--json"]) == 0
+    assert [json.loads(line)["status"] for line in capsys.readouterr().out.splitlines()] == [
+        "done",
+        "done",
+    ]
+    assert run([*base, "jobs", "--json"]) == 0
+    jobs = _json(capsys)
+    assert isinstance(jobs, list)
+    assert sorted(job["params"]["render"] for job in jobs) == ["luminance"] * 2 + ["wash"] * 2
+
+    # a card that names wash makes wash the default: those pages are done already
+    card_path = fixture_model_default / "iizuka.fixture" / "card.json"
+    card = json.loads(card_path.read_text())
+    card_path.write_text(json.dumps({**card, "render": "wash"}))
+    assert run([*process, "--json"]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_report_names_the_rendering_and_flags_colourless_pages(
+    tmp_path: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bilevel line drawing: luminance rendering leaves it black and white (the report counts
+    it as colourless); wash rendering colours its paper (the report names wash and its share)."""
+    drawing = np.zeros((300, 400), bool)  # 1-bit, True = ink (MinIsWhite)
+    drawing[30:33, 30:370] = drawing[267:270, 30:370] = True  # a ruled frame
+    drawing[30:270, 30:33] = drawing[30:270, 367:370] = True
+    drawing[150:153, 60:340] = True
+    masters = tmp_path / "masters"
+    masters.mkdir()
+    tifffile.imwrite(masters / "drawing.tif", drawing, photometric="miniswhite")
+    base = ["--db", sqlite_url, "--store", str(tmp_path / "store")]
+    assert run([*base, "ingest", str(masters), "--volume", "vol"]) == 0
+    process = [*base, "process", "--pending", "--device", "cpu", "--chroma-size", "96"]
+    report = tmp_path / "report.html"
+    for render, colourless in (("luminance", 1), ("wash", 0)):
+        assert run([*process, "--render", render]) == 0
+        capsys.readouterr()
+        assert run([*base, "report", "--out", str(report), "--json"]) == 0
+        counts = _json(capsys)
+        assert isinstance(counts, dict)
+        assert (counts["colorized"], counts["colourless"]) == (1, colourless), render
+        text = report.read_text()
+        assert f"<dt>rendering</dt><dd>{render} (" in text
+        assert ("no visible colour" in text) == bool(colourless)

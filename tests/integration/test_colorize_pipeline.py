@@ -286,7 +286,11 @@ def test_parameters_are_validated() -> None:
         ColorizeParams(compression="jpeg")
     with pytest.raises(ConfigurationError, match="low-pass"):
         ColorizeParams(lowpass=float("nan"))
+    with pytest.raises(ConfigurationError, match="--render must be luminance or wash, not 'oil'"):
+        ColorizeParams(render="oil")
     assert ColorizeParams().as_dict()["compression"] == "deflate"
+    assert ColorizeParams().as_dict()["render"] == "luminance"
+    assert ColorizeParams(render="wash").as_dict()["render"] == "wash"
 
 
 def test_thread_count_does_not_change_the_bytes(
@@ -309,8 +313,11 @@ class ConstantChroma:
         return np.stack([np.full_like(lightness, 20.0), np.full_like(lightness, 35.0)])
 
 
+@pytest.mark.parametrize("render", ["luminance", "wash"])
 @pytest.mark.parametrize("paper_mask", [True, False])
-def test_paper_mask_keeps_page_margins_neutral(tmp_path: Path, paper_mask: bool) -> None:
+def test_paper_mask_keeps_page_margins_neutral(
+    tmp_path: Path, paper_mask: bool, render: str
+) -> None:
     """A hatched plate on blank paper: with the paper mask the margin's chroma is ~0 while the
     plate keeps its colour; without it the margin is as coloured as the plate."""
     width, height, margin = 640, 480, 80
@@ -324,7 +331,7 @@ def test_paper_mask_keeps_page_margins_neutral(tmp_path: Path, paper_mask: bool)
         master,
         output,
         ConstantChroma(),
-        ColorizeParams(chroma_size=320, paper_mask=paper_mask),
+        ColorizeParams(chroma_size=320, paper_mask=paper_mask, render=render),
         provenance=PROVENANCE,
     )
     rgb, _page, tiff = _read(output)
@@ -339,3 +346,136 @@ def test_paper_mask_keeps_page_margins_neutral(tmp_path: Path, paper_mask: bool)
         assert float(chroma[outer].mean()) <= 2.0
     else:
         assert float(chroma[outer].mean()) > 10.0
+
+
+# --- wash rendering -------------------------------------------------------------------------
+
+
+def _enlarged(plane: np.ndarray, width: int, height: int) -> np.ndarray:
+    """OpenCV's bilinear resize (half-pixel centres) over the whole page."""
+    return cv2.resize(plane, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+@pytest.mark.parametrize("kind", ["gray8", "gray16", "bilevel"])
+@pytest.mark.parametrize("paper_mask", [False, True])
+def test_wash_is_the_definition_on_the_whole_page(
+    tmp_path: Path, kind: str, paper_mask: bool
+) -> None:
+    """The streamed, tiled wash derivative equals render_wash_codes applied to the whole page
+    at once with a*, b* and the strength enlarged bilinearly in whole-image coordinates: the
+    tiles leave no trace, the dimensions are exact, 8-bit/bilevel give 8-bit RGB, 16-bit 16."""
+    from archive_colorizer.imaging.paper import plate_strength
+    from archive_colorizer.imaging.wash import render_wash_codes
+
+    width, height = 1100, 700  # three output tile columns, two tile rows, uneven edges
+    if kind == "gray8":
+        master = factories.write_gray8(tmp_path / "m.tif", width, height, rows_per_strip=3)
+    elif kind == "gray16":
+        master = factories.write_gray16(tmp_path / "m.tif", width, height, tiled=True)
+    else:
+        master = factories.write_bilevel(tmp_path / "m.tif", width, height, compression="ccitt_g4")
+    bits = 16 if kind == "gray16" else 8
+    predictor = SmoothChroma()
+    output = tmp_path / "out.tif"
+    params = ColorizeParams(chroma_size=96, paper_mask=paper_mask, render="wash")
+    result = colorize_master(master, output, predictor, params, provenance=PROVENANCE)
+    working = predictor.inputs[0]
+    ab = predictor.predict_ab(working)
+    strength = _enlarged(plate_strength(working), width, height) if paper_mask else None
+    expected = render_wash_codes(
+        _displayed_grey(master, bits),
+        bits,
+        _enlarged(ab[0], width, height),
+        _enlarged(ab[1], width, height),
+        strength,
+    )
+    rgb, _page, tiff = _read(output)
+    tiff.close()
+    assert rgb.shape == (height, width, 3) and (result.width, result.height) == (width, height)
+    assert rgb.dtype == (np.uint16 if bits == 16 else np.uint8) and result.bits == bits
+    assert int(np.abs(rgb.astype(int) - expected.astype(int)).max()) <= 1
+
+
+@pytest.mark.parametrize(("width", "height"), [(1, 1), (1, 7), (7, 5), (513, 257)])
+def test_wash_output_has_the_masters_dimensions(tmp_path: Path, width: int, height: int) -> None:
+    master = factories.write_gray8(tmp_path / "m.tif", width, height)
+    result = _run(master, tmp_path / "out.tif", render="wash")
+    rgb, _page, tiff = _read(tmp_path / "out.tif")
+    tiff.close()
+    assert rgb.shape == (height, width, 3) and (result.width, result.height) == (width, height)
+
+
+def _line_drawing(width: int = 640, height: int = 480, margin: int = 80) -> np.ndarray:
+    """A framed line drawing on white paper: a ruled border, a few outlines, blank paper (a sky)
+    filling most of the picture, wide blank margins (8-bit grey codes)."""
+    grey = np.full((height, width), 255, np.uint8)
+    top, left, bottom, right = margin, margin, height - margin, width - margin
+    grey[top : top + 3, left:right] = 0
+    grey[bottom - 3 : bottom, left:right] = 0
+    grey[top:bottom, left : left + 3] = 0
+    grey[top:bottom, right - 3 : right] = 0
+    y, x = np.mgrid[0:height, 0:width]
+    ring = np.abs(np.hypot(y - 300, x - 250) - 50) < 2  # a figure drawn in outline only
+    grey[ring] = 0
+    grey[360:364, left + 20 : right - 20] = 0  # the ground line
+    return grey
+
+
+@pytest.mark.parametrize("bilevel", [False, True])
+def test_wash_colours_paper_inside_the_picture_and_keeps_the_page(
+    tmp_path: Path, bilevel: bool
+) -> None:
+    """A line drawing on white paper (L* 100, where luminance rendering has no room for colour):
+    the wash colours the paper inside the picture, ink stays ink, the margins stay paper."""
+    height, width, margin = 480, 640, 80
+    grey = _line_drawing()
+    master = tmp_path / "drawing.tif"
+    if bilevel:
+        tifffile.imwrite(master, grey == 0, photometric="miniswhite")  # 1-bit, 1 = ink
+    else:
+        tifffile.imwrite(master, grey)
+    output = tmp_path / "out.tif"
+    colorize_master(
+        master,
+        output,
+        ConstantChroma(),
+        ColorizeParams(chroma_size=320, render="wash"),
+        provenance=PROVENANCE,
+    )
+    rgb, _page, tiff = _read(output)
+    tiff.close()
+    assert rgb.shape == (height, width, 3) and rgb.dtype == np.uint8
+    lightness, a, b = color.srgb_codes_to_lab(rgb, 8)
+    chroma = np.hypot(a, b)
+    sky = (slice(margin + 20, 220), slice(margin + 20, width - margin - 20))
+    assert float((chroma[sky] > 6).mean()) > 0.95  # the paper inside the picture takes colour
+    assert float(chroma[sky].mean()) > 20.0
+    outer = np.ones((height, width), bool)
+    outer[margin // 2 : -margin // 2, margin // 2 : -margin // 2] = False
+    assert float(chroma[outer].max()) <= 2.0  # the page: neutral, exactly its own tone
+    assert (rgb[outer] == 255).all()
+    ink = grey == 0
+    assert float(np.abs(lightness[ink]).mean()) <= 1.0  # black ink stays black
+
+
+def test_luminance_render_no_longer_neutralises_paper_inside_the_picture(tmp_path: Path) -> None:
+    """On a light-toned plate the paper between the lines keeps the predicted chroma (the old
+    paper mask removed it), while the page around the plate stays neutral."""
+    height, width, margin = 480, 640, 80
+    grey = _line_drawing()
+    grey[grey == 255] = 225  # toned paper (L* ~89): luminance rendering has room for colour
+    master = tmp_path / "drawing.tif"
+    tifffile.imwrite(master, grey)
+    output = tmp_path / "out.tif"
+    colorize_master(
+        master, output, ConstantChroma(), ColorizeParams(chroma_size=320), provenance=PROVENANCE
+    )
+    rgb, _page, tiff = _read(output)
+    tiff.close()
+    _lightness, a, b = color.srgb_codes_to_lab(rgb, 8)
+    chroma = np.hypot(a, b)
+    sky = (slice(margin + 20, 220), slice(margin + 20, width - margin - 20))
+    assert float(chroma[sky].mean()) > 10.0
+    outer = np.ones((height, width), bool)
+    outer[margin // 2 : -margin // 2, margin // 2 : -margin // 2] = False
+    assert float(chroma[outer].mean()) <= 2.0

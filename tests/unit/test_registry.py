@@ -109,6 +109,7 @@ def test_card_round_trip(tmp_path: Path) -> None:
         ({"colour": "lab"}, "unknown field"),
         ({"network_max_side": 8}, "network_max_side"),
         ({"network_max_side": "512"}, "network_max_side"),
+        ({"render": "oil"}, "render must be luminance or wash"),
     ],
 )
 def test_malformed_cards_are_refused(change: dict[str, object], message: str) -> None:
@@ -122,6 +123,35 @@ def test_malformed_cards_are_refused(change: dict[str, object], message: str) ->
     }
     with pytest.raises(ModelError, match=message):
         ModelCard.from_dict({**data, **change})
+
+
+def test_card_names_its_render_mode(tmp_path: Path) -> None:
+    """A card may state the render mode its model was made for; older cards have no field and
+    keep their bytes (the pipeline then renders ``luminance``)."""
+    from archive_colorizer.services.colorize import resolve_render
+
+    base = {
+        "name": "iizuka.test",
+        "arch": "iizuka",
+        "config": {},
+        "weights_sha256": "0" * 64,
+        "weights_bytes": 1,
+        "parameters": 1,
+    }
+    old = ModelCard.from_dict(base)
+    assert old.render is None and "render" not in old.to_dict()
+    assert "Rendering" not in render_markdown(old)
+    washed = ModelCard.from_dict({**base, "render": "wash"})
+    folder = tmp_path / washed.name
+    folder.mkdir()
+    write_card(washed, folder)
+    assert json.loads((folder / "card.json").read_text())["render"] == "wash"
+    assert read_card(folder) == washed
+    assert "| Rendering | `wash`" in render_markdown(washed)
+    assert resolve_render(None, washed) == "wash"
+    assert resolve_render("luminance", washed) == "luminance"
+    assert resolve_render(None, old) == "luminance"
+    assert resolve_render(None, None) == "luminance"
 
 
 def test_card_missing_fields_and_bad_json(tmp_path: Path) -> None:

@@ -101,3 +101,47 @@ def test_wrong_dtype_and_bad_darkening_are_refused() -> None:
         wash.render_wash_codes(np.zeros((2, 2), np.uint16), 8, zeros, zeros)
     with pytest.raises(ValueError, match="darkening"):
         wash.wash_linear(zeros, zeros, darkening=-1.0)
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+@pytest.mark.parametrize("with_strength", [True, False])
+def test_fast_path_equals_the_definition_within_one_code(bits: int, with_strength: bool) -> None:
+    """render_wash_codes (reused buffers) = linear_to_codes(wash_linear(...) x Y_m), the
+    module's definition written out, within one code value and mostly exactly."""
+    rng = np.random.default_rng(bits)
+    shape = (96, 130)
+    dtype = np.uint8 if bits == 8 else np.uint16
+    grey = rng.integers(0, color.code_max(bits) + 1, shape).astype(dtype)
+    a = rng.uniform(-110, 110, shape).astype(np.float32)  # far out of gamut, toe included
+    b = rng.uniform(-110, 110, shape).astype(np.float32)
+    strength = rng.uniform(-0.2, 1.2, shape).astype(np.float32) if with_strength else None
+    fast = wash.render_wash_codes(grey, bits, a, b, strength).astype(np.int64)
+    layer = wash.wash_linear(a, b, strength)
+    defined = color.linear_to_codes(layer * color.linear_lut(bits)[grey][..., None], bits)
+    difference = np.abs(fast - defined.astype(np.int64))
+    assert int(difference.max()) <= 1
+    assert float((difference == 0).mean()) > 0.99
+
+
+def test_a_pixel_does_not_depend_on_its_neighbours_gamut() -> None:
+    """The same pixel beside an out-of-gamut wash and beside a neutral one: same codes."""
+    grey = np.array([[200, 200]], dtype=np.uint8)
+    a = np.array([[5.0, 0.0]], np.float32)
+    b = np.array([[4.0, 0.0]], np.float32)
+    alone = wash.render_wash_codes(grey, 8, a, b)
+    a_far, b_far = a.copy(), b.copy()
+    a_far[0, 1], b_far[0, 1] = 120.0, -120.0  # far outside the gamut
+    beside = wash.render_wash_codes(grey, 8, a_far, b_far)
+    assert alone[0, 0].tolist() == beside[0, 0].tolist()
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_full_strength_is_exactly_no_strength(bits: int) -> None:
+    """The pipeline leaves the strength out of tiles where it is 1 everywhere: same codes."""
+    rng = np.random.default_rng(5)
+    dtype = np.uint8 if bits == 8 else np.uint16
+    grey = rng.integers(0, color.code_max(bits) + 1, (40, 50)).astype(dtype)
+    a = rng.uniform(-80, 80, (40, 50)).astype(np.float32)
+    b = rng.uniform(-80, 80, (40, 50)).astype(np.float32)
+    full = wash.render_wash_codes(grey, bits, a, b, np.ones((40, 50), np.float32))
+    np.testing.assert_array_equal(full, wash.render_wash_codes(grey, bits, a, b))
