@@ -184,6 +184,7 @@ def _check_file(
                     timeout_s=limits.timeout_s,
                     memory_limit_bytes=limits.memory_limit_bytes,
                     pixel_limit=settings.pixel_limit,
+                    page_limit=settings.page_limit,
                 )
             except MasterError as error:
                 message = " ".join(str(error).split())
