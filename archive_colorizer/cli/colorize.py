@@ -78,10 +78,10 @@ def _check_paths(source: Path, output: Path, overwrite: bool) -> None:
         raise OutputError(f"{output}: already exists; pass --overwrite to replace it")
 
 
-def _page_facts(source: Path, page: int, pixel_limit: int) -> PageFacts:
+def _page_facts(source: Path, page: int, pixel_limit: int, page_limit: int) -> PageFacts:
     from archive_colorizer.imaging.tiff_facts import read_facts
 
-    facts = read_facts(source, pixel_limit=pixel_limit)
+    facts = read_facts(source, pixel_limit=pixel_limit, page_limit=page_limit)
     if not 0 <= page < len(facts.pages):
         raise InputError(
             f"{source}: has {len(facts.pages)} image page(s) (0..{len(facts.pages) - 1}); "
@@ -172,7 +172,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         settings = settings_of(ctx)
         _check_paths(source, output, overwrite)
-        facts = _page_facts(source, page, settings.pixel_limit)
+        facts = _page_facts(source, page, settings.pixel_limit, settings.page_limit)
 
         from archive_colorizer.imaging.hashing import sha256_file
         from archive_colorizer.inference.registry import load_predictor
@@ -198,7 +198,14 @@ def register(app: typer.Typer) -> None:
         }
         started = time.perf_counter()
         result = colorize_master(
-            source, output, predictor, params, page_index=page, provenance=provenance
+            source,
+            output,
+            predictor,
+            params,
+            page_index=page,
+            provenance=provenance,
+            ifd_offset=facts.ifd_offset,
+            pixel_limit=settings.pixel_limit,
         )
         seconds = time.perf_counter() - started
         summary = {
