@@ -54,10 +54,11 @@ from archive_colorizer.errors import (
     NotFoundError,
     PathNotFoundError,
     PermanentJobError,
+    TransientJobError,
 )
 from archive_colorizer.imaging.atomic import fsync_directory
 from archive_colorizer.imaging.hashing import sha256_file
-from archive_colorizer.imaging.memory_cap import memory_cap
+from archive_colorizer.imaging.memory_cap import data_in_use, memory_cap
 from archive_colorizer.provenance import EventType, Outcome, agent, derivative_provenance
 from archive_colorizer.services import store as store_layout
 from archive_colorizer.services.colorize import PIPELINE_VERSION, ColorizeParams, colorize_master
@@ -493,6 +494,13 @@ class ColorizeRunner:
             "idempotency_key": job.idempotency_key,
             "generation": job.generation,
         }
+        in_use = data_in_use()
+        if self.memory_limit_bytes and in_use is not None and in_use >= self.memory_limit_bytes:
+            raise TransientJobError(
+                f"this worker already holds {in_use // 2**20} MiB, at or above its memory cap of "
+                f"{self.memory_limit_bytes // 2**20} MiB (the model?); raise --worker-memory-mb / "
+                f"ARCHCOLOR_WORKER_MEMORY_MB, then `archcolor retry {job.id}`"
+            )
         try:
             with memory_cap(self.memory_limit_bytes), ctx.interruptible():
                 result = colorize_master(

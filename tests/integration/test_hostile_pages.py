@@ -318,3 +318,16 @@ def test_all_zero_strip_byte_counts_verify_and_process_agree(
     (job,) = _process(engine, database_url, tmp_path / "store", predictor)
     assert job["state"] == "dead" and job["attempts"] == 1
     assert "old.tif" in str(job["last_error"]) and "no pixel data" in str(job["last_error"])
+
+
+def test_a_cap_below_what_the_worker_already_holds_is_named_not_blamed_on_the_file(
+    engine: Engine, database_url: str, tmp_path: Path, predictor: object
+) -> None:
+    folder = tmp_path / "masters"
+    factories.write_gray8(folder / "fine.tif", width=64, height=48)
+    _ingest(engine, database_url, folder)
+    (job,) = _process(engine, database_url, tmp_path / "store", predictor, memory_limit_bytes=MIB)
+    assert job["state"] == "dead" and job["attempts"] == 3  # transient: retried, then dead
+    assert "already holds" in str(job["last_error"]) and "--worker-memory-mb" in str(
+        job["last_error"]
+    )
