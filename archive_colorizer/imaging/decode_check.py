@@ -17,7 +17,7 @@ from pathlib import Path
 
 from archive_colorizer.config import DEFAULT_PAGE_LIMIT, DEFAULT_PIXEL_LIMIT
 from archive_colorizer.errors import CorruptTiffError, MasterError, PixelLimitError
-from archive_colorizer.imaging.tiff_facts import read_facts
+from archive_colorizer.imaging.tiff_facts import TiffFacts, read_facts
 
 #: default wall-clock limit for decoding one page
 DEFAULT_TIMEOUT_S = 120.0
@@ -42,6 +42,7 @@ def decode_check(
     memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT_BYTES,
     pixel_limit: int = DEFAULT_PIXEL_LIMIT,
     page_limit: int = DEFAULT_PAGE_LIMIT,
+    facts: TiffFacts | None = None,
 ) -> None:
     """Fully decode image page ``page_index`` of ``path`` in a child process; return if it decodes.
 
@@ -53,7 +54,8 @@ def decode_check(
     address space, and whatever :func:`read_facts` raises for a file that is not a usable TIFF.
     """
     path = Path(path)
-    facts = read_facts(path, pixel_limit=pixel_limit, page_limit=page_limit)
+    if facts is None:  # pass the file's facts when checking several pages: read them once
+        facts = read_facts(path, pixel_limit=pixel_limit, page_limit=page_limit)
     if not 0 <= page_index < len(facts.pages):
         raise MasterError(
             f"{path.name}: no image page {page_index} (the file has {len(facts.pages)})"
