@@ -1,7 +1,12 @@
 """Stream one master page as normalised grey, band by band, in bounded memory.
 
 :func:`open_master` opens a TIFF read-only and yields a :class:`MasterPage` that reads the page
-strip by strip or tile-row by tile-row, decoding with tifffile's own segment decoder. Each band
+strip by strip or tile-row by tile-row, decoding with tifffile's own segment decoder. The page is
+the IFD at the byte offset recorded at ingest (read alone, O(1) in the number of pages), or, for
+rows without one, the page_index-th image page by the definition shared with ingest and verify
+(:mod:`archive_colorizer.imaging.page_rules`); the page rules (tag counts, tile geometry, pixel
+limit, pixel data present, each compressed segment's own declared size) are checked before any
+pixel is decoded. Each band
 is *normalised grey*: uint8 (``bits == 8``) or uint16 (``bits == 16``) sRGB-encoded luminance,
 0 = black, in the page's *displayed* orientation:
 
