@@ -13,7 +13,19 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-__all__ = ["data_in_use", "memory_cap"]
+__all__ = ["data_in_use", "is_out_of_memory", "memory_cap"]
+
+#: how allocation failures read when they are not a MemoryError (thread stacks, torch's CPU
+#: allocator); a GPU's own out-of-memory is not the cap and is not listed
+_ALLOCATION_FAILURES = ("can't start new thread", "can't allocate memory", "DefaultCPUAllocator")
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is an allocation that failed (under a cap, the cap was reached)."""
+    if isinstance(error, MemoryError):
+        return True
+    text = str(error)
+    return isinstance(error, RuntimeError) and any(s in text for s in _ALLOCATION_FAILURES)
 
 
 def data_in_use() -> int | None:

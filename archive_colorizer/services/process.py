@@ -58,7 +58,7 @@ from archive_colorizer.errors import (
 )
 from archive_colorizer.imaging.atomic import fsync_directory
 from archive_colorizer.imaging.hashing import sha256_file
-from archive_colorizer.imaging.memory_cap import data_in_use, memory_cap
+from archive_colorizer.imaging.memory_cap import data_in_use, is_out_of_memory, memory_cap
 from archive_colorizer.provenance import EventType, Outcome, agent, derivative_provenance
 from archive_colorizer.services import store as store_layout
 from archive_colorizer.services.colorize import PIPELINE_VERSION, ColorizeParams, colorize_master
@@ -513,12 +513,14 @@ class ColorizeRunner:
                     ifd_offset=scan.ifd_offset,
                     pixel_limit=self.pixel_limit,
                 )
-        except MemoryError as error:
+        except Exception as error:
             staging.unlink(missing_ok=True)
-            cap = (self.memory_limit_bytes or 0) // (1024 * 1024)
+            if not (self.memory_limit_bytes and is_out_of_memory(error)):
+                raise
+            cap = self.memory_limit_bytes // (1024 * 1024)
             raise PermanentJobError(
                 f"{master}: page {scan.page_index}: colorizing needed more memory than the "
-                f"worker's cap of {cap} MiB ({error or 'out of memory'}); the file may be a "
+                f"worker's memory cap of {cap} MiB ({_first_line(error)}); the file may be a "
                 "decompression bomb (raise --worker-memory-mb / ARCHCOLOR_WORKER_MEMORY_MB only "
                 "for a genuine page)"
             ) from error
@@ -571,6 +573,11 @@ class ColorizeRunner:
                 "page_index": scan.page_index,
             },
         )
+
+
+def _first_line(error: BaseException) -> str:
+    text = (str(error).strip().splitlines() or [""])[0]
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def _card_summary(card: Any) -> dict[str, Any] | None:
