@@ -18,7 +18,8 @@ that names the file/row and says what to do::
     │       ├── NotATiffError
     │       ├── CorruptTiffError
     │       ├── UnsupportedTiffError
-    │       └── PixelLimitError        decompression-bomb guard
+    │       ├── PixelLimitError        decompression-bomb guard
+    │       └── PageLimitError         more image pages than the page limit
     ├── FixityError                  a file no longer matches its recorded checksum
     ├── ModelError                   model registry / weights problems
     │   ├── ModelNotFoundError
@@ -98,6 +99,10 @@ class UnsupportedTiffError(MasterError):
 
 class PixelLimitError(MasterError):
     """The image declares more pixels than the configured limit (decompression-bomb guard)."""
+
+
+class PageLimitError(MasterError):
+    """The file holds more image pages than the configured page limit."""
 
 
 class FixityError(ArchcolorError):

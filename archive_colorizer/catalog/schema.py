@@ -167,6 +167,9 @@ class Scan(Base):
     resolution_unit: Mapped[str | None] = mapped_column(String(16))
     icc_present: Mapped[bool | None] = mapped_column(Boolean)
     orientation: Mapped[int | None] = mapped_column(Integer)
+    #: byte offset of this page's IFD in the file (the worker opens the page there); None for
+    #: rows catalogued before it was recorded (the page is then found by its index)
+    ifd_offset: Mapped[int | None] = mapped_column(BigInteger)
     #: reduced-resolution subfiles (thumbnails, pyramid levels) in the file, not catalogued
     skipped_reduced: Mapped[int] = mapped_column(Integer, default=0)
 

@@ -29,9 +29,11 @@ from archive_colorizer.cli import (
 )
 from archive_colorizer.config import (
     DEFAULT_DATABASE_URL,
+    DEFAULT_PAGE_LIMIT,
     DEFAULT_PIXEL_LIMIT,
     DEFAULT_STORE,
     ENV_DATABASE_URL,
+    ENV_PAGE_LIMIT,
     ENV_PIXEL_LIMIT,
     ENV_STORE,
     Settings,
@@ -76,6 +78,15 @@ def global_options(
             help="Reject pages declaring more pixels than this (decompression-bomb guard).",
         ),
     ] = DEFAULT_PIXEL_LIMIT,
+    page_limit: Annotated[
+        int,
+        typer.Option(
+            "--page-limit",
+            envvar=ENV_PAGE_LIMIT,
+            min=1,
+            help="Reject files holding more image pages than this.",
+        ),
+    ] = DEFAULT_PAGE_LIMIT,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
     version: Annotated[
         bool,
@@ -83,7 +94,13 @@ def global_options(
     ] = False,
 ) -> None:
     """Catalogue, colorize and export scanned archival gravures (TIFF masters)."""
-    ctx.obj = Settings(database_url=db_url, store=store, pixel_limit=pixel_limit, debug=debug)
+    ctx.obj = Settings(
+        database_url=db_url,
+        store=store,
+        pixel_limit=pixel_limit,
+        page_limit=page_limit,
+        debug=debug,
+    )
 
 
 for module in (

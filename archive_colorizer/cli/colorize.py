@@ -114,10 +114,10 @@ def _verify_source_unchanged(before: FileSnapshot, output: Path) -> None:
         )
 
 
-def _page_facts(source: Path, page: int, pixel_limit: int) -> PageFacts:
+def _page_facts(source: Path, page: int, pixel_limit: int, page_limit: int) -> PageFacts:
     from archive_colorizer.imaging.tiff_facts import read_facts
 
-    facts = read_facts(source, pixel_limit=pixel_limit)
+    facts = read_facts(source, pixel_limit=pixel_limit, page_limit=page_limit)
     if not 0 <= page < len(facts.pages):
         raise InputError(
             f"{source}: has {len(facts.pages)} image page(s) (0..{len(facts.pages) - 1}); "
@@ -217,7 +217,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         settings = settings_of(ctx)
         _check_paths(source, output, overwrite)
-        facts = _page_facts(source, page, settings.pixel_limit)
+        facts = _page_facts(source, page, settings.pixel_limit, settings.page_limit)
 
         from archive_colorizer.imaging.atomic import fsync_directory
         from archive_colorizer.imaging.hashing import snapshot
@@ -253,7 +253,14 @@ def register(app: typer.Typer) -> None:
         staging = output.with_name(f".{output.name}.{os.getpid()}.colorizing")
         try:
             result = colorize_master(
-                source, staging, predictor, params, page_index=page, provenance=provenance
+                source,
+                staging,
+                predictor,
+                params,
+                page_index=page,
+                provenance=provenance,
+                ifd_offset=facts.ifd_offset,
+                pixel_limit=settings.pixel_limit,
             )
             _verify_source_unchanged(before, output)  # before OUTPUT is replaced
             os.replace(staging, output)

@@ -28,6 +28,7 @@ from rich.table import Table
 from archive_colorizer.catalog.open import open_catalog
 from archive_colorizer.catalog.schema import utcnow
 from archive_colorizer.cli.context import emit_json, settings_of, stderr_console, stdout_console
+from archive_colorizer.config import DEFAULT_WORKER_MEMORY_MB, ENV_WORKER_MEMORY_MB
 from archive_colorizer.errors import JobError
 from archive_colorizer.services import process as service
 from archive_colorizer.services.colorize import (
@@ -175,6 +176,16 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[
             bool, typer.Option("--json", help="One JSON line per finished job on stdout.")
         ] = False,
+        worker_memory_mb: Annotated[
+            int,
+            typer.Option(
+                "--worker-memory-mb",
+                envvar=ENV_WORKER_MEMORY_MB,
+                min=0,
+                help="Hard memory cap per worker process while it colorizes a page (MiB; "
+                "0: none). A page needing more ends as a dead job.",
+            ),
+        ] = DEFAULT_WORKER_MEMORY_MB,
     ) -> None:
         """Queue every ingested page without a derivative for this model and parameters, then
         colorize them with crash-safe workers until the queue is empty (--follow: forever).
@@ -237,6 +248,8 @@ def register(app: typer.Typer) -> None:
                 model=identity.name,
                 device=device,
                 expected_weights_sha256=identity.weights_sha256,
+                pixel_limit=settings.pixel_limit,
+                memory_limit_bytes=worker_memory_mb * 1024 * 1024 or None,
             )
             feedback = _Feedback(engine, only, enabled=err.is_terminal and not json_out)
 

@@ -15,9 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from archive_colorizer.config import DEFAULT_PIXEL_LIMIT
-from archive_colorizer.errors import CorruptTiffError, MasterError
-from archive_colorizer.imaging.tiff_facts import read_facts
+from archive_colorizer.config import DEFAULT_PAGE_LIMIT, DEFAULT_PIXEL_LIMIT
+from archive_colorizer.errors import CorruptTiffError, MasterError, PixelLimitError
+from archive_colorizer.imaging.tiff_facts import TiffFacts, read_facts
 
 #: default wall-clock limit for decoding one page
 DEFAULT_TIMEOUT_S = 120.0
@@ -27,6 +27,11 @@ DEFAULT_MEMORY_LIMIT_BYTES = 2 * 1024**3
 _EXIT_OK = 0
 _EXIT_DECODE_FAILED = 2
 _EXIT_OUT_OF_MEMORY = 3
+_EXIT_BOMB = 4
+
+
+class _BombError(Exception):
+    """A segment declares more than its strip/tile (raised in the child)."""
 
 
 def decode_check(
@@ -36,16 +41,21 @@ def decode_check(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT_BYTES,
     pixel_limit: int = DEFAULT_PIXEL_LIMIT,
+    page_limit: int = DEFAULT_PAGE_LIMIT,
+    facts: TiffFacts | None = None,
 ) -> None:
     """Fully decode image page ``page_index`` of ``path`` in a child process; return if it decodes.
 
-    The tags are checked first in this process (:func:`read_facts`, no pixels). Raises
+    The tags are checked first in this process (:func:`read_facts`, no pixels: the same page
+    definition and page rules as ingest and the worker), then the child checks each segment's
+    own declared size (:mod:`page_rules`) before decoding it, as the worker does. Raises
     CorruptTiffError when the pixel data does not decode (or the decoder crashes), MasterError
     when the decode runs past ``timeout_s`` seconds or needs more than ``memory_limit_bytes`` of
     address space, and whatever :func:`read_facts` raises for a file that is not a usable TIFF.
     """
     path = Path(path)
-    facts = read_facts(path, pixel_limit=pixel_limit)
+    if facts is None:  # pass the file's facts when checking several pages: read them once
+        facts = read_facts(path, pixel_limit=pixel_limit, page_limit=page_limit)
     if not 0 <= page_index < len(facts.pages):
         raise MasterError(
             f"{path.name}: no image page {page_index} (the file has {len(facts.pages)})"
@@ -57,7 +67,7 @@ def decode_check(
         "-m",
         "archive_colorizer.imaging.decode_check",
         str(path),
-        str(page.ifd_index),
+        str(page.ifd_offset),
         str(memory_limit_bytes),
     ]
     env = dict(os.environ)
@@ -87,6 +97,8 @@ def decode_check(
             f"{where}: decoding needed more than {memory_limit_bytes / 1024**2:.0f} MiB of "
             "memory (stopped; the file may be a decompression bomb)"
         )
+    if result.returncode == _EXIT_BOMB:
+        raise PixelLimitError(f"{where}: {reason}")
     if result.returncode == _EXIT_DECODE_FAILED:
         raise CorruptTiffError(f"{where}: pixel data does not decode: {reason}")
     if result.returncode < 0:
@@ -128,8 +140,10 @@ def _limit_address_space(limit: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
-def decode_page_segments(path: Path, ifd_index: int) -> int:
-    """Decode every strip/tile of the page at ``ifd_index``, one at a time; return the count.
+def decode_page_segments(path: Path, ifd_offset: int) -> int:
+    """Decode every strip/tile of the page whose IFD is at ``ifd_offset``, one at a time, after
+    checking each one's declared size (:func:`page_rules.segment_header_problem`); return the
+    number decoded.
 
     Raises ValueError (or a codec error) when a segment does not decode to its declared shape.
     Meant to run in the child process.
@@ -137,30 +151,57 @@ def decode_page_segments(path: Path, ifd_index: int) -> int:
     import numpy as np
     import tifffile
 
+    from archive_colorizer.imaging import page_rules
+    from archive_colorizer.imaging.tiff_read import page_at
+
     decoded = 0
     with tifffile.TiffFile(path) as tif:
-        page = tif.pages[ifd_index]
-        if not isinstance(page, tifffile.TiffPage):
-            raise ValueError(f"IFD {ifd_index} is not a TIFF page")
-        for data, _indices, shape in page.segments(maxworkers=1):
-            if data is None:
+        page = page_at(tif, ifd_offset)
+        if page.is_tiled:
+            segment_width, segment_rows = int(page.tilewidth), int(page.tilelength)
+        else:
+            segment_width = int(page.imagewidth)
+            segment_rows = min(int(page.rowsperstrip or page.imagelength), int(page.imagelength))
+        compression = int(page.compression)
+        decode = page.decode
+        kwargs: dict[str, object] = {}
+        if compression in page_rules.JPEG_CODES | {6}:
+            kwargs = {"jpegtables": page.jpegtables, "jpegheader": page.jpegheader}
+        handle = tif.filehandle
+        for index, (offset, count) in enumerate(
+            zip(page.dataoffsets, page.databytecounts, strict=True)
+        ):
+            if not count:
                 continue  # sparse segment: nothing stored, nothing to decode
+            handle.seek(offset)
+            data = handle.read(count)
+            problem = page_rules.segment_header_problem(
+                compression, data, segment_width, segment_rows
+            )
+            if problem is not None:
+                raise _BombError(f"segment {index}: {problem}")
+            segment, _position, shape = decode(data, index, **kwargs)
             expected = int(np.prod(shape))
-            if not isinstance(data, np.ndarray) or data.size < expected:
-                got = data.size if isinstance(data, np.ndarray) else type(data).__name__
+            if not isinstance(segment, np.ndarray) or segment.size < expected:
+                got = segment.size if isinstance(segment, np.ndarray) else type(segment).__name__
                 raise ValueError(f"segment {decoded} decoded to {got} values, expected {expected}")
             decoded += 1
     return decoded
 
 
 def _child(argv: list[str]) -> int:
-    path, ifd_index, memory_limit = Path(argv[0]), int(argv[1]), int(argv[2])
+    path, ifd_offset, memory_limit = Path(argv[0]), int(argv[1]), int(argv[2])
     import numpy  # noqa: F401 - load the codecs before the limit, so it bounds decoding alone
     import tifffile  # noqa: F401
 
+    import archive_colorizer.imaging.tiff_read  # noqa: F401
+
     _limit_address_space(memory_limit)
     try:
-        segments = decode_page_segments(path, ifd_index)
+        segments = decode_page_segments(path, ifd_offset)
+    except _BombError as error:
+        print(json.dumps({"ok": False, "reason": str(error)}), flush=True)
+        return _EXIT_BOMB
     except MemoryError:
         print(json.dumps({"ok": False, "reason": "out of memory"}), flush=True)
         return _EXIT_OUT_OF_MEMORY
@@ -174,6 +215,8 @@ def _child(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) != 4:
-        sys.stderr.write("usage: python -m archive_colorizer.imaging.decode_check PATH IFD BYTES\n")
+        sys.stderr.write(
+            "usage: python -m archive_colorizer.imaging.decode_check PATH IFD_OFFSET BYTES\n"
+        )
         sys.exit(64)
     sys.exit(_child(sys.argv[1:]))

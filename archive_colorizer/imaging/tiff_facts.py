@@ -3,9 +3,10 @@
 The IFDs are parsed here directly (a few small reads per page), so reading facts costs O(tags)
 whatever the image size, and a hostile file cannot make us allocate or decode its pixels.
 
-Which IFDs are scans: every IFD of the main chain is an image page unless its NewSubfileType has
-the reduced-resolution bit (thumbnails, pyramid levels) or the old SubfileType says "reduced"
-(counted in ``skipped_reduced``), or it is a transparency mask (counted in ``skipped_other``).
+Which IFDs are scans: :func:`archive_colorizer.imaging.page_rules.page_kind` (shared with verify and
+the worker): every IFD of the main chain is an image page unless it is reduced-resolution
+(thumbnails, pyramid levels; counted in ``skipped_reduced``) or a transparency mask (counted in
+``skipped_other``). A file with more image pages than ``page_limit`` is refused.
 SubIFDs (tag 330) hold subsidiary images of their page (pyramid levels, previews): they are never
 scans; reduced ones count in ``skipped_reduced``, any others in ``skipped_other``.
 
@@ -20,13 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from archive_colorizer.config import DEFAULT_PAGE_LIMIT
 from archive_colorizer.errors import (
     CorruptTiffError,
     MasterError,
     NotATiffError,
+    PageLimitError,
     PixelLimitError,
     UnsupportedTiffError,
 )
+from archive_colorizer.imaging import page_rules
 
 
 @dataclass(frozen=True)
@@ -404,20 +408,17 @@ class _Reader:
 
 # --- page facts --------------------------------------------------------------------------------
 
-_REDUCED = "reduced"
-_MASK = "mask"
-_IMAGE = "image"
+_REDUCED = page_rules.REDUCED
+_MASK = page_rules.MASK
+_IMAGE = page_rules.IMAGE
 
 
 def _kind_of(reader: _Reader, entries: dict[int, _Entry], label: str) -> str:
-    new_subfile = reader.value(entries, 254, label, 0)
-    old_subfile = reader.value(entries, 255, label, 1)
-    photometric = reader.value(entries, 262, label, -1)
-    if new_subfile & 1 or old_subfile == 2:
-        return _REDUCED
-    if new_subfile & 4 or photometric == 4:
-        return _MASK
-    return _IMAGE
+    return page_rules.page_kind(
+        reader.value(entries, 254, label, 0),
+        reader.value(entries, 255, label, 1),
+        reader.value(entries, 262, label, -1),
+    )
 
 
 def _page_facts(
@@ -428,6 +429,12 @@ def _page_facts(
 ) -> dict[str, object]:
     """Facts of one image IFD as keyword arguments of PageFacts (without index fields)."""
     name = reader.path.name
+    for tag, tag_name in page_rules.SINGLE_VALUED.items():
+        entry = entries.get(tag)
+        if entry is not None and entry.count != 1:
+            raise reader.fail(
+                f"corrupt IFD: {label} {tag_name} has {entry.count} values (must have 1)"
+            )
     width = reader.value(entries, 256, label, None)
     height = reader.value(entries, 257, label, None)
     if width <= 0 or height <= 0:
@@ -498,6 +505,11 @@ def _page_facts(
         tile_length = reader.value(entries, 323, label, None)
         if tile_width <= 0 or tile_length <= 0:
             raise reader.fail(f"corrupt IFD: {label} has {tile_width}x{tile_length} tiles")
+        problem = page_rules.segment_geometry_problem(
+            width, height, tile_width=tile_width, tile_length=tile_length, pixel_limit=pixel_limit
+        )
+        if problem is not None:
+            raise PixelLimitError(f"{name}: {label} {problem}")
         expected = -(-width // tile_width) * -(-height // tile_length) * planes
         offsets_tag, counts_tag = 324, 325
     else:
@@ -529,6 +541,9 @@ def _page_facts(
                 f"file ({reader.size} bytes)"
             )
         data_bytes += count
+    empty = page_rules.no_pixel_data_problem(counts, segment)
+    if empty is not None:
+        raise reader.fail(f"corrupt IFD: {label} {empty}")
 
     x_resolution = reader.rational(entries, 282, label)
     y_resolution = reader.rational(entries, 283, label)
@@ -559,11 +574,12 @@ def _page_facts(
     }
 
 
-def read_facts(path: Path, *, pixel_limit: int) -> TiffFacts:
+def read_facts(path: Path, *, pixel_limit: int, page_limit: int = DEFAULT_PAGE_LIMIT) -> TiffFacts:
     """Read the facts of every image page without decoding pixels.
 
     Raises NotATiffError, CorruptTiffError (truncated, bad IFD), UnsupportedTiffError,
-    PixelLimitError (declared width*height above pixel_limit) with a one-line reason, and
+    PixelLimitError (declared width*height, or a tile, above pixel_limit), PageLimitError (more
+    than ``page_limit`` image pages; the walk stops there) with a one-line reason, and
     MasterError when the file cannot be read.
     """
     path = Path(path)
@@ -571,12 +587,14 @@ def read_facts(path: Path, *, pixel_limit: int) -> TiffFacts:
         with open(path, "rb") as stream:
             size = os.fstat(stream.fileno()).st_size
             head = stream.read(HEADER_BYTES)
-            return _read(stream, path, size, head, pixel_limit)
+            return _read(stream, path, size, head, pixel_limit, page_limit)
     except OSError as error:
         raise _unreadable(path, error) from error
 
 
-def _read(stream: BinaryIO, path: Path, size: int, head: bytes, pixel_limit: int) -> TiffFacts:
+def _read(
+    stream: BinaryIO, path: Path, size: int, head: bytes, pixel_limit: int, page_limit: int
+) -> TiffFacts:
     kind = _classify(head)
     if kind is None:
         raise NotATiffError(f"{path.name}: not a TIFF: {describe_non_tiff(head)}")
@@ -619,6 +637,11 @@ def _read(stream: BinaryIO, path: Path, size: int, head: bytes, pixel_limit: int
         elif kind_of_ifd == _MASK:
             skipped_other += 1
         else:
+            if len(page_kwargs) >= page_limit:
+                raise PageLimitError(
+                    f"{path.name}: more than {page_limit:,} image pages (page limit; raise "
+                    "--page-limit / ARCHCOLOR_PAGE_LIMIT to accept, or split the file)"
+                )
             facts = _page_facts(reader, entries, label, pixel_limit)
             facts["ifd_index"] = ifd_index
             facts["ifd_offset"] = offset

@@ -1,7 +1,12 @@
 """Stream one master page as normalised grey, band by band, in bounded memory.
 
 :func:`open_master` opens a TIFF read-only and yields a :class:`MasterPage` that reads the page
-strip by strip or tile-row by tile-row, decoding with tifffile's own segment decoder. Each band
+strip by strip or tile-row by tile-row, decoding with tifffile's own segment decoder. The page is
+the IFD at the byte offset recorded at ingest (read alone, O(1) in the number of pages), or, for
+rows without one, the page_index-th image page by the definition shared with ingest and verify
+(:mod:`archive_colorizer.imaging.page_rules`); the page rules (tag counts, tile geometry, pixel
+limit, pixel data present, each compressed segment's own declared size) are checked before any
+pixel is decoded. Each band
 is *normalised grey*: uint8 (``bits == 8``) or uint16 (``bits == 16``) sRGB-encoded luminance,
 0 = black, in the page's *displayed* orientation:
 
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import struct
 import tempfile
 import threading
 import time
@@ -42,17 +48,20 @@ import numpy as np
 import numpy.typing as npt
 import tifffile
 
+from archive_colorizer.config import DEFAULT_PIXEL_LIMIT
 from archive_colorizer.errors import (
     CorruptTiffError,
+    MasterError,
     NotATiffError,
     PathNotFoundError,
+    PixelLimitError,
     UnsupportedTiffError,
 )
-from archive_colorizer.imaging import color
+from archive_colorizer.imaging import color, page_rules
 from archive_colorizer.imaging.geometry import bands
 from archive_colorizer.imaging.resample import StreamingAreaReducer
 
-__all__ = ["MasterPage", "open_master"]
+__all__ = ["MasterPage", "open_master", "page_at"]
 
 #: normalised grey: uint8 (8-bit pages) or uint16 (16-bit pages)
 Grey = npt.NDArray[Any]
@@ -246,6 +255,13 @@ class MasterPage:
                             f"{self.path}: page {self.page_index} is truncated (segment {index} "
                             "ends beyond the end of the file); re-copy the master from its source"
                         )
+                    bomb = page_rules.segment_header_problem(
+                        int(page.compression), data, layout.segment_width, layout.segment_rows
+                    )
+                    if bomb is not None:
+                        raise PixelLimitError(
+                            f"{self.path}: page {self.page_index}, segment {index}: {bomb}"
+                        )
                 try:
                     segment, position, _shape = decode(data, index, **decode_args)
                 except Exception as error:  # tifffile and imagecodecs raise many types
@@ -264,7 +280,8 @@ class MasterPage:
                     samples[:, x0 : x0 + width, plane_number] = block[..., 0]
                 else:
                     samples[:, x0 : x0 + width, :] = block
-        assert samples is not None
+        if samples is None:  # every segment of this row is empty (sparse): zeros
+            samples = np.zeros((rows, self.stored_width, 1), dtype=page.dtype)
         return self._normalise(samples)
 
     def _raw_rows(self, y0: int, y1: int) -> npt.NDArray[Any]:
@@ -594,6 +611,11 @@ def _grey_normaliser(bps: int, inverted: bool) -> Normaliser:
 
 def _decode_error(path: Path, page_index: int, index: int, error: BaseException) -> Exception:
     text = str(error) or type(error).__name__
+    if isinstance(error, MemoryError):
+        return MasterError(
+            f"{path}: page {page_index}, segment {index} needs more memory to decode than this "
+            f"process may use ({text}); the file may be a decompression bomb"
+        )
     if isinstance(error, NotImplementedError) or "not supported" in text.lower():
         return UnsupportedTiffError(
             f"{path}: page {page_index} cannot be decoded ({text}); re-save it with LZW, "
@@ -605,14 +627,93 @@ def _decode_error(path: Path, page_index: int, index: int, error: BaseException)
     )
 
 
+def _tag_problem(page: tifffile.TiffPage) -> str | None:
+    """A tag with a malformed value count (see :data:`page_rules.SINGLE_VALUED`), or None."""
+    for code, name in page_rules.SINGLE_VALUED.items():
+        tag = page.tags.get(code)
+        if tag is not None and tag.count != 1:
+            return f"{name} has {tag.count} values (must have 1)"
+    return None
+
+
+def _kind(page: tifffile.TiffPage) -> str:
+    tags = page.tags
+    values = []
+    for code, default in ((254, 0), (255, 1), (262, -1)):
+        value = tags.valueof(code, default)
+        values.append(value if isinstance(value, int) else -2)  # malformed: never "reduced"
+    return page_rules.page_kind(*values)
+
+
 def _main_pages(tiff: tifffile.TiffFile) -> list[tifffile.TiffPage]:
-    """Image pages of the main IFD chain, reduced-resolution subfiles excluded."""
+    """Image pages of the main IFD chain (:func:`page_rules.page_kind`), walking every IFD.
+
+    Only for catalogue rows without a recorded IFD offset; :func:`page_at` is O(1).
+    """
     tiff.pages.useframes = False
     pages: list[tifffile.TiffPage] = []
     for page in tiff.pages:
-        if isinstance(page, tifffile.TiffPage) and not int(page.subfiletype) & 1:
+        if isinstance(page, tifffile.TiffPage) and _kind(page) == page_rules.IMAGE:
             pages.append(page)
     return pages
+
+
+def page_at(tiff: tifffile.TiffFile, ifd_offset: int, index: int = 0) -> tifffile.TiffPage:
+    """The IFD at byte ``ifd_offset`` of an open TIFF, read alone (no other IFD is parsed).
+
+    Raises tifffile.TiffFileError (or ValueError/TypeError...) for a corrupt IFD.
+    """
+    size = tiff.filehandle.size
+    if not 0 < ifd_offset < size:
+        raise tifffile.TiffFileError(f"IFD offset {ifd_offset} lies outside the file ({size} B)")
+    tiff.filehandle.seek(ifd_offset)
+    return tifffile.TiffPage(tiff, index=index)
+
+
+def _check_page(path: Path, page: tifffile.TiffPage, page_index: int, pixel_limit: int) -> None:
+    """The shared page rules, on the page the worker is about to decode."""
+    where = f"{path}: page {page_index}"
+    problem = _tag_problem(page)
+    if problem is not None:
+        raise CorruptTiffError(f"{where}: corrupt IFD: {problem}; re-copy the master")
+    if _kind(page) != page_rules.IMAGE:
+        raise CorruptTiffError(
+            f"{where}: the IFD recorded at ingest is not an image page (the file changed?); "
+            "run `archcolor ingest` on its volume again"
+        )
+    width, height = int(page.imagewidth), int(page.imagelength)
+    if width * height > pixel_limit:
+        raise PixelLimitError(
+            f"{where} declares {width}x{height} = {width * height:,} pixels, above the limit of "
+            f"{pixel_limit:,} (decompression-bomb guard; raise --pixel-limit to accept)"
+        )
+    if page.is_tiled:
+        geometry = page_rules.segment_geometry_problem(
+            width,
+            height,
+            tile_width=int(page.tilewidth),
+            tile_length=int(page.tilelength),
+            pixel_limit=pixel_limit,
+        )
+        if geometry is not None:
+            raise PixelLimitError(f"{where} {geometry}")
+    empty = page_rules.no_pixel_data_problem(
+        tuple(page.databytecounts), "tile" if page.is_tiled else "strip"
+    )
+    if empty is not None:
+        raise CorruptTiffError(f"{where} {empty}; re-copy the master from its source")
+
+
+#: what tifffile and our own page analysis raise for a malformed IFD (not a bug of ours)
+_PARSE_ERRORS = (
+    tifffile.TiffFileError,
+    ValueError,
+    TypeError,
+    IndexError,
+    KeyError,
+    OverflowError,
+    struct.error,
+)
 
 
 @contextlib.contextmanager
@@ -620,15 +721,22 @@ def open_master(
     path: Path,
     page_index: int = 0,
     *,
+    ifd_offset: int | None = None,
+    pixel_limit: int = DEFAULT_PIXEL_LIMIT,
     spill_dir: Path | None = None,
     workers: int | None = None,
 ) -> Iterator[MasterPage]:
     """Open page ``page_index`` of the master at ``path`` read-only.
 
+    ``ifd_offset`` (recorded at ingest) opens that IFD directly, without reading any other
+    (O(1) in the number of pages); without it the IFD chain is walked and page ``page_index``
+    is the page_index-th image page (:func:`page_rules.page_kind`). The page is checked against
+    the shared page rules (tag counts, tile geometry, ``pixel_limit``, pixel data present) before
+    anything is decoded, and each compressed segment's own declared size before it is decoded.
     ``spill_dir`` is where orientations 5-8 put their temporary transposition file (default:
     the system temporary directory); it is removed on exit. ``workers`` threads decode
     segments ahead (default: the CPU count, at most 4; 1 decodes inline). Raises PathNotFoundError,
-    NotATiffError, CorruptTiffError or UnsupportedTiffError naming the file.
+    NotATiffError, CorruptTiffError, PixelLimitError or UnsupportedTiffError naming the file.
     """
     path = Path(path)
     if not path.is_file():
@@ -640,21 +748,34 @@ def open_master(
         if "not a TIFF" in text or "invalid TIFF" in text.lower():
             raise NotATiffError(f"{path}: not a TIFF ({text})") from error
         raise CorruptTiffError(f"{path}: the TIFF structure is unreadable ({text})") from error
-    except (ValueError, OSError) as error:
+    except (*_PARSE_ERRORS, OSError) as error:
         raise CorruptTiffError(f"{path}: the TIFF structure is unreadable ({error})") from error
     with tiff:
         try:
-            pages = _main_pages(tiff)
-        except (tifffile.TiffFileError, ValueError, IndexError) as error:
+            if ifd_offset is not None:
+                page = page_at(tiff, ifd_offset, page_index)
+            else:
+                pages = _main_pages(tiff)
+                if not 0 <= page_index < len(pages):
+                    raise UnsupportedTiffError(
+                        f"{path}: has {len(pages)} image page(s); page {page_index} does not exist"
+                    )
+                page = pages[page_index]
+        except _PARSE_ERRORS as error:
             raise CorruptTiffError(
                 f"{path}: the TIFF page directory is corrupt ({error})"
             ) from error
-        if not 0 <= page_index < len(pages):
-            raise UnsupportedTiffError(
-                f"{path}: has {len(pages)} image page(s); page {page_index} does not exist"
-            )
         count = workers if workers is not None else min(4, os.cpu_count() or 1)
-        master = MasterPage(path, tiff, pages[page_index], page_index, spill_dir, count)
+        try:
+            _check_page(path, page, page_index, pixel_limit)
+            master = MasterPage(path, tiff, page, page_index, spill_dir, count)
+        except MasterError:
+            raise
+        except _PARSE_ERRORS as error:
+            raise CorruptTiffError(
+                f"{path}: page {page_index} has malformed tags ({type(error).__name__}: "
+                f"{error}); re-copy the master from its source"
+            ) from error
         try:
             yield master
         finally:

@@ -47,6 +47,7 @@ import numpy as np
 import numpy.typing as npt
 
 from archive_colorizer import __version__
+from archive_colorizer.config import DEFAULT_PIXEL_LIMIT
 from archive_colorizer.errors import ConfigurationError, InferenceError, OutputError
 from archive_colorizer.imaging import color, metadata
 from archive_colorizer.imaging.geometry import linear_taps, working_size
@@ -329,6 +330,8 @@ def colorize_master(
     *,
     page_index: int = 0,
     provenance: Mapping[str, Any],
+    ifd_offset: int | None = None,
+    pixel_limit: int = DEFAULT_PIXEL_LIMIT,
 ) -> ColorizeResult:
     """Colorize page ``page_index`` of ``master`` into ``output`` (same width, height, resolution).
 
@@ -342,6 +345,9 @@ def colorize_master(
     - ``archcolor_version`` (default: this package's version)
     - ``datetime``: ``datetime`` or ISO string for TIFF DateTime / xmp:CreateDate (omitted when
       absent, so that reruns are byte-identical)
+
+    ``ifd_offset`` (recorded at ingest) opens the page's IFD directly; ``pixel_limit`` bounds
+    what the page and its tiles may declare (see ``tiff_read.open_master``).
 
     The master is only ever opened read-only. Raises MasterError subclasses for unreadable
     masters, InferenceError when the predictor fails, OutputError when writing fails; in every
@@ -357,7 +363,9 @@ def colorize_master(
     timings = dict.fromkeys(STAGES, 0.0)
     workers = _workers()
     spill_dir = output.parent  # temporary files of rotated pages go beside the output
-    with open_master(master, page_index, spill_dir=spill_dir) as page:
+    with open_master(
+        master, page_index, ifd_offset=ifd_offset, pixel_limit=pixel_limit, spill_dir=spill_dir
+    ) as page:
         lightness = working_lightness(
             page, params.chroma_size, params.lowpass, rows=OUTPUT_TILE, timings=timings
         )

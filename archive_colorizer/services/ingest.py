@@ -292,7 +292,11 @@ class _Run:
         facts: TiffFacts | None = None
         if problem is None:
             try:
-                facts = read_facts(candidate.path, pixel_limit=self.settings.pixel_limit)
+                facts = read_facts(
+                    candidate.path,
+                    pixel_limit=self.settings.pixel_limit,
+                    page_limit=self.settings.page_limit,
+                )
                 if not facts.pages:
                     problem = "no image pages: the TIFF holds only reduced-resolution subfiles"
             except MasterError as error:
@@ -460,6 +464,7 @@ class _Run:
                 resolution_unit=page.resolution_unit,
                 icc_present=page.icc_present,
                 orientation=page.orientation,
+                ifd_offset=page.ifd_offset,
                 skipped_reduced=facts.skipped_reduced,
             )
             self.session.add(row)

@@ -55,6 +55,7 @@ from archive_colorizer.catalog.schema import (
     Volume,
     utcnow,
 )
+from archive_colorizer.config import DEFAULT_PIXEL_LIMIT, DEFAULT_WORKER_MEMORY_MB
 from archive_colorizer.errors import (
     FixityError,
     JobError,
@@ -65,6 +66,7 @@ from archive_colorizer.errors import (
 )
 from archive_colorizer.imaging.atomic import fsync_directory
 from archive_colorizer.imaging.hashing import FileSnapshot, changes_since, sha256_file, snapshot
+from archive_colorizer.imaging.memory_cap import data_in_use, is_out_of_memory, memory_cap
 from archive_colorizer.provenance import EventType, Outcome, agent, derivative_provenance
 from archive_colorizer.services import store as store_layout
 from archive_colorizer.services.colorize import PIPELINE_VERSION, ColorizeParams, colorize_master
@@ -407,6 +409,7 @@ class _ScanFacts:
     sha256: str
     width: int | None
     height: int | None
+    ifd_offset: int | None = None
 
 
 def _scan_facts(engine: Engine, scan_id: int) -> _ScanFacts:
@@ -423,6 +426,7 @@ def _scan_facts(engine: Engine, scan_id: int) -> _ScanFacts:
             sha256=scan.sha256,
             width=scan.width,
             height=scan.height,
+            ifd_offset=scan.ifd_offset,
         )
 
 
@@ -452,10 +456,21 @@ def params_from_job(job: ClaimedJob) -> ColorizeParams:
 class ColorizeRunner:
     """Colorizes one job's page with a predictor loaded once for the worker process."""
 
-    def __init__(self, store: Path, predictor: NetworkPredictor, device: str = "") -> None:
+    def __init__(
+        self,
+        store: Path,
+        predictor: NetworkPredictor,
+        device: str = "",
+        *,
+        pixel_limit: int = DEFAULT_PIXEL_LIMIT,
+        memory_limit_bytes: int | None = DEFAULT_WORKER_MEMORY_MB * 1024 * 1024,
+    ) -> None:
         self.store = Path(store)
         self.predictor = predictor
         self.device = device
+        self.pixel_limit = pixel_limit
+        #: RLIMIT_DATA cap while a page is colorized (None: no cap)
+        self.memory_limit_bytes = memory_limit_bytes
 
     def __call__(self, job: ClaimedJob, ctx: WorkerContext) -> DerivativeResult:
         if job.weights_sha256 != self.predictor.weights_sha256:
@@ -517,8 +532,15 @@ class ColorizeRunner:
             "idempotency_key": job.idempotency_key,
             "generation": job.generation,
         }
+        in_use = data_in_use()
+        if self.memory_limit_bytes and in_use is not None and in_use >= self.memory_limit_bytes:
+            raise TransientJobError(
+                f"this worker already holds {in_use // 2**20} MiB, at or above its memory cap of "
+                f"{self.memory_limit_bytes // 2**20} MiB (the model?); raise --worker-memory-mb / "
+                f"ARCHCOLOR_WORKER_MEMORY_MB, then `archcolor retry {job.id}`"
+            )
         try:
-            with ctx.interruptible():
+            with memory_cap(self.memory_limit_bytes), ctx.interruptible():
                 result = colorize_master(
                     master,
                     staging,
@@ -526,8 +548,21 @@ class ColorizeRunner:
                     params,
                     page_index=scan.page_index,
                     provenance=embedded,
+                    ifd_offset=scan.ifd_offset,
+                    pixel_limit=self.pixel_limit,
                 )
                 _verify_unchanged(scan, before)
+        except Exception as error:
+            staging.unlink(missing_ok=True)
+            if not (self.memory_limit_bytes and is_out_of_memory(error)):
+                raise
+            cap = self.memory_limit_bytes // (1024 * 1024)
+            raise PermanentJobError(
+                f"{master}: page {scan.page_index}: colorizing needed more memory than the "
+                f"worker's memory cap of {cap} MiB ({_first_line(error)}); the file may be a "
+                "decompression bomb (raise --worker-memory-mb / ARCHCOLOR_WORKER_MEMORY_MB only "
+                "for a genuine page)"
+            ) from error
         except BaseException:
             staging.unlink(missing_ok=True)
             raise
@@ -609,6 +644,11 @@ def _verify_unchanged(scan: _ScanFacts, before: FileSnapshot) -> None:
         )
 
 
+def _first_line(error: BaseException) -> str:
+    text = (str(error).strip().splitlines() or [""])[0]
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
 def _card_summary(card: Any) -> dict[str, Any] | None:
     if card is None:
         return None
@@ -636,6 +676,8 @@ class ColorizeRunnerFactory:
     model: str | None = None
     device: str = "auto"
     expected_weights_sha256: str | None = None
+    pixel_limit: int = DEFAULT_PIXEL_LIMIT
+    memory_limit_bytes: int | None = DEFAULT_WORKER_MEMORY_MB * 1024 * 1024
 
     def __call__(self) -> ColorizeRunner:
         from archive_colorizer.errors import ModelError
@@ -651,7 +693,13 @@ class ColorizeRunnerFactory:
                 f"{predictor.weights_sha256[:12]}…, the jobs were queued for "
                 f"{self.expected_weights_sha256[:12]}…; the model was replaced while queueing"
             )
-        return ColorizeRunner(Path(self.store), predictor, str(getattr(predictor, "device", "")))
+        return ColorizeRunner(
+            Path(self.store),
+            predictor,
+            str(getattr(predictor, "device", "")),
+            pixel_limit=self.pixel_limit,
+            memory_limit_bytes=self.memory_limit_bytes,
+        )
 
 
 # --- reading the queue -----------------------------------------------------------------------

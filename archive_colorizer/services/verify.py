@@ -31,6 +31,7 @@ from archive_colorizer.imaging.decode_check import (
     decode_check,
 )
 from archive_colorizer.imaging.hashing import sha256_file
+from archive_colorizer.imaging.tiff_facts import TiffFacts, read_facts
 from archive_colorizer.provenance import EventType, Outcome
 
 #: commit the recorded events after this many files or seconds
@@ -176,14 +177,25 @@ def _check_file(
 
     if decode and status == FixityStatus.OK:
         failures = []
+        facts: TiffFacts | MasterError
+        try:  # the file's IFDs are walked once, not once per page
+            facts = read_facts(
+                path, pixel_limit=settings.pixel_limit, page_limit=settings.page_limit
+            )
+        except MasterError as error:
+            facts = error
         for row in rows:
             try:
+                if isinstance(facts, MasterError):
+                    raise facts
                 decode_check(
                     path,
                     page_index=row.page_index,
                     timeout_s=limits.timeout_s,
                     memory_limit_bytes=limits.memory_limit_bytes,
                     pixel_limit=settings.pixel_limit,
+                    page_limit=settings.page_limit,
+                    facts=facts,
                 )
             except MasterError as error:
                 message = " ".join(str(error).split())

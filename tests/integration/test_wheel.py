@@ -75,7 +75,7 @@ def test_installed_wheel_migrates_and_finds_the_default_model(tmp_path: Path) ->
     upgraded = archcolor("--db", database, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
     current = archcolor("--db", database, "db", "current")
-    assert current.returncode == 0 and "0002" in current.stdout + current.stderr
+    assert current.returncode == 0 and "0003" in current.stdout + current.stderr
     models = archcolor("models", "--json")
     assert models.returncode == 0, models.stderr
     listing = json.loads(models.stdout)

@@ -467,3 +467,24 @@ def test_what_non_tiffs_look_like(tmp_path: Path, head: bytes, words: str) -> No
     with pytest.raises(NotATiffError) as caught:
         read_facts(path, pixel_limit=LIMIT)
     assert words in str(caught.value)
+
+
+# --- issue 14: page limit, single-valued tags, tile geometry, empty pages -----------------------
+
+
+def test_more_image_pages_than_the_page_limit_are_refused(tmp_path: Path) -> None:
+    from archive_colorizer.errors import PageLimitError
+
+    path = factories.write_multipage(tmp_path / "six.tif", pages=6)
+    assert len(read_facts(path, pixel_limit=10**9, page_limit=6).pages) == 6
+    with pytest.raises(PageLimitError, match=r"six\.tif: more than 5 image pages \(page limit"):
+        read_facts(path, pixel_limit=10**9, page_limit=5)
+
+
+def test_a_single_valued_tag_with_two_values_is_corrupt(tmp_path: Path) -> None:
+    entries = factories.gray8_entries(8, 8)
+    entries = [(257, factories.TIFF_LONG, [8, 8]) if e[0] == 257 else e for e in entries]
+    path = tmp_path / "two.tif"
+    path.write_bytes(factories.raw_classic_tiff([entries], data=bytes(64)))
+    with pytest.raises(CorruptTiffError, match=r"two\.tif: corrupt IFD: IFD 0 ImageLength has 2"):
+        read_facts(path, pixel_limit=10**9)

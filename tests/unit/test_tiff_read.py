@@ -307,3 +307,82 @@ def test_short_uncompressed_strip_is_corrupt(tmp_path: Path) -> None:
     path.write_bytes(bytes(data[: offset + 500]))
     with pytest.raises(CorruptTiffError, match="truncated"):
         _whole(path)
+
+
+# --- issue 14: the page recorded at ingest, opened alone -----------------------------------------
+
+
+def _open(path: Path, page_index: int, **options: object) -> None:
+    with open_master(path, page_index, **options):  # type: ignore[arg-type]
+        pass
+
+
+def _pages_file(path: Path, pages: int) -> list[int]:
+    """A file of ``pages`` distinct 8x8 grey pages; returns their IFD offsets (from ingest's
+    facts reader)."""
+    from archive_colorizer.imaging.tiff_facts import read_facts
+
+    with tifffile.TiffWriter(path) as tiff:
+        for number in range(pages):
+            tiff.write(np.full((8, 8), number, np.uint8), photometric="minisblack")
+    return [page.ifd_offset for page in read_facts(path, pixel_limit=10**6).pages]
+
+
+def test_opening_page_k_by_its_offset_reads_no_other_ifd(tmp_path: Path) -> None:
+    path = tmp_path / "pages.tif"
+    offsets = _pages_file(path, 40)
+    data = bytearray(path.read_bytes())
+    for offset in offsets[1:30]:  # destroy every IFD between page 0 and page 30
+        data[offset : offset + 2] = b"\xff\xff"
+    path.write_bytes(bytes(data))
+    with open_master(path, 30, ifd_offset=offsets[30], workers=1) as master:
+        assert master.page_index == 30
+        assert int(np.concatenate([band for _, band in master.grey_bands(8)]).mean()) == 30
+    # walking the chain (a row without a recorded offset) has to read the destroyed IFDs
+    with (
+        pytest.raises(CorruptTiffError, match=r"pages\.tif: the TIFF page directory is corrupt"),
+        open_master(path, 30, workers=1),
+    ):
+        pass
+
+
+def test_a_row_without_offset_finds_the_page_by_the_shared_definition(tmp_path: Path) -> None:
+    path = tmp_path / "masked.tif"
+    mask = np.ones((8, 8), bool)
+    with tifffile.TiffWriter(path) as tiff:
+        tiff.write(np.full((8, 8), 10, np.uint8), photometric="minisblack")
+        tiff.write(mask, photometric="minisblack", subfiletype=4)
+        tiff.write(np.full((8, 8), 20, np.uint8), photometric="minisblack")
+        tiff.write(mask, photometric="minisblack", subfiletype=4)
+    from archive_colorizer.imaging.tiff_facts import read_facts
+
+    facts = read_facts(path, pixel_limit=10**6)
+    assert [page.ifd_index for page in facts.pages] == [0, 2]
+    for index, value in ((0, 10), (1, 20)):
+        for offset in (None, facts.pages[index].ifd_offset):
+            with open_master(path, index, ifd_offset=offset, workers=1) as master:
+                assert int(next(master.grey_bands(8))[1].mean()) == value
+    with (
+        pytest.raises(UnsupportedTiffError, match=r"has 2 image page\(s\); page 2 does not"),
+        open_master(path, 2, workers=1),
+    ):
+        pass
+
+
+def test_an_offset_that_is_not_an_image_page_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "masked.tif"
+    with tifffile.TiffWriter(path) as tiff:
+        tiff.write(np.full((8, 8), 10, np.uint8), photometric="minisblack")
+        tiff.write(np.ones((8, 8), bool), photometric="minisblack", subfiletype=4)
+    with tifffile.TiffFile(path) as tiff:
+        mask_offset = tiff.pages[1].offset
+    with (
+        pytest.raises(CorruptTiffError, match=r"masked\.tif: page 1: the IFD recorded at"),
+        open_master(path, 1, ifd_offset=mask_offset, workers=1),
+    ):
+        pass
+    with (
+        pytest.raises(CorruptTiffError, match=r"masked\.tif: the TIFF page directory is corrupt"),
+        open_master(path, 1, ifd_offset=path.stat().st_size + 10, workers=1),
+    ):
+        pass
