@@ -27,9 +27,11 @@ from rich.table import Table
 from archive_colorizer.catalog.open import open_catalog
 from archive_colorizer.catalog.schema import utcnow
 from archive_colorizer.cli.context import emit_json, settings_of, stderr_console, stdout_console
+from archive_colorizer.config import Settings
 from archive_colorizer.errors import JobError
 from archive_colorizer.services import process as service
 from archive_colorizer.services.colorize import DEFAULT_CHROMA_SIZE, ColorizeParams
+from archive_colorizer.services.store import ensure_writable
 from archive_colorizer.services.worker import (
     JobReport,
     WorkerConfig,
@@ -178,6 +180,7 @@ def register(app: typer.Typer) -> None:
         params = ColorizeParams(chroma_size=chroma_size, paper_mask=paper_mask)
         identity = service.resolve_model(model)
         err = stderr_console()
+        _check_before_work(settings)
         with open_catalog(settings.database_url) as engine:
             queued = service.enqueue(
                 engine,
@@ -261,7 +264,7 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(
                 f"must be one of {', '.join(service.JOB_STATES)}", param_hint="--state"
             )
-        with open_catalog(settings_of(ctx).database_url) as engine:
+        with open_catalog(settings_of(ctx).database_url, read_only=True) as engine:
             rows = service.list_jobs(engine, state=state, volume=volume, limit=limit)
         if json_out:
             emit_json(rows)
@@ -341,6 +344,12 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
     app.add_typer(worker_app, name="worker")
+
+
+def _check_before_work(settings: Settings) -> None:
+    """Before anything is queued or claimed: the store is (or can become) a folder archcolor
+    can write into. (``open_catalog`` checks that the database is writable.)"""
+    ensure_writable(settings.store)
 
 
 def _work(
