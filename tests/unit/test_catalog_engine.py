@@ -173,3 +173,34 @@ def test_missing_table_is_permanent(sqlite_url: str) -> None:
     assert not is_transient(caught.value)
     error = catalog_error(engine.url, caught.value)
     assert type(error) is CatalogError and "no such table: jobs" in str(error)
+
+
+@pytest.mark.postgres
+def test_a_terminated_postgres_connection_is_transient(postgres_url: str) -> None:
+    engine = create_catalog_engine(postgres_url, pre_ping=False)
+    admin = create_catalog_engine(postgres_url)
+    try:
+        with engine.connect() as connection:
+            pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            with admin.begin() as other:
+                other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            with pytest.raises(DBAPIError) as caught:
+                connection.exec_driver_sql("SELECT 1")
+    finally:
+        engine.dispose()
+        admin.dispose()
+    assert is_transient(caught.value)  # a server restart or fail-over: retried by workers
+    assert isinstance(catalog_error(engine.url, caught.value), DatabaseUnavailableError)
+
+
+@pytest.mark.postgres
+def test_a_read_only_postgres_transaction_is_permanent(postgres_url: str) -> None:
+    engine = create_catalog_engine(postgres_url)
+    try:
+        with pytest.raises(DBAPIError) as caught, engine.begin() as connection:
+            connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+            connection.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    finally:
+        engine.dispose()
+    assert not is_transient(caught.value)
+    assert isinstance(catalog_error(engine.url, caught.value), DatabaseReadOnlyError)
