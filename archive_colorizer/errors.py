@@ -8,7 +8,8 @@ that names the file/row and says what to do::
     ArchcolorError
     ├── ConfigurationError           bad option / env var value
     ├── CatalogError                 database problems
-    │   ├── DatabaseUnavailableError   cannot connect
+    │   ├── DatabaseUnavailableError   cannot connect (or a passing failure: retry later)
+    │   ├── DatabaseReadOnlyError      a command that writes met a read-only database
     │   ├── SchemaOutOfDateError       database behind head: run `archcolor db upgrade`
     │   └── NotFoundError              no such scan / job / volume / model
     │       └── NothingToExportError       no current derivatives for the selection
@@ -59,6 +60,10 @@ class CatalogError(ArchcolorError):
 
 class DatabaseUnavailableError(CatalogError):
     """Cannot connect to the catalog database; check --db / ARCHCOLOR_DATABASE_URL."""
+
+
+class DatabaseReadOnlyError(CatalogError):
+    """The catalog database is read-only and this command writes to it; make it writable."""
 
 
 class SchemaOutOfDateError(CatalogError):

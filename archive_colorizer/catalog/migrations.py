@@ -1,8 +1,10 @@
 """Schema versions: run the Alembic migrations in ``migrations/`` from code.
 
 ``ensure_schema`` is what every catalog command calls first: an empty database is migrated to
-head by itself; a database behind head stops with a message naming `archcolor db upgrade`; one
-at an unknown (newer) revision or holding foreign tables stops with what to do.
+head by itself when the command writes (``create``), a reading command stops with a message
+naming `archcolor db upgrade` instead (it never creates tables); a database behind head stops
+with that message too; one at an unknown (newer) revision or holding foreign tables stops with
+what to do. ``check_writable`` proves, before a command starts its work, that it can write.
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from archive_colorizer import __version__
-from archive_colorizer.catalog.engine import SQLITE_BEGIN_OPTION, display_url, unavailable
+from archive_colorizer.catalog.engine import (
+    SQLITE_BEGIN_OPTION,
+    catalog_error,
+    display_url,
+    is_read_only,
+    unavailable,
+)
 from archive_colorizer.errors import CatalogError, SchemaOutOfDateError
 from archive_colorizer.shipped import shipped_dir
 
@@ -102,6 +110,8 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
                     command.upgrade(alembic_config(conn), "head")
             return before, target
     except DBAPIError as error:
+        if is_read_only(error):
+            raise catalog_error(engine.url, error) from error
         if error.connection_invalidated or "connect" in str(error.orig).lower():
             raise unavailable(engine.url, error) from error
         raise CatalogError(
@@ -110,20 +120,42 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
         ) from error
 
 
-def ensure_schema(engine: Engine) -> None:
-    """Make sure the database is usable by this version: migrate an empty one, refuse others."""
+def ensure_schema(engine: Engine, *, create: bool = True) -> None:
+    """Make sure the database is usable by this version: migrate an empty one (only with
+    ``create``: else SchemaOutOfDateError naming `archcolor db upgrade`), refuse others."""
     status = schema_status(engine)
     if status.up_to_date:
         return
     if status.current is None:
-        upgrade(engine)
-        return
+        if create:
+            upgrade(engine)
+            return
+        try:
+            with engine.connect() as connection:
+                _check_no_foreign_tables(engine, connection, None)
+        except DBAPIError as error:
+            raise catalog_error(engine.url, error) from error
+        raise SchemaOutOfDateError(
+            f"the catalog database {display_url(engine.url)} has no archcolor schema yet and "
+            "this command only reads; run `archcolor db upgrade` (or `archcolor ingest`) first"
+        )
     _check_known(engine, status.current)
     raise SchemaOutOfDateError(
         f"the catalog database {display_url(engine.url)} is at schema revision "
         f"{status.current}, this archcolor needs {status.head}; back it up and run "
         "`archcolor db upgrade`"
     )
+
+
+def check_writable(engine: Engine) -> None:
+    """Raise DatabaseReadOnlyError (or another CatalogError) unless this connection may write
+    to the catalog: a no-op update of the schema version, rolled back."""
+    try:
+        with engine.connect() as connection, connection.begin() as transaction:
+            connection.execute(text("UPDATE alembic_version SET version_num = version_num"))
+            transaction.rollback()
+    except DBAPIError as error:
+        raise catalog_error(engine.url, error) from error
 
 
 def _check_known(engine: Engine, revision: str | None) -> None:

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from archive_colorizer import __version__
+from archive_colorizer.catalog.engine import as_catalog_error
 from archive_colorizer.cli import (
     browse,
     colorize,
@@ -127,11 +128,15 @@ def run(argv: list[str] | None = None) -> int:
     except SystemExit as exit_:  # typer/click finish every run this way in standalone mode
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else 1)
-    except ArchcolorError as error:
+    except Exception as error:
+        # archcolor's own errors, and database errors that escaped a command, are one line
+        problem = error if isinstance(error, ArchcolorError) else as_catalog_error(error)
+        if problem is None:
+            raise
         if "--debug" in args:
             traceback.print_exc()
-        typer.echo(f"error: {error}", err=True)
-        return error.exit_code
+        typer.echo(f"error: {problem}", err=True)
+        return problem.exit_code
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         return 130

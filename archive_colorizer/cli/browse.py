@@ -67,7 +67,7 @@ def register(app: typer.Typer) -> None:
         jobs_pending/running/done/failed/dead: colorization jobs by state (failed: waiting for
         a retry); derivatives: current colorized files.
         """
-        with open_catalog(settings_of(ctx).database_url) as engine:
+        with open_catalog(settings_of(ctx).database_url, read_only=True) as engine:
             counts = status_counts(engine)
         if json_out:
             emit_json(counts)
@@ -100,7 +100,7 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(
                 f"must be one of {', '.join(STATE_CHOICES)}", param_hint="--state"
             )
-        with open_catalog(settings_of(ctx).database_url) as engine:
+        with open_catalog(settings_of(ctx).database_url, read_only=True) as engine:
             rows = list_scans(engine, volume=volume, state=state, limit=limit)
         if json_out:
             emit_json(rows)
@@ -133,7 +133,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Every fact and event of one scan, the versions of its file, its duplicates, its
         colorization jobs and derivatives (with full provenance in --json)."""
-        with open_catalog(settings_of(ctx).database_url) as engine:
+        with open_catalog(settings_of(ctx).database_url, read_only=True) as engine:
             scan = show_scan(engine, scan_id)
         if json_out:
             emit_json(scan)

@@ -56,8 +56,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"{where}: schema {status.current} (head)")
         elif status.current is None:
             typer.echo(
-                f"{where}: empty (no schema yet; head is {status.head}); any archcolor "
-                "command will create it"
+                f"{where}: empty (no schema yet; head is {status.head}); `archcolor db "
+                "upgrade` creates it (so does the first `archcolor ingest`)"
             )
         else:
             typer.echo(

@@ -109,7 +109,7 @@ def register(app: typer.Typer) -> None:
             elif record is not None and record.status == "replaced" and not json_out:
                 err.print(f"replaced: {record.export_path}", highlight=False, soft_wrap=True)
 
-        with open_catalog(settings.database_url) as engine:
+        with open_catalog(settings.database_url, read_only=True) as engine:
             summary = export(engine, settings.store, options, on_page=progress)
         if json_out:
             emit_json(summary.as_dict())
@@ -144,7 +144,7 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     ) -> None:
         settings = settings_of(ctx)
-        with open_catalog(settings.database_url) as engine:
+        with open_catalog(settings.database_url, read_only=True) as engine:
             summary = write_report(engine, settings.store, out, volume=volume, thumbnail=thumbnail)
         if json_out:
             emit_json(summary)

@@ -28,7 +28,7 @@ from rich.table import Table
 from archive_colorizer.catalog.open import open_catalog
 from archive_colorizer.catalog.schema import utcnow
 from archive_colorizer.cli.context import emit_json, settings_of, stderr_console, stdout_console
-from archive_colorizer.config import DEFAULT_WORKER_MEMORY_MB, ENV_WORKER_MEMORY_MB
+from archive_colorizer.config import DEFAULT_WORKER_MEMORY_MB, ENV_WORKER_MEMORY_MB, Settings
 from archive_colorizer.errors import JobError
 from archive_colorizer.services import process as service
 from archive_colorizer.services.colorize import (
@@ -37,6 +37,7 @@ from archive_colorizer.services.colorize import (
     ColorizeParams,
     resolve_render,
 )
+from archive_colorizer.services.store import ensure_writable
 from archive_colorizer.services.worker import (
     JobReport,
     WorkerConfig,
@@ -208,6 +209,7 @@ def register(app: typer.Typer) -> None:
         identity = service.resolve_model(model)
         params = replace(params, render=resolve_render(render, identity))
         err = stderr_console()
+        _check_before_work(settings)
         with open_catalog(settings.database_url) as engine:
             queued = service.enqueue(
                 engine,
@@ -293,7 +295,7 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(
                 f"must be one of {', '.join(service.JOB_STATES)}", param_hint="--state"
             )
-        with open_catalog(settings_of(ctx).database_url) as engine:
+        with open_catalog(settings_of(ctx).database_url, read_only=True) as engine:
             rows = service.list_jobs(engine, state=state, volume=volume, limit=limit)
         if json_out:
             emit_json(rows)
@@ -376,6 +378,12 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
     app.add_typer(worker_app, name="worker")
+
+
+def _check_before_work(settings: Settings) -> None:
+    """Before anything is queued or claimed: the store is (or can become) a folder archcolor
+    can write into. (``open_catalog`` checks that the database is writable.)"""
+    ensure_writable(settings.store)
 
 
 def _work(

@@ -35,12 +35,11 @@ from enum import StrEnum
 from pathlib import Path
 
 from sqlalchemy import Engine, bindparam, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from archive_colorizer.catalog import repository
-from archive_colorizer.catalog.engine import writer
+from archive_colorizer.catalog.engine import catalog_url, writer
 from archive_colorizer.catalog.schema import Scan, ScanState, Volume
 from archive_colorizer.config import Settings
 from archive_colorizer.errors import CatalogError, MasterError
@@ -140,9 +139,12 @@ def own_files(settings: Settings) -> frozenset[str]:
     """Real paths archcolor writes itself (SQLite catalog and its journals, the store): never
     ingested, even when they live inside a volume folder."""
     paths = [os.path.realpath(settings.store)]
-    url = make_url(settings.database_url)
+    url = catalog_url(settings.database_url)  # a malformed or unusable URL: one line, up front
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        database = os.path.realpath(url.database)
+        name = url.database
+        if url.query.get("uri") == "true" and name.startswith("file:"):
+            name = name[len("file:") :]  # sqlite:///file:path?mode=ro&uri=true
+        database = os.path.realpath(name)
         paths += [database] + [database + suffix for suffix in ("-wal", "-shm", "-journal")]
     return frozenset(paths)
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -867,16 +866,7 @@ def health(
         return f"{found.name}: {loaded}weights sha256 {digest} matches its card"
 
     def store_check() -> str:
-        root = Path(store)
-        root.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=".health-", suffix=".partial", dir=root)
-        try:
-            os.write(fd, b"archcolor health probe\n")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-            os.unlink(name)
-        return f"{root.resolve()} writable"
+        return f"{store_layout.ensure_writable(Path(store))} writable"
 
     return [
         _timed("database", database),

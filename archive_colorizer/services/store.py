@@ -18,6 +18,9 @@ a hash of the original so distinct names stay distinct). :func:`inside_store` re
 Files being written are hidden: ``.<final name>.job<id>-<worker token>.part`` (and the writer's
 own ``….partial`` temporaries) beside the final file; :func:`sweep_temporaries` removes those
 left behind by workers that died.
+
+:func:`ensure_writable` is the check every command that writes into the store makes first: the
+store is a folder (created if missing) in which archcolor can create files.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import tempfile
 import unicodedata
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
@@ -34,6 +38,7 @@ from archive_colorizer.errors import OutputError
 __all__ = [
     "MAX_COMPONENT",
     "derivative_relpath",
+    "ensure_writable",
     "inside_store",
     "slug",
     "staging_path",
@@ -152,3 +157,39 @@ def sweep_temporaries(
         except FileNotFoundError:
             continue
     return removed
+
+
+def ensure_writable(store: Path) -> Path:
+    """Create ``store`` if missing and prove that files can be created in it (a hidden probe
+    file, removed at once); return its resolved path. Otherwise OutputError, one line naming
+    the obstacle: a file where a folder should be, a folder without write permission, a
+    read-only file system."""
+    path = Path(store)
+    hint = "choose another --store (ARCHCOLOR_STORE)"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as error:
+        raise OutputError(
+            f"cannot use {path} as the store: {_not_a_folder(path)} is not a folder; {hint}"
+        ) from error
+    except OSError as error:
+        raise OutputError(f"cannot create the store {path}: {_reason(error)}; {hint}") from error
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".archcolor-probe-", suffix=".partial", dir=path)
+    except OSError as error:
+        raise OutputError(f"the store {path} is not writable: {_reason(error)}; {hint}") from error
+    os.close(fd)
+    os.unlink(probe)
+    return path.resolve()
+
+
+def _not_a_folder(path: Path) -> Path:
+    """The first component of ``path`` (from the top) that exists but is not a folder."""
+    for part in reversed([path, *path.parents]):
+        if part.exists() and not part.is_dir():
+            return part
+    return path  # e.g. a dangling symbolic link
+
+
+def _reason(error: OSError) -> str:
+    return (error.strerror or str(error)).lower()

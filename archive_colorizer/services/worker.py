@@ -39,10 +39,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from archive_colorizer.catalog import queue
-from archive_colorizer.catalog.engine import create_catalog_engine
+from archive_colorizer.catalog.engine import catalog_error, create_catalog_engine, is_transient
 from archive_colorizer.catalog.queue import ClaimedJob, ClaimFilter
 from archive_colorizer.catalog.schema import JobState, utcnow
 from archive_colorizer.errors import (
+    ArchcolorError,
     FixityError,
     InputError,
     JobError,
@@ -86,11 +87,15 @@ class LeaseLostError(JobError):
 
 
 def is_permanent(error: BaseException) -> bool:
-    """Whether retrying cannot help: an unusable or changed master, or a PermanentJobError.
+    """Whether retrying cannot help: an unusable or changed master, a PermanentJobError, or a
+    database error that is not transient (read-only, missing table, constraint; see
+    :func:`~archive_colorizer.catalog.engine.is_transient`).
 
     Everything else (device out of memory after the tile fallback, a lost database
     connection, a full disk, an unexpected bug) is retried with backoff until max attempts.
     """
+    if isinstance(error, DBAPIError):
+        return not is_transient(error)
     return isinstance(error, PermanentJobError | MasterError | FixityError | InputError)
 
 
@@ -331,6 +336,8 @@ def _loop(
                 if job is None:
                     seen = queue.outlook(engine, config.only)
             except DBAPIError as error:
+                if not is_transient(error):  # e.g. read-only: waiting cannot help
+                    raise catalog_error(engine.url, error) from error
                 # the database went away (restart, fail-over, network): wait and try again;
                 # the pool has discarded the broken connection
                 outage += 1
@@ -360,6 +367,8 @@ def _loop(
                     config, runner, engine, worker_id, stop, heart, job, want_next
                 )
             except DBAPIError as error:
+                if not is_transient(error):
+                    raise catalog_error(engine.url, error) from error
                 # could not record the outcome: the lease expires, another worker redoes it
                 _log(f"job {job.id}: catalog database error ({_describe(error)}); left to expire")
                 continue
@@ -489,7 +498,11 @@ def _child(
     except Exception as error:
         results.put({"index": index, "error": _describe(error)})
         sys.exit(1)
-    summary = run_worker(config, runner, on_finished=emit if config.json_lines else None)
+    try:
+        summary = run_worker(config, runner, on_finished=emit if config.json_lines else None)
+    except ArchcolorError as error:  # e.g. the catalog became read-only: one line, not a trace
+        results.put({"index": index, "error": str(error)})
+        sys.exit(1)
     results.put({"index": index, "summary": asdict(summary)})
 
 

@@ -144,6 +144,8 @@ def test_missing_path_and_unknown_scan_are_one_line_errors(
 ) -> None:
     assert run(["--db", sqlite_url, "ingest", str(tmp_path / "nowhere")]) == 1
     assert "nowhere: no such file or folder" in capsys.readouterr().err
+    assert run(["--db", sqlite_url, "db", "upgrade"]) == 0  # reading commands create no tables
+    capsys.readouterr()
     assert run(["--db", sqlite_url, "show", "42"]) == 1
     assert "no scan with id 42" in capsys.readouterr().err
     assert run(["--db", sqlite_url, "scans", "--state", "bogus"]) == 2
