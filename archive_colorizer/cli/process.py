@@ -30,6 +30,7 @@ from archive_colorizer.cli.context import emit_json, settings_of, stderr_console
 from archive_colorizer.errors import JobError
 from archive_colorizer.services import process as service
 from archive_colorizer.services.colorize import DEFAULT_CHROMA_SIZE, ColorizeParams
+from archive_colorizer.services.guard import check_store
 from archive_colorizer.services.worker import (
     JobReport,
     WorkerConfig,
@@ -179,6 +180,7 @@ def register(app: typer.Typer) -> None:
         identity = service.resolve_model(model)
         err = stderr_console()
         with open_catalog(settings.database_url) as engine:
+            check_store(engine, settings.store)  # never inside a folder of masters
             queued = service.enqueue(
                 engine,
                 model=identity,
