@@ -221,10 +221,11 @@ def has_archcolor_xmp(path: Path) -> bool:
     first and last MiB. Never raises for unreadable or malformed files (they answer False)."""
     try:
         with open(path, "rb") as stream:
-            head = stream.read(_SCAN_BYTES)
-            if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
-                packet = _tiff_xmp(stream, head)
+            magic = stream.read(4)
+            if magic in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+                packet = _tiff_xmp(stream, magic)  # a few small reads, whatever the file's size
                 return packet is not None and _ARCHCOLOR_MARK in packet
+            head = magic + stream.read(_SCAN_BYTES - len(magic))
             if _ARCHCOLOR_MARK in head:
                 return True
             size = stream.seek(0, 2)
