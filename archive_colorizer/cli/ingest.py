@@ -132,7 +132,7 @@ def register(app: typer.Typer) -> None:
                 f"{summary.changed} changed, {summary.duplicates} duplicates, "
                 f"{summary.rejected} rejected"
                 + (
-                    f" ({summary.links_refused} links not followed)"
+                    f", {summary.links_refused} of them links not followed"
                     if summary.links_refused
                     else ""
                 )

@@ -147,7 +147,7 @@ def check_output_path_if_catalogued(database_url: str, path: Path, *, what: str)
     try:
         with Session(engine) as session:
             roots = ingested_roots(session)
-            _overlap(path.parent, roots, what)
+            _overlap(path, roots, what)
             if path.is_file():
                 from archive_colorizer.imaging.hashing import sha256_file
 
