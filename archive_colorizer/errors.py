@@ -28,6 +28,7 @@ that names the file/row and says what to do::
     ├── InferenceError               the network could not produce colour
     │   └── DeviceError                requested device unavailable / out of memory at the floor
     ├── OutputError                  a derivative or export could not be written
+    │   └── ProtectedPathError         the output would land on a master or in an ingested folder
     └── JobError                     queue problems
         ├── TransientJobError          retry later with backoff
         └── PermanentJobError          dead-letter at once
@@ -136,6 +137,11 @@ class DeviceError(InferenceError):
 
 class OutputError(ArchcolorError):
     """A derivative or export file could not be written."""
+
+
+class ProtectedPathError(OutputError):
+    """The output would land on a catalogued master or inside an ingested folder; write it
+    elsewhere (masters are never overwritten)."""
 
 
 class JobError(ArchcolorError):

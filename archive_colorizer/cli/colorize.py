@@ -59,8 +59,12 @@ that two runs are byte-identical.
 --json prints one object: input, output, page, width, height, bits, bytes, sha256, seconds,
 megapixels_per_second, stage_seconds, model, weights_sha256, device, parameters.
 
+When a catalog exists (--db), OUTPUT may not lie in a folder that was ingested, nor replace a
+file holding a catalogued master's bytes.
+
 Exit status: 0 on success, 1 on an error (missing or unusable INPUT, OUTPUT exists without
---overwrite, unknown model, damaged weights, device unavailable).
+--overwrite, OUTPUT inside an ingested folder, unknown model, damaged weights, device
+unavailable).
 """
 
 
@@ -217,6 +221,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         settings = settings_of(ctx)
         _check_paths(source, output, overwrite)
+        from archive_colorizer.services.guard import check_output_path_if_catalogued
+
+        check_output_path_if_catalogued(settings.database_url, output, what="OUTPUT")
         facts = _page_facts(source, page, settings.pixel_limit, settings.page_limit)
 
         from archive_colorizer.imaging.atomic import fsync_directory

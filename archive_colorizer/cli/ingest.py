@@ -32,18 +32,29 @@ unchanged files add nothing; a file whose bytes changed becomes a new version (t
 kept as history); the same content at two paths is catalogued and reported as a duplicate.
 Unusable files (not a TIFF, truncated, corrupt, unreadable, symlink loops, over --pixel-limit)
 are catalogued as rejected with a one-line reason; they never stop the run. archcolor's own
-SQLite catalog and --store are skipped when they lie inside PATH.
+SQLite catalog and --store are skipped when they lie inside PATH, and so are its outputs
+(export manifests, BagIt tag files, derivatives and access copies carrying archcolor's XMP):
+named on stderr with the reason, counted as skipped_own, never catalogued.
+
+Symbolic links are followed only while they stay inside the folder being ingested: a link whose
+target leaves it is not followed (nothing is read through it) and is catalogued as rejected with
+that reason; --follow-links follows such links too.
 
 Volume: without --volume each PATH goes to a volume named after its folder (a file's parent
 folder); paths are stored relative to that folder.
 
---json prints one object: ingested, unchanged, changed, duplicates, rejected (files: each file
-counts in exactly one), bytes (read this run), files, pages, skipped_reduced, volumes.
+--json prints one object: ingested, unchanged, changed, duplicates, rejected, skipped_own
+(files: each file counts in exactly one), links_refused (of the rejected), bytes (read this
+run), files, pages, skipped_reduced, volumes.
 
 Exit status: 0 when nothing was rejected in this run, 3 when a file was rejected (the others
 were still catalogued; see `archcolor scans --state rejected`), 1 on an error such as a missing
 PATH or an unreachable database.
 """
+
+
+#: outcomes named on stderr as they happen
+_NAMED = (FileStatus.REJECTED, FileStatus.DUPLICATE, FileStatus.SKIPPED)
 
 
 def _describe(outcome: FileOutcome) -> str:
@@ -63,11 +74,18 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option("--volume", help="Catalogue everything into this volume."),
         ] = None,
+        follow_links: Annotated[
+            bool,
+            typer.Option(
+                "--follow-links",
+                help="Also follow symbolic links that lead out of the folder being ingested.",
+            ),
+        ] = False,
         json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     ) -> None:
         settings = settings_of(ctx)
         # missing paths fail here, before anything is written
-        work = plan(paths, volume, settings=settings)
+        work = plan(paths, volume, settings=settings, follow_links=follow_links)
         console = stderr_console()
         started = time.monotonic()
         show_progress = sys.stderr.isatty()
@@ -89,7 +107,7 @@ def register(app: typer.Typer) -> None:
                     def advance(outcome: FileOutcome) -> None:
                         nonlocal done
                         done += 1
-                        if outcome.status in (FileStatus.REJECTED, FileStatus.DUPLICATE):
+                        if outcome.status in _NAMED:
                             progress.console.print(
                                 _describe(outcome), markup=False, highlight=False
                             )
@@ -99,7 +117,7 @@ def register(app: typer.Typer) -> None:
             else:
 
                 def report(outcome: FileOutcome) -> None:
-                    if outcome.status in (FileStatus.REJECTED, FileStatus.DUPLICATE):
+                    if outcome.status in _NAMED:
                         typer.echo(_describe(outcome), err=True)
 
                 summary = ingest(engine, settings, paths, prepared=work, on_file=report)
@@ -112,7 +130,18 @@ def register(app: typer.Typer) -> None:
                 f"{', '.join(summary.volumes) or 'nothing to ingest'}: "
                 f"{summary.ingested} ingested, {summary.unchanged} unchanged, "
                 f"{summary.changed} changed, {summary.duplicates} duplicates, "
-                f"{summary.rejected} rejected ({summary.pages} pages catalogued); "
+                f"{summary.rejected} rejected"
+                + (
+                    f", {summary.links_refused} of them links not followed"
+                    if summary.links_refused
+                    else ""
+                )
+                + (
+                    f", {summary.skipped_own} skipped (archcolor's own outputs)"
+                    if summary.skipped_own
+                    else ""
+                )
+                + f" ({summary.pages} pages catalogued); "
                 f"{summary.bytes / 1e6:.1f} MB read in {seconds:.1f} s ({rate:.0f} MB/s)"
             )
             if summary.rejected:

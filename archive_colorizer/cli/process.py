@@ -37,6 +37,7 @@ from archive_colorizer.services.colorize import (
     ColorizeParams,
     resolve_render,
 )
+from archive_colorizer.services.guard import check_store
 from archive_colorizer.services.store import ensure_writable
 from archive_colorizer.services.worker import (
     JobReport,
@@ -209,8 +210,9 @@ def register(app: typer.Typer) -> None:
         identity = service.resolve_model(model)
         params = replace(params, render=resolve_render(render, identity))
         err = stderr_console()
-        _check_before_work(settings)
         with open_catalog(settings.database_url) as engine:
+            check_store(engine, settings.store)  # never inside a folder of masters
+            _check_before_work(settings)  # before it is created there
             queued = service.enqueue(
                 engine,
                 model=identity,

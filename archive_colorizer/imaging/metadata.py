@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import json
 import re
+import struct
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 from xml.sax.saxutils import escape, quoteattr
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "NAMESPACES",
     "XmpProvenance",
     "build_xmp",
+    "has_archcolor_xmp",
     "parse_xmp",
     "srgb_icc_profile",
 ]
@@ -204,3 +207,73 @@ def parse_xmp(packet: bytes | str) -> XmpProvenance:
         parameters=json_value("archcolor:Parameters"),
         provenance=json_value("archcolor:Provenance"),
     )
+
+
+#: how archcolor's packet declares its namespace (see :func:`build_xmp`)
+_ARCHCOLOR_MARK = f"xmlns:archcolor={quoteattr(NAMESPACES['archcolor'])}".encode()
+#: bytes searched at each end of a non-TIFF file, and the most XMP read from a TIFF
+_SCAN_BYTES = 1 << 20
+
+
+def has_archcolor_xmp(path: Path) -> bool:
+    """Whether the file at ``path`` carries archcolor's XMP packet (a derivative, pyramid or
+    access copy archcolor wrote). TIFF: the XMP tag (700) of the first IFD; other formats: the
+    first and last MiB. Never raises for unreadable or malformed files (they answer False)."""
+    try:
+        with open(path, "rb") as stream:
+            magic = stream.read(4)
+            if magic in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+                packet = _tiff_xmp(stream, magic)  # a few small reads, whatever the file's size
+                return packet is not None and _ARCHCOLOR_MARK in packet
+            head = magic + stream.read(_SCAN_BYTES - len(magic))
+            if _ARCHCOLOR_MARK in head:
+                return True
+            size = stream.seek(0, 2)
+            if size <= len(head):
+                return False
+            stream.seek(max(len(head), size - _SCAN_BYTES))
+            return _ARCHCOLOR_MARK in stream.read(_SCAN_BYTES)
+    except (OSError, ValueError, struct.error):
+        return False
+
+
+def _tiff_xmp(stream: BinaryIO, head: bytes) -> bytes | None:
+    """The XMP tag's bytes from the first IFD of a TIFF / BigTIFF (at most _SCAN_BYTES)."""
+    order = "<" if head[:2] == b"II" else ">"
+    big = head[2:4] in (b"+\x00", b"\x00+")
+
+    def read(offset: int, length: int) -> bytes:
+        stream.seek(offset)
+        data = stream.read(length)
+        if len(data) != length:
+            raise ValueError("truncated")
+        return data
+
+    if big:
+        (ifd,) = struct.unpack(order + "Q", read(8, 8))
+        (count,) = struct.unpack(order + "Q", read(ifd, 8))
+        entry_size, first, value_size = 20, ifd + 8, 8
+    else:
+        (ifd,) = struct.unpack(order + "I", read(4, 4))
+        (count,) = struct.unpack(order + "H", read(ifd, 2))
+        entry_size, first, value_size = 12, ifd + 2, 4
+    entries = read(first, min(count, 4096) * entry_size)
+    for index in range(min(count, 4096)):
+        entry = entries[index * entry_size : (index + 1) * entry_size]
+        tag, kind = struct.unpack(order + "HH", entry[:4])
+        if tag != 700:
+            continue
+        if kind not in (1, 7):  # BYTE / UNDEFINED
+            return None
+        if big:
+            (length,) = struct.unpack(order + "Q", entry[4:12])
+        else:
+            (length,) = struct.unpack(order + "I", entry[4:8])
+        raw = entry[entry_size - value_size :]
+        if length <= value_size:
+            return raw[:length]
+        if length > _SCAN_BYTES:
+            return None
+        (offset,) = struct.unpack(order + ("Q" if big else "I"), raw)
+        return read(offset, length)
+    return None

@@ -22,6 +22,13 @@ was made from the same derivative sha256 with the same options and the file stil
 recorded sha256. Otherwise the file is made in a hidden temporary file and compared: identical →
 ``unchanged``, different → renamed over the old one atomically (``replaced``), new → ``written``.
 
+Never over what it did not write: ``--out`` must not be, lie inside or contain a folder that was
+ingested (:mod:`archive_colorizer.services.guard`; the whole export is refused before anything is
+written). An existing file is replaced only when the previous ``manifest.json`` in ``--out``
+lists it (archcolor wrote it there); any other existing file with different bytes — and any file
+holding a catalogued master's bytes — is left untouched and reported as a problem (exit 3).
+Existing manifest or bag tag files without archcolor's ``manifest.json`` refuse the export.
+
 Manifests (in ``--out``; tag files of the bag): ``manifest-sha256.txt`` (sha256sum format, paths
 relative to ``--out``; in a bag this is the payload manifest), ``manifest.csv`` and
 ``manifest.json`` (one record per page: master path and sha256, derivative path and sha256,
@@ -63,6 +70,12 @@ from archive_colorizer.imaging.atomic import file_mode, fsync_directory, write_b
 from archive_colorizer.imaging.hashing import CHUNK_BYTES, sha256_file
 from archive_colorizer.imaging.pyramid import PYRAMID_COMPRESSIONS, write_pyramid
 from archive_colorizer.services import bagit, iiif
+from archive_colorizer.services.guard import (
+    EXPORT_TAG_FILES,
+    check_output_file,
+    check_output_folder,
+    is_archcolor_manifest,
+)
 from archive_colorizer.services.store import inside_store, slug
 
 __all__ = [
@@ -368,10 +381,15 @@ def _scratch(target: Path) -> Iterator[Path]:
             path.unlink()
 
 
-def _settle(made: Path, target: Path, digest: str, existing: str | None) -> str:
-    """Put ``made`` (sha256 ``digest``) at ``target``: unchanged / replaced / written."""
+def _settle(made: Path, target: Path, digest: str, existing: str | None, ours: bool) -> str:
+    """Put ``made`` (sha256 ``digest``) at ``target``: unchanged / replaced / written.
+
+    ``ours``: the previous manifest lists ``target``; an existing file that is not ours is never
+    replaced (OutputError)."""
     if existing == digest:
         return "unchanged"
+    if existing is not None and not ours:
+        raise _not_ours(target)
     os.replace(made, target)
     fsync_directory(target.parent)
     return "written" if existing is None else "replaced"
@@ -385,6 +403,13 @@ def write_text_if_changed(target: Path, text: str) -> str:
     existed = target.exists()
     write_bytes_atomically(target, data)
     return "replaced" if existed else "written"
+
+
+def _not_ours(target: Path) -> OutputError:
+    return OutputError(
+        f"{target}: already exists and was not written by archcolor into this folder (not in "
+        "its manifest.json); not replaced — move it away or export to another --out"
+    )
 
 
 # -- the use case -----------------------------------------------------------------------------
@@ -437,9 +462,15 @@ def _export_one(
     previous: dict[str, Any] | None,
     recipe: dict[str, Any],
     notes: list[str],
+    session: Session,
 ) -> tuple[str, str, int, int, int]:
     """Export one page; returns (status, sha256, bytes, width, height)."""
     existing = sha256_file(target)[0] if target.is_file() else None
+    if target.exists() and existing is None:
+        raise _not_ours(target)  # a folder or special file where the export goes
+    ours = previous is not None
+    if existing is not None and existing != item.derivative_sha256:
+        check_output_file(session, target, existing, what="export file")
     if options.format == "tiff" and not options.pyramid:
         if existing == item.derivative_sha256:
             return "unchanged", existing, target.stat().st_size, item.width, item.height
@@ -451,7 +482,8 @@ def _export_one(
                     f"{item.derivative_sha256}; not exported — run "
                     "`archcolor process --pending --repair`"
                 )
-            return _settle(made, target, digest, existing), digest, size, item.width, item.height
+            status = _settle(made, target, digest, existing, ours)
+            return status, digest, size, item.width, item.height
     if (
         existing is not None
         and previous is not None
@@ -497,7 +529,7 @@ def _export_one(
             )
             notes.extend(f"{target.name}: {note}" for note in copy.notes)
             digest, size, width, height = copy.sha256, copy.bytes, copy.width, copy.height
-        return _settle(made, target, digest, existing), digest, size, width, height
+        return _settle(made, target, digest, existing, ours), digest, size, width, height
 
 
 def export(
@@ -533,6 +565,14 @@ def export(
             + "; run `archcolor process --pending` first (`archcolor jobs` shows the queue)"
         )
     out = Path(options.out)
+    with Session(engine) as session:
+        check_output_folder(session, out, what="export folder --out")
+    foreign = [name for name in EXPORT_TAG_FILES if (out / name).exists()]
+    if foreign and not is_archcolor_manifest(out / MANIFEST_JSON):
+        raise OutputError(
+            f"{out} holds {', '.join(foreign)} not written by an archcolor export; they would be "
+            "replaced — export to another --out or move them away"
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -547,60 +587,72 @@ def export(
     previous = _previous_records(out)
     recipe = options.recipe()
     used: set[PurePosixPath] = set()
-    for item in items:
-        relative = export_relpath(item.volume, item.master_path, item.page_index, options.suffix)
-        if relative in used:  # two names sanitised alike: keep both, apart
-            relative = relative.with_name(f"{relative.stem}-s{item.scan_id}{relative.suffix}")
-        used.add(relative)
-        export_path = (payload_rel / relative).as_posix()
-        try:
-            source = inside_store(store, item.derivative_path)
-            if not source.is_file():
-                raise FixityError(
-                    f"derivative {item.derivative_path} of {item.volume}/{item.master_path} page "
-                    f"{item.page_index + 1} is missing from the store {store}; run "
-                    "`archcolor process --pending --repair`"
-                )
-            target = inside_folder(out, export_path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target = inside_folder(out, export_path)  # the folders just made may not lead out
-            status, digest, size, width, height = _export_one(
-                item, options, source, target, previous.get(export_path), recipe, summary.notes
+    with Session(engine) as session:  # read-only: is an existing file a master?
+        for item in items:
+            relative = export_relpath(
+                item.volume, item.master_path, item.page_index, options.suffix
             )
-        except (ArchcolorError, OSError) as error:
-            problem = str(error) if isinstance(error, ArchcolorError) else f"{export_path}: {error}"
-            summary.problems.append(problem)
+            if relative in used:  # two names sanitised alike: keep both, apart
+                relative = relative.with_name(f"{relative.stem}-s{item.scan_id}{relative.suffix}")
+            used.add(relative)
+            export_path = (payload_rel / relative).as_posix()
+            try:
+                source = inside_store(store, item.derivative_path)
+                if not source.is_file():
+                    raise FixityError(
+                        f"derivative {item.derivative_path} of {item.volume}/"
+                        f"{item.master_path} page {item.page_index + 1} is missing from the "
+                        f"store {store}; run `archcolor process --pending --repair`"
+                    )
+                target = inside_folder(out, export_path)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target = inside_folder(out, export_path)  # the folders just made may not lead out
+                status, digest, size, width, height = _export_one(
+                    item,
+                    options,
+                    source,
+                    target,
+                    previous.get(export_path),
+                    recipe,
+                    summary.notes,
+                    session,
+                )
+            except (ArchcolorError, OSError) as error:
+                problem = (
+                    str(error) if isinstance(error, ArchcolorError) else f"{export_path}: {error}"
+                )
+                summary.problems.append(problem)
+                if on_page is not None:
+                    on_page(None, problem)
+                continue
+            record = ExportRecord(
+                volume=item.volume,
+                master_path=str(PurePosixPath(item.master_root) / item.master_path),
+                page=item.page_index + 1,
+                master_sha256=item.master_sha256,
+                derivative_path=item.derivative_path,
+                derivative_sha256=item.derivative_sha256,
+                width=item.width,
+                height=item.height,
+                model=item.model,
+                weights_sha256=item.weights_sha256,
+                format=options.kind,
+                export_path=export_path,
+                export_sha256=digest,
+                export_bytes=size,
+                export_width=width,
+                export_height=height,
+                recipe=recipe,
+                status=status,
+            )
+            summary.records.append(record)
+            setattr(summary, status, getattr(summary, status) + 1)
+            if status != "unchanged":
+                summary.exported_bytes += size
+            if status == "replaced":
+                summary.replaced_paths.append(export_path)
             if on_page is not None:
-                on_page(None, problem)
-            continue
-        record = ExportRecord(
-            volume=item.volume,
-            master_path=str(PurePosixPath(item.master_root) / item.master_path),
-            page=item.page_index + 1,
-            master_sha256=item.master_sha256,
-            derivative_path=item.derivative_path,
-            derivative_sha256=item.derivative_sha256,
-            width=item.width,
-            height=item.height,
-            model=item.model,
-            weights_sha256=item.weights_sha256,
-            format=options.kind,
-            export_path=export_path,
-            export_sha256=digest,
-            export_bytes=size,
-            export_width=width,
-            export_height=height,
-            recipe=recipe,
-            status=status,
-        )
-        summary.records.append(record)
-        setattr(summary, status, getattr(summary, status) + 1)
-        if status != "unchanged":
-            summary.exported_bytes += size
-        if status == "replaced":
-            summary.replaced_paths.append(export_path)
-        if on_page is not None:
-            on_page(record, None)
+                on_page(record, None)
     extra_files = _write_iiif(out, payload_rel, options, summary)
     _write_manifests(out, summary, previous, extra_files, options)
     summary.seconds = time.perf_counter() - started

@@ -15,12 +15,16 @@ For each file under the given paths (sorted; see :mod:`archive_colorizer.service
    exist in the archive and both need fixity), with a ``duplicate-detection`` event naming the
    other scan;
 6. archcolor's own files (a SQLite catalog and its journals, the store) are left out when they
-   live inside a volume folder;
-7. anything unusable (not a TIFF, truncated, corrupt, unreadable, symlink loop, over the pixel
-   limit, ...) → **rejected**: one ``rejected`` row (page 0) with a one-line reason and a
-   ``rejection`` event. The run always goes on.
+   live inside a volume folder; archcolor's own outputs found there (export manifests and bag tag
+   files, files carrying archcolor's XMP: derivatives, access copies) → **skipped_own**: not
+   catalogued, named with the reason (:func:`archive_colorizer.services.guard.own_output_reason`);
+7. anything unusable (not a TIFF, truncated, corrupt, unreadable, symlink loop, a symbolic link
+   leaving the folder without ``follow_links``, over the pixel limit, ...) → **rejected**: one
+   ``rejected`` row (page 0) with a one-line reason and a ``rejection`` event (links refused are
+   also counted in ``links_refused``). The run always goes on.
 
-Each file counts in exactly one of ingested / unchanged / changed / duplicates / rejected.
+Each file counts in exactly one of ingested / unchanged / changed / duplicates / rejected /
+skipped_own.
 Writes are committed in batches (a crash loses at most the current batch, and a re-run redoes it).
 """
 
@@ -46,6 +50,7 @@ from archive_colorizer.errors import CatalogError, MasterError
 from archive_colorizer.imaging.hashing import sha256_file
 from archive_colorizer.imaging.tiff_facts import PageFacts, TiffFacts, read_facts
 from archive_colorizer.provenance import EventType, Outcome
+from archive_colorizer.services.guard import own_output_reason
 from archive_colorizer.services.walk import Candidate, ingest_root, walk
 
 #: commit after this many files, this many bytes hashed, or this many seconds, whichever first
@@ -66,6 +71,7 @@ class FileStatus(StrEnum):
     CHANGED = "changed"
     DUPLICATE = "duplicate"
     REJECTED = "rejected"
+    SKIPPED = "skipped"  # archcolor's own output: not catalogued
 
 
 @dataclass(frozen=True)
@@ -78,17 +84,20 @@ class FileOutcome:
     size: int
     reason: str | None = None  # rejections; for duplicates, what it duplicates
     pages: int = 0  # scan rows added as ingested
+    link_refused: bool = False  # a symbolic link leaving the folder, not followed
 
 
 @dataclass
 class IngestSummary:
-    """Counts for one run; every file is counted in exactly one of the first five."""
+    """Counts for one run; every file is counted in exactly one of the first six."""
 
     ingested: int = 0
     unchanged: int = 0
     changed: int = 0
     duplicates: int = 0
     rejected: int = 0
+    skipped_own: int = 0  # archcolor's own outputs (manifests, derivatives): not catalogued
+    links_refused: int = 0  # of the rejected: symbolic links leaving the folder, not followed
     bytes: int = 0  # bytes read (hashed) this run
     files: int = 0
     pages: int = 0  # image pages catalogued (scan rows added as ingested)
@@ -109,6 +118,9 @@ class IngestSummary:
                 self.duplicates += 1
             case FileStatus.REJECTED:
                 self.rejected += 1
+                self.links_refused += outcome.link_refused
+            case FileStatus.SKIPPED:
+                self.skipped_own += 1
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -150,15 +162,23 @@ def own_files(settings: Settings) -> frozenset[str]:
 
 
 def plan(
-    paths: Sequence[Path], volume: str | None = None, *, settings: Settings | None = None
+    paths: Sequence[Path],
+    volume: str | None = None,
+    *,
+    settings: Settings | None = None,
+    follow_links: bool = False,
 ) -> IngestPlan:
     """Walk ``paths`` (each into ``volume`` or its own default volume), leaving out archcolor's
-    own files; raise PathNotFoundError before anything is read if a path does not exist."""
+    own files; raise PathNotFoundError before anything is read if a path does not exist.
+    ``follow_links``: follow symbolic links that leave the folder (refused by default)."""
     names = [volume or default_volume_name(path) for path in paths]
     exclude = own_files(settings) if settings is not None else frozenset()
     items: list[tuple[str, Candidate]] = []
     for name, path in zip(names, paths, strict=True):
-        items.extend((name, candidate) for candidate in walk(path, exclude=exclude))
+        items.extend(
+            (name, candidate)
+            for candidate in walk(path, exclude=exclude, follow_links=follow_links)
+        )
     return IngestPlan(items)
 
 
@@ -170,9 +190,14 @@ def ingest(
     volume: str | None = None,
     on_file: Callable[[FileOutcome], None] | None = None,
     prepared: IngestPlan | None = None,
+    follow_links: bool = False,
 ) -> IngestSummary:
     """Catalogue every file under ``paths``; call ``on_file`` after each one."""
-    work = prepared if prepared is not None else plan(paths, volume, settings=settings)
+    work = (
+        prepared
+        if prepared is not None
+        else plan(paths, volume, settings=settings, follow_links=follow_links)
+    )
     summary = IngestSummary()
     with Session(writer(engine), expire_on_commit=False) as session:
         run = _Run(session, settings)
@@ -273,6 +298,9 @@ class _Run:
         sha256: str | None = None
         size = candidate.size
         if problem is None:
+            own = own_output_reason(candidate.path, candidate.size)
+            if own is not None:
+                return FileOutcome(volume_name, relative, FileStatus.SKIPPED, size, own)
             try:
                 sha256, size = sha256_file(candidate.path)
                 self.last_bytes = size
@@ -312,7 +340,14 @@ class _Run:
                 self._note_root(previous, root)
                 return FileOutcome(volume_name, relative, FileStatus.UNCHANGED, size)
             self._add_rejected(volume, relative, root, previous, size, mtime, sha256, reason)
-            return FileOutcome(volume_name, relative, FileStatus.REJECTED, size, reason)
+            return FileOutcome(
+                volume_name,
+                relative,
+                FileStatus.REJECTED,
+                size,
+                reason,
+                link_refused=candidate.link_refused,
+            )
 
         assert facts is not None and sha256 is not None
         self.last_skipped_reduced = facts.skipped_reduced

@@ -1,9 +1,12 @@
 """Find the files under the paths given to `archcolor ingest`, in a stable sorted order.
 
-Folders are walked recursively, entries sorted by name. Symbolic links are followed, except one
-that leads back to a folder being walked (a loop) or cannot be resolved: those, like unreadable
-folders and special files (FIFOs, sockets, devices — never opened, they could block), come back
-as candidates carrying a ``problem`` so the caller can reject them with that reason.
+Folders are walked recursively, entries sorted by name. Symbolic links are followed while they
+stay inside the folder being ingested; one whose target leaves it (``ln -s /etc vol/etc``) is
+not followed unless ``follow_links`` is given (`ingest --follow-links`), so nothing outside the
+folder is read by accident. Such a link, one that leads back to a folder being walked (a loop)
+or cannot be resolved, like unreadable folders and special files (FIFOs, sockets, devices —
+never opened, they could block), comes back as a candidate carrying a ``problem`` so the caller
+can reject it with that reason.
 """
 
 from __future__ import annotations
@@ -28,6 +31,22 @@ class Candidate:
     size: int = 0  # from stat; 0 when unknown
     mtime_ns: int | None = None
     problem: str | None = None  # why this entry cannot be ingested, if known before reading it
+    link_refused: bool = False  # a symbolic link out of the folder, not followed
+
+
+#: the start of the reason given for a link that leaves the folder being ingested
+LINK_LEAVES = "symbolic link leaves the folder being ingested"
+
+
+def _leaves(root_real: str, path: Path, relative: str) -> str | None:
+    """The refusal reason when the link ``path`` resolves outside ``root_real``, else None."""
+    target = os.path.realpath(path)
+    if os.path.commonpath([root_real, target]) == root_real:
+        return None
+    return (
+        f"{LINK_LEAVES}: {relative} -> {_readlink(path)} (resolves to {target}); not followed "
+        "— pass --follow-links to ingest what it points to"
+    )
 
 
 def ingest_root(path: Path) -> tuple[Path, Path]:
@@ -47,19 +66,29 @@ def ingest_root(path: Path) -> tuple[Path, Path]:
     return absolute.parent, absolute
 
 
-def walk(path: Path, *, exclude: frozenset[str] = frozenset()) -> Iterator[Candidate]:
+def walk(
+    path: Path, *, exclude: frozenset[str] = frozenset(), follow_links: bool = False
+) -> Iterator[Candidate]:
     """Every file under ``path`` (or ``path`` itself when it is a file), sorted by path.
 
     ``exclude``: real paths (``os.path.realpath``) of files and folders to leave out entirely,
     e.g. archcolor's own catalog database and store when they live inside a volume.
+    ``follow_links``: also follow symbolic links whose target is outside the root.
     """
     root, start = ingest_root(path)
     if os.path.realpath(start) in exclude:
         return
+    root_real = None if follow_links else os.path.realpath(root)
     if start == root:
         info = root.stat()
-        yield from _walk_folder(root, root, "", frozenset({(info.st_dev, info.st_ino)}), exclude)
+        keys = frozenset({(info.st_dev, info.st_ino)})
+        yield from _walk_folder(root, root, "", keys, exclude, root_real)
     else:
+        if root_real is not None and start.is_symlink():
+            reason = _leaves(root_real, start, start.name)
+            if reason is not None:
+                yield Candidate(root, start, start.name, problem=reason, link_refused=True)
+                return
         yield _file_candidate(root, start, start.name)
 
 
@@ -79,6 +108,7 @@ def _walk_folder(
     relative: str,
     ancestors: frozenset[tuple[int, int]],
     exclude: frozenset[str],
+    root_real: str | None,
 ) -> Iterator[Candidate]:
     real_folder = os.path.realpath(folder)
     try:
@@ -95,6 +125,11 @@ def _walk_folder(
     for entry in entries:
         child = Path(entry.path)
         child_relative = f"{relative}/{entry.name}" if relative else entry.name
+        if root_real is not None and entry.is_symlink():
+            reason = _leaves(root_real, child, child_relative)
+            if reason is not None:
+                yield Candidate(root, child, child_relative, problem=reason, link_refused=True)
+                continue
         try:
             info = entry.stat(follow_symlinks=True)
         except OSError as error:
@@ -112,7 +147,9 @@ def _walk_folder(
                     "containing it",
                 )
                 continue
-            yield from _walk_folder(root, child, child_relative, ancestors | {key}, exclude)
+            yield from _walk_folder(
+                root, child, child_relative, ancestors | {key}, exclude, root_real
+            )
         elif stat.S_ISREG(info.st_mode):
             yield Candidate(root, child, child_relative, info.st_size, info.st_mtime_ns)
         else:

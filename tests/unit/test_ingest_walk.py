@@ -48,12 +48,41 @@ def test_symlink_loops_are_reported_not_followed(tmp_path: Path) -> None:
     assert len(found) == 4
 
 
-def test_symlinked_folder_elsewhere_is_followed(tmp_path: Path) -> None:
+def test_symlinked_folder_elsewhere_is_followed_only_when_asked(tmp_path: Path) -> None:
     _touch(tmp_path / "elsewhere" / "page.tif")
     (tmp_path / "vol").mkdir()
     os.symlink(tmp_path / "elsewhere", tmp_path / "vol" / "linked")
-    [candidate] = list(walk(tmp_path / "vol"))
+    [refused] = list(walk(tmp_path / "vol"))
+    assert refused.relative == "linked" and refused.link_refused
+    assert refused.problem is not None and "--follow-links" in refused.problem
+    [candidate] = list(walk(tmp_path / "vol", follow_links=True))
     assert candidate.relative == "linked/page.tif" and candidate.problem is None
+
+
+def test_links_out_of_the_folder_are_not_followed(tmp_path: Path) -> None:
+    """Attack 7: `ln -s /etc vol/link_etc` read every file under /etc."""
+    _touch(tmp_path / "outside" / "secret.tif")
+    _touch(tmp_path / "vol" / "sub" / "page.tif")
+    os.symlink("/etc", tmp_path / "vol" / "link_etc")
+    os.symlink(tmp_path / "outside" / "secret.tif", tmp_path / "vol" / "secret.tif")
+    os.symlink("../../outside", tmp_path / "vol" / "sub" / "up-and-out")
+    os.symlink("sub", tmp_path / "vol" / "inside")  # stays inside: followed
+    found = {c.relative: c for c in walk(tmp_path / "vol")}
+    assert sorted(found) == [
+        "inside/page.tif",
+        "inside/up-and-out",
+        "link_etc",
+        "secret.tif",
+        "sub/page.tif",
+        "sub/up-and-out",
+    ]
+    for name in ("inside/up-and-out", "link_etc", "secret.tif", "sub/up-and-out"):
+        assert found[name].link_refused and "leaves the folder" in str(found[name].problem)
+    # a link named on the command line is held to the same rule (shell globs expand to links)
+    [named] = list(walk(tmp_path / "vol" / "secret.tif"))
+    assert named.link_refused
+    [followed] = list(walk(tmp_path / "vol" / "secret.tif", follow_links=True))
+    assert followed.problem is None and followed.size == 1
 
 
 def test_broken_symlink_and_fifo_are_problems(tmp_path: Path) -> None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
+import numpy as np
 import pytest
+import tifffile
 from PIL import ImageCms
 
 from archive_colorizer.imaging import metadata
@@ -93,3 +96,37 @@ def test_parse_tolerates_foreign_packets() -> None:
     assert found.creator_tool == "Photoshop"
     assert found.derived_from_sha256 is None
     assert found.parameters == {}
+
+
+@pytest.mark.parametrize("bigtiff", [False, True])
+@pytest.mark.parametrize("byteorder", ["<", ">"])
+def test_archcolor_xmp_is_recognised_in_tiffs(
+    tmp_path: Path, bigtiff: bool, byteorder: str
+) -> None:
+    pixels = np.zeros((8, 8), np.uint8)
+    ours, foreign, bare = tmp_path / "ours.tif", tmp_path / "foreign.tif", tmp_path / "bare.tif"
+    tifffile.imwrite(ours, pixels, bigtiff=bigtiff, byteorder=byteorder,
+                     extratags=[(700, "B", len(_packet()), _packet(), True)])  # fmt: skip
+    other = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF/></x:xmpmeta>'
+    tifffile.imwrite(foreign, pixels, bigtiff=bigtiff, byteorder=byteorder,
+                     extratags=[(700, "B", len(other), other, True)])  # fmt: skip
+    tifffile.imwrite(bare, pixels, bigtiff=bigtiff, byteorder=byteorder)
+    assert metadata.has_archcolor_xmp(ours)
+    assert not metadata.has_archcolor_xmp(foreign)
+    assert not metadata.has_archcolor_xmp(bare)
+
+
+def test_archcolor_xmp_check_never_raises(tmp_path: Path) -> None:
+    files = {
+        "empty": b"",
+        "magic": b"II*\x00",
+        "bad-ifd": b"II*\x00\xff\xff\xff\x7f",
+        "text": b"hello",
+        "xmp-text": b"x" * 10 + _packet(),
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    assert not metadata.has_archcolor_xmp(tmp_path / "missing")
+    names = ("empty", "magic", "bad-ifd", "text")
+    assert [metadata.has_archcolor_xmp(tmp_path / n) for n in names] == [False] * 4
+    assert metadata.has_archcolor_xmp(tmp_path / "xmp-text")  # e.g. a PNG access copy's iTXt
