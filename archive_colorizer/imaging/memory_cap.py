@@ -18,6 +18,8 @@ __all__ = ["data_in_use", "is_out_of_memory", "memory_cap"]
 #: how allocation failures read when they are not a MemoryError (thread stacks, torch's CPU
 #: allocator); a GPU's own out-of-memory is not the cap and is not listed
 _ALLOCATION_FAILURES = ("can't start new thread", "can't allocate memory", "DefaultCPUAllocator")
+#: OpenCV's cv::Error::StsNoMem, raised as cv2.error
+_OPENCV_NO_MEMORY = "(-4:Insufficient memory)"
 
 
 def is_out_of_memory(error: BaseException) -> bool:
@@ -25,6 +27,8 @@ def is_out_of_memory(error: BaseException) -> bool:
     if isinstance(error, MemoryError):
         return True
     text = str(error)
+    if _OPENCV_NO_MEMORY in text and type(error).__module__.startswith("cv2"):
+        return True  # cv2.error derives from Exception only
     return isinstance(error, RuntimeError) and any(s in text for s in _ALLOCATION_FAILURES)
 
 
