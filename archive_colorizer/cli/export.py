@@ -34,7 +34,11 @@ outside OUT). Re-running skips identical files and replaces changed ones atomica
 OUT gets manifest-sha256.txt (sha256sum format), manifest.csv and manifest.json (master and
 derivative paths and sha256, width, height, model, weights sha256, format). --bagit makes OUT a
 BagIt 1.0 bag (payload in OUT/data). --iiif-base-url URL writes a IIIF Presentation 3.0
-manifest per volume (iiif/<volume>/manifest.json), for OUT (or OUT/data) published at URL.
+manifest per volume (iiif/<volume>/manifest.json, or data/iiif/… in a bag) for OUT served at URL
+(URL is OUT itself: a file OUT/a/b.jpg is URL/a/b.jpg). Each canvas paints a web-sized JPEG (at
+most 2400 px long side: the exported JPEG when that small, else a copy in
+iiif/<volume>/access/) and links the exported file as `rendering`; with --pyramid it paints the
+TIFF through an IIIF Image API 3 service at URL/iiif/3/<path under OUT, / as %2F>.
 
 --json prints one object: selected, written, replaced, unchanged, problems, bytes, seconds, ….
 
@@ -81,7 +85,9 @@ def register(app: typer.Typer) -> None:
         bagit: Annotated[bool, typer.Option("--bagit", help="Make OUT a BagIt 1.0 bag.")] = False,
         iiif_base_url: Annotated[
             str | None,
-            typer.Option("--iiif-base-url", help="Write IIIF manifests for OUT served at URL."),
+            typer.Option(
+                "--iiif-base-url", help="Write IIIF manifests for OUT served at this URL."
+            ),
         ] = None,
         json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     ) -> None:

@@ -41,6 +41,7 @@ __all__ = [
     "ACCESS_FORMATS",
     "JPEG_MAX_SIDE",
     "WEBP_MAX_SIDE",
+    "WEB_LONG_SIDE",
     "AccessCopy",
     "output_bands",
     "retag_xmp",
@@ -56,6 +57,9 @@ ACCESS_FORMATS: dict[str, tuple[str, str]] = {
 }
 JPEG_MAX_SIDE = 65535
 WEBP_MAX_SIDE = 16383
+#: long side in px of the web-sized JPEGs a viewer loads whole (IIIF static images, the report's
+#: full-size views): enough to read an engraving's hatching at 2-3x screen zoom, ~1 MB each
+WEB_LONG_SIDE = 2400
 #: rows read from the derivative at a time
 _BAND_ROWS = 256
 _XMP_APP1 = b"http://ns.adobe.com/xap/1.0/\x00"

@@ -10,6 +10,14 @@ symbolic link that leads out is refused)::
 
     <volume>/<folders of the master…>/<stem>-p<page>.<tif|jpg|png|webp>
     iiif/<volume>/manifest.json                      (with --iiif-base-url)
+    iiif/<volume>/access/<folders…>/<stem>-p<page>.jpg  (its web-sized JPEGs, when needed)
+
+IIIF (:mod:`archive_colorizer.services.iiif`): ``--iiif-base-url`` is the URL at which ``--out``
+itself is served; each canvas paints a web-sized JPEG (long side at most
+:data:`~archive_colorizer.imaging.access_copy.WEB_LONG_SIDE` px: the exported JPEG itself when it
+is that small, else an access copy made under ``iiif/<volume>/access/``) or, with ``--pyramid``,
+the pyramidal TIFF through an image service; ``rendering`` links the exported file. The access
+copies are listed in the manifests (and the bag) like every other file.
 
 Formats: ``tiff`` copies the archival derivative byte for byte (same width, height, resolution,
 sRGB ICC and XMP as the store's file; its sha256 is checked against the catalog on the way);
@@ -65,7 +73,11 @@ from archive_colorizer.errors import (
     NothingToExportError,
     OutputError,
 )
-from archive_colorizer.imaging.access_copy import ACCESS_FORMATS, write_access_copy
+from archive_colorizer.imaging.access_copy import (
+    ACCESS_FORMATS,
+    WEB_LONG_SIDE,
+    write_access_copy,
+)
 from archive_colorizer.imaging.atomic import file_mode, fsync_directory, write_bytes_atomically
 from archive_colorizer.imaging.hashing import CHUNK_BYTES, sha256_file
 from archive_colorizer.imaging.pyramid import PYRAMID_COMPRESSIONS, write_pyramid
@@ -131,6 +143,8 @@ class ExportOptions:
     pyramid_compression: str = "jpeg"
     bagit: bool = False
     iiif_base_url: str | None = None
+    #: long side of the JPEGs the IIIF canvases paint (without --pyramid)
+    iiif_access_size: int = WEB_LONG_SIDE
 
     def __post_init__(self) -> None:
         if self.format not in EXPORT_FORMATS:
@@ -153,6 +167,10 @@ class ExportOptions:
         if self.pyramid_compression not in PYRAMID_COMPRESSIONS:
             raise ConfigurationError(
                 f"pyramid compression must be one of {', '.join(PYRAMID_COMPRESSIONS)}"
+            )
+        if self.iiif_access_size < 1:
+            raise ConfigurationError(
+                f"the IIIF image size must be a positive number of px, not {self.iiif_access_size}"
             )
         if self.iiif_base_url is not None and not self.iiif_base_url.startswith(
             ("http://", "https://")
@@ -653,44 +671,130 @@ def export(
                 summary.replaced_paths.append(export_path)
             if on_page is not None:
                 on_page(record, None)
-    extra_files = _write_iiif(out, payload_rel, options, summary)
+    extra_files = _write_iiif(out, store, payload_rel, options, summary)
     _write_manifests(out, summary, previous, extra_files, options)
     summary.seconds = time.perf_counter() - started
     return summary
 
 
+def _previous_files(out: Path) -> dict[str, str]:
+    """sha256 by path of every file the previous manifest.json in ``out`` lists."""
+    path = out / MANIFEST_JSON
+    if not path.is_file():
+        return {}
+    try:
+        document = json.loads(path.read_text("utf-8"))
+        files = document.get("files", []) if isinstance(document, dict) else []
+        return {str(f["path"]): str(f["sha256"]) for f in files if isinstance(f, dict)}
+    except (ValueError, KeyError, TypeError):
+        return {}
+
+
+_RENDERING_LABELS = {
+    "tiff": "archival TIFF: the master's size, sRGB, XMP provenance",
+    "tiff-pyramid": "pyramidal TIFF: the master's size, sRGB",
+}
+
+
+def _iiif_access_copy(
+    out: Path,
+    store: Path,
+    record: ExportRecord,
+    relative: str,
+    options: ExportOptions,
+    previous: dict[str, str],
+) -> tuple[str, int, int, int]:
+    """Make (or keep) the web-sized JPEG a canvas paints; returns (sha256, bytes, w, h)."""
+    source = inside_store(store, record.derivative_path)
+    digest_source, _size = sha256_file(source)
+    if digest_source != record.derivative_sha256:
+        raise FixityError(
+            f"{source}: sha256 {digest_source} does not match the catalog's "
+            f"{record.derivative_sha256}; no IIIF image made — run "
+            "`archcolor process --pending --repair`"
+        )
+    target = inside_folder(out, relative)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target = inside_folder(out, relative)
+    existing = sha256_file(target)[0] if target.is_file() else None
+    if target.exists() and existing is None:
+        raise _not_ours(target)
+    with _scratch(target) as made:
+        copy = write_access_copy(
+            source, made, format="jpeg", quality=85, max_size=options.iiif_access_size
+        )
+        _settle(made, target, copy.sha256, existing, relative in previous)
+    return copy.sha256, copy.bytes, copy.width, copy.height
+
+
 def _write_iiif(
-    out: Path, payload_rel: PurePosixPath, options: ExportOptions, summary: ExportSummary
+    out: Path,
+    store: Path,
+    payload_rel: PurePosixPath,
+    options: ExportOptions,
+    summary: ExportSummary,
 ) -> dict[str, tuple[str, int]]:
-    """Write one IIIF manifest per volume; returns their (sha256, bytes) by path."""
-    if options.iiif_base_url is None or not summary.records:
+    """Write one IIIF manifest per volume (and the web-sized JPEGs its canvases paint);
+    returns the (sha256, bytes) of the files written, by path."""
+    base_url = options.iiif_base_url
+    if base_url is None or not summary.records:
         return {}
     written: dict[str, tuple[str, int]] = {}
+    previous = _previous_files(out)
     volumes: dict[str, list[ExportRecord]] = {}
     for record in summary.records:
         volumes.setdefault(record.volume, []).append(record)
     for volume, records in volumes.items():
         folder = slug(volume)
-        pages = [
-            iiif.IiifPage(
-                label=f"{PurePosixPath(r.master_path).name} p{r.page}",
-                width=r.width,
-                height=r.height,
-                file_path=PurePosixPath(r.export_path).relative_to(payload_rel).as_posix(),
-                file_width=r.export_width,
-                file_height=r.export_height,
+        iiif_folder = payload_rel / "iiif" / folder
+        pages = []
+        for r in records:
+            exported = iiif.IiifLink(
+                path=r.export_path,
                 media_type=options.media_type,
-                pyramid=options.pyramid,
-                metadata={
-                    "master sha256": r.master_sha256,
-                    "model": r.model,
-                    "weights sha256": r.weights_sha256,
-                },
+                width=r.export_width,
+                height=r.export_height,
+                label=_RENDERING_LABELS.get(
+                    options.kind,
+                    f"{options.format.upper()} access copy, {r.export_width} x {r.export_height}",
+                ),
             )
-            for r in records
-        ]
-        document = iiif.volume_manifest(options.iiif_base_url, volume, folder, pages)
-        relative = (payload_rel / "iiif" / folder / "manifest.json").as_posix()
+            web_sized = max(r.export_width, r.export_height) <= options.iiif_access_size
+            image, rendering = exported, None
+            if not options.pyramid and not (options.format == "jpeg" and web_sized):
+                inner = PurePosixPath(r.export_path).relative_to(payload_rel / folder)
+                relative = (iiif_folder / "access" / inner.with_suffix(".jpg")).as_posix()
+                try:
+                    digest, size, width, height = _iiif_access_copy(
+                        out, store, r, relative, options, previous
+                    )
+                except (ArchcolorError, OSError) as error:
+                    summary.problems.append(
+                        f"{relative}: {error}" if isinstance(error, OSError) else str(error)
+                    )
+                    continue
+                written[relative] = (digest, size)
+                image = iiif.IiifLink(relative, "image/jpeg", width, height)
+                rendering = exported
+            elif options.pyramid:
+                rendering = exported
+            pages.append(
+                iiif.IiifPage(
+                    label=f"{PurePosixPath(r.master_path).name} p{r.page}",
+                    width=r.width,
+                    height=r.height,
+                    image=image,
+                    pyramid=options.pyramid,
+                    rendering=rendering,
+                    metadata={
+                        "master sha256": r.master_sha256,
+                        "model": r.model,
+                        "weights sha256": r.weights_sha256,
+                    },
+                )
+            )
+        relative = (iiif_folder / "manifest.json").as_posix()
+        document = iiif.volume_manifest(base_url, volume, relative, pages, see_also=MANIFEST_JSON)
         target = inside_folder(out, relative)
         target.parent.mkdir(parents=True, exist_ok=True)
         write_text_if_changed(target, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
@@ -735,13 +839,17 @@ def _write_manifests(
     files: dict[str, tuple[str, int]] = {
         str(p["export_path"]): (str(p["export_sha256"]), int(p["export_bytes"])) for p in pages
     }
-    # IIIF manifests of earlier runs (other volumes) stay listed while intact
+    # IIIF manifests and images of earlier runs (other volumes) stay listed while intact
     iiif_root = out / ("data/iiif" if options.bagit else "iiif")
     if iiif_root.is_dir():
-        for path in sorted(iiif_root.rglob("manifest.json")):
+        earlier = _previous_files(out)
+        for path in sorted(p for p in iiif_root.rglob("*") if p.is_file()):
             relative = path.relative_to(out).as_posix()
-            if relative not in extra_files:
-                extra_files[relative] = sha256_file(path)
+            if relative in extra_files or path.name.startswith("."):
+                continue
+            digest = sha256_file(path)
+            if path.name == "manifest.json" or earlier.get(relative) == digest[0]:
+                extra_files[relative] = digest
     files.update(extra_files)
     document = {
         "archcolor": __version__,

@@ -142,9 +142,10 @@ def test_bag_validates_and_iiif_has_a_canvas_per_page(
         assert annotation["motivation"] == "painting" and annotation["target"] == canvas["id"]
         body = annotation["body"]
         assert body["format"] == "image/jpeg"
-        assert body["id"].startswith("https://iiif.example.org/archcolor/vol-1/")
+        # the base URL is where --out is served: the bag's payload is under data/
+        assert body["id"].startswith("https://iiif.example.org/archcolor/data/vol-1/")
         relative = body["id"].removeprefix("https://iiif.example.org/archcolor/")
-        with Image.open(out / "data" / relative) as image:
+        with Image.open(out / relative) as image:
             assert image.size == (body["width"], body["height"])
             assert max(image.size) == 128
     stale = out / "data" / "vol-1" / ".page-00-p0001.jpg.x1y2.export"  # an interrupted run's
@@ -246,3 +247,156 @@ def test_report_shows_pages_side_by_side_rejections_and_dead_jobs(tmp_path: Path
     assert "http://" not in text.replace("http://www.w3.org", "") and 'src="http' not in text
     with pytest.raises(Exception, match="no volume named"):
         write_report(create_catalog_engine(url), store, tmp_path / "x.html", volume="nope")
+
+
+# -- IIIF Presentation 3 ----------------------------------------------------------------------
+
+BASE = "https://iiif.example.org/export"
+
+
+def _ids(node: Any) -> list[str]:
+    """Every ``id`` of a Presentation 3 resource tree, in document order."""
+    found = []
+    if isinstance(node, dict):
+        if isinstance(node.get("id"), str):
+            found.append(node["id"])
+        for value in node.values():
+            found.extend(_ids(value))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(_ids(value))
+    return found
+
+
+def _local(out: Path, url: str) -> Path:
+    """The file under the export folder ``out`` that ``url`` names (the base is ``out``'s URL)."""
+    assert url.startswith(BASE + "/"), url
+    relative = url.removeprefix(BASE + "/")
+    assert ".." not in relative.split("/") and "//" not in relative, url
+    return out / relative
+
+
+def validate_presentation3(manifest: dict[str, Any], out: Path, pages: list[tuple[int, int]]
+                           ) -> list[dict[str, Any]]:  # fmt: skip
+    """Check the Presentation 3.0 rules the export relies on; returns the painting bodies.
+
+    Manifest: @context, id (its own URL, under the base once), type, label (language map),
+    items. Canvas: id, type, label, width/height equal to the page, items = AnnotationPages.
+    AnnotationPage: id, type, items = Annotations. Annotation: id, type, motivation painting,
+    target the canvas, body an Image with id, format, width, height (the file's real size when
+    the file is in the export). Every id unique; every id under the base names the export's
+    structure, with the volume once; every local file referenced (body, rendering, seeAlso,
+    the manifest itself) exists in ``out``."""
+    assert manifest["@context"] == "http://iiif.io/api/presentation/3/context.json"
+    assert manifest["type"] == "Manifest"
+    assert set(manifest["label"]) and all(isinstance(v, list) for v in manifest["label"].values())
+    assert _local(out, manifest["id"]).is_file()  # the manifest's id is where it is served
+    assert [link["format"] for link in manifest["seeAlso"]] == ["application/json"]
+    ids = _ids(manifest)
+    assert len(ids) == len(set(ids)), "ids must be unique"
+    assert all(i.startswith(BASE + "/") for i in ids), ids
+    assert all(i.count("/iiif/") <= 1 for i in ids), ids  # the base is used once
+    canvases = manifest["items"]
+    assert [(c["width"], c["height"]) for c in canvases] == pages
+    bodies = []
+    for canvas in canvases:
+        assert canvas["type"] == "Canvas" and canvas["label"]
+        assert [p["type"] for p in canvas["items"]] == ["AnnotationPage"]
+        annotations = canvas["items"][0]["items"]
+        assert [a["type"] for a in annotations] == ["Annotation"]
+        annotation = annotations[0]
+        assert annotation["motivation"] == "painting" and annotation["target"] == canvas["id"]
+        body = annotation["body"]
+        assert body["type"] == "Image" and body["format"].startswith("image/")
+        assert body["width"] >= 1 and body["height"] >= 1
+        # the same aspect as the canvas, within a pixel of rounding
+        assert abs(body["width"] / body["height"] - canvas["width"] / canvas["height"]) < 0.02
+        if "service" not in body:
+            with Image.open(_local(out, body["id"])) as image:
+                assert image.size == (body["width"], body["height"])
+                assert image.format == "JPEG" and body["format"] == "image/jpeg"
+        for link in canvas.get("rendering", []) + manifest.get("seeAlso", []):
+            assert link["type"] and link["format"] and link["label"]
+            assert _local(out, link["id"]).is_file(), link["id"]
+        bodies.append(body)
+    return bodies
+
+
+def _manifest(out: Path, relative: str) -> dict[str, Any]:
+    return dict(json.loads((out / relative).read_text()))
+
+
+def test_iiif_without_pyramid_paints_a_web_sized_jpeg_and_links_the_archival_tiff(
+    catalog: tuple[str, Path], tmp_path: Path
+) -> None:
+    url, store = catalog
+    out = tmp_path / "bag"
+    summary = _export(url, store, format="tiff", out=out, bagit=True, iiif_base_url=BASE,
+                      iiif_access_size=200)  # fmt: skip
+    assert summary.written == 3
+    bagit.Bag(str(out)).validate()  # the access copies are payload, listed in the manifests
+    manifest = _manifest(out, "data/iiif/vol-1/manifest.json")
+    assert manifest["id"] == f"{BASE}/data/iiif/vol-1/manifest.json"
+    bodies = validate_presentation3(manifest, out, SIZES)
+    for body, canvas, (width, height) in zip(bodies, manifest["items"], SIZES, strict=True):
+        assert "service" not in body  # a level-0 static image
+        assert max(body["width"], body["height"]) == min(200, max(width, height))
+        assert body["id"].startswith(f"{BASE}/data/iiif/vol-1/access/")
+        (archival,) = canvas["rendering"]
+        assert archival["format"] == "image/tiff" and archival["id"].endswith(".tif")
+        with tifffile.TiffFile(_local(out, archival["id"])) as tiff:
+            assert tiff.pages[0].shape == (height, width, 3)
+    payload = {p.relative_to(out).as_posix() for p in (out / "data").rglob("*") if p.is_file()}
+    document = json.loads((out / "manifest.json").read_text())
+    assert payload == {f["path"] for f in document["files"]}
+    again = _export(url, store, format="tiff", out=out, bagit=True, iiif_base_url=BASE,
+                    iiif_access_size=200)  # fmt: skip
+    assert again.unchanged == 3
+    bagit.Bag(str(out)).validate()
+
+
+def test_iiif_ids_are_the_export_folder_url_once(catalog: tuple[str, Path], tmp_path: Path
+                                                 ) -> None:  # fmt: skip
+    url, store = catalog
+    out = tmp_path / "web"
+    _export(url, store, format="jpeg", out=out, max_size=128, iiif_base_url=BASE + "/")
+    manifest = _manifest(out, "iiif/vol-1/manifest.json")
+    assert manifest["id"] == f"{BASE}/iiif/vol-1/manifest.json"
+    bodies = validate_presentation3(manifest, out, SIZES)
+    # a web-sized JPEG export is painted itself: no second copy
+    assert [b["id"] for b in bodies] == [
+        f"{BASE}/vol-1/page-00-p0001.jpg", f"{BASE}/vol-1/page-01-p0001.jpg",
+        f"{BASE}/vol-1/sub/page-02-p0001.jpg"]  # fmt: skip
+    assert not (out / "iiif/vol-1/access").exists()
+    assert all("rendering" not in canvas for canvas in manifest["items"])  # the body is the file
+    _check_manifest(out)
+    # a PNG (or full-size) export is painted through a JPEG access copy and linked as rendering
+    png = tmp_path / "png"
+    _export(url, store, format="png", out=png, iiif_base_url=BASE)
+    manifest = _manifest(png, "iiif/vol-1/manifest.json")
+    bodies = validate_presentation3(manifest, png, SIZES)
+    assert bodies[0]["id"] == f"{BASE}/iiif/vol-1/access/page-00-p0001.jpg"
+    assert bodies[2]["id"] == f"{BASE}/iiif/vol-1/access/sub/page-02-p0001.jpg"
+    assert [c["rendering"][0]["id"] for c in manifest["items"]] == [
+        f"{BASE}/vol-1/page-00-p0001.png", f"{BASE}/vol-1/page-01-p0001.png",
+        f"{BASE}/vol-1/sub/page-02-p0001.png"]  # fmt: skip
+    _check_manifest(png)  # the access copies are listed with their checksums
+
+
+def test_iiif_with_pyramid_has_an_image_service_and_links_the_pyramid(
+    catalog: tuple[str, Path], tmp_path: Path
+) -> None:
+    url, store = catalog
+    out = tmp_path / "p"
+    _export(url, store, format="tiff", pyramid=True, out=out, iiif_base_url=BASE)
+    manifest = _manifest(out, "iiif/vol-1/manifest.json")
+    bodies = validate_presentation3(manifest, out, SIZES)
+    for body, (width, height) in zip(bodies, SIZES, strict=True):
+        (service,) = body["service"]
+        assert service["type"] == "ImageService3" and service["profile"]
+        assert (body["width"], body["height"]) == (width, height)
+    for canvas in manifest["items"]:
+        (pyramid,) = canvas["rendering"]
+        assert pyramid["format"] == "image/tiff" and pyramid["id"].endswith(".tif")
+    assert bodies[0]["service"][0]["id"] == f"{BASE}/iiif/3/vol-1%2Fpage-00-p0001.tif"
+    _check_manifest(out)
