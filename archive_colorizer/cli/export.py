@@ -16,7 +16,7 @@ from archive_colorizer.services.export import (
     ExportRecord,
     export,
 )
-from archive_colorizer.services.report import write_report
+from archive_colorizer.services.report import DEFAULT_THUMBNAIL, write_report
 
 #: exit status when some pages could not be exported (named on stderr)
 EXIT_PROBLEMS = 3
@@ -48,9 +48,13 @@ export (no derivatives for the selection: run `archcolor process --pending` firs
 Formats: {", ".join(EXPORT_FORMATS)}.
 """
 
-REPORT_HELP = """Write a self-contained HTML report (thumbnails embedded) to --out: per page the
-master and the colorized derivative side by side with model and provenance, counts, rejected
-files with their reasons and dead jobs with their errors. Open it in any browser.
+REPORT_HELP = """Write an HTML report to --out (default archcolor-report/index.html) and its
+pictures to a folder beside it named after it (index_files/): per page the master and the
+colorized derivative side by side (thumbnails of --thumbnail px, 640 by default, each linking to
+a full-size view of at most 2400 px on the long side) with model, rendering and provenance;
+counts; rejected files with their reasons and dead jobs with their errors (when there are any).
+Everything is in that folder and linked relatively: it opens offline in any browser and can be
+copied or zipped as one.
 """
 
 
@@ -140,13 +144,13 @@ def register(app: typer.Typer) -> None:
     @app.command("report", help=REPORT_HELP)
     def report_command(
         ctx: typer.Context,
-        out: Annotated[Path, typer.Option("--out", help="HTML file to write.")] = Path(
-            "report.html"
-        ),
+        out: Annotated[
+            Path, typer.Option("--out", help="HTML file to write (pictures go beside it).")
+        ] = Path("archcolor-report/index.html"),
         volume: Annotated[str | None, typer.Option("--volume", help="Only this volume.")] = None,
         thumbnail: Annotated[
             int, typer.Option("--thumbnail", min=32, max=2048, help="Thumbnail long side, px.")
-        ] = 320,
+        ] = DEFAULT_THUMBNAIL,
         json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     ) -> None:
         settings = settings_of(ctx)
@@ -158,7 +162,8 @@ def register(app: typer.Typer) -> None:
             stderr_console().print(
                 f"report of {summary['pages']} pages ({summary['colorized']} colorized, "
                 f"{summary['colourless']} of them without visible colour, "
-                f"{summary['rejected']} rejected, {summary['dead_jobs']} dead jobs) → {out}",
+                f"{summary['rejected']} rejected, {summary['jobs_dead']} dead jobs) → {out} "
+                f"(pictures in {summary['pictures']})",
                 highlight=False,
                 soft_wrap=True,
             )

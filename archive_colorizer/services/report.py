@@ -1,18 +1,29 @@
-"""`archcolor report`: one self-contained HTML page for a curator to look at the results.
+"""`archcolor report`: an HTML page, with its pictures beside it, for a curator to look at the
+results.
 
-The page has no external resources (inline CSS, thumbnails as ``data:image/jpeg;base64`` URIs),
-so it can be mailed or archived as one file. It shows counts (volumes, pages, colorized pages,
-colorized pages without visible colour, rejected files, jobs by state), then per page the master
-and its current derivative side by side with the model, the rendering (``luminance`` or
-``wash``), the share of chromatic pixels, weights sha256, parameters and when/where it was made;
-then rejected files with their reasons and dead jobs with their errors. Thumbnails are made by
-streaming the files (bounded memory) and area-reducing them to ``thumbnail`` px on the long side;
-a file that cannot be read gets a note instead of a picture.
+``--out DIR/NAME.html`` writes the page and a folder ``DIR/NAME_files/`` (the name browsers give
+a page's saved resources) with, per page, the master and its current derivative as JPEGs: a
+thumbnail (``thumbnail`` px on the long side, 640 by default — enough to judge colour; loaded
+lazily) linking to a full-size view (:data:`~archive_colorizer.imaging.access_copy.WEB_LONG_SIDE`
+= 2400 px on the long side, never enlarged; about 1 MB). Every link is relative and nothing is
+fetched from elsewhere, so the page and its folder open offline and can be copied, zipped or
+archived together (the default ``--out`` is ``archcolor-report/index.html``: one folder). The
+pictures folder is archcolor's own (it holds a ``.archcolor-report`` marker): pictures of an
+earlier report that are no longer shown are removed, and a folder of that name that archcolor did
+not make is refused, never touched.
+
+The page shows counts (volumes, pages, colorized pages, colorized pages without visible colour,
+rejected files, jobs by state — one line each), then per page the master and its current
+derivative side by side with the model, the rendering (``luminance`` or ``wash``), the share of
+chromatic pixels, weights sha256, parameters and when/where it was made; then rejected files with
+their reasons and dead jobs with their errors (sections shown only when not empty). Pictures are
+made by streaming the files (bounded memory) and area-reducing them; a file that cannot be read
+gets a note instead of a picture. Every picture has an ``alt`` naming the volume, page, file and
+what it shows ("master", "colorized by MODEL (RENDER)").
 """
 
 from __future__ import annotations
 
-import base64
 import html
 import io
 from dataclasses import dataclass
@@ -27,8 +38,8 @@ from sqlalchemy.orm import Session
 from archive_colorizer import __version__
 from archive_colorizer.catalog.repository import require_volume
 from archive_colorizer.catalog.schema import Derivative, Job, JobState, Scan, ScanState, Volume
-from archive_colorizer.errors import ArchcolorError
-from archive_colorizer.imaging.access_copy import output_bands, to_uint8
+from archive_colorizer.errors import ArchcolorError, OutputError
+from archive_colorizer.imaging.access_copy import WEB_LONG_SIDE, output_bands, to_uint8
 from archive_colorizer.imaging.atomic import write_bytes_atomically
 from archive_colorizer.imaging.color import srgb_codes_to_lab
 from archive_colorizer.imaging.rgb_read import open_rgb
@@ -36,7 +47,22 @@ from archive_colorizer.imaging.row_reducer import RowAreaReducer, reduced_size
 from archive_colorizer.imaging.tiff_read import open_master
 from archive_colorizer.services.store import inside_store
 
-__all__ = ["chromatic_share", "derivative_thumbnail", "master_thumbnail", "write_report"]
+__all__ = [
+    "DEFAULT_THUMBNAIL",
+    "chromatic_share",
+    "derivative_pixels",
+    "master_pixels",
+    "reduce_pixels",
+    "write_report",
+]
+
+#: thumbnail long side, px: large enough to judge colour
+DEFAULT_THUMBNAIL = 640
+#: the chromatic share is measured at this long side, whatever the thumbnail size (ink and paper
+#: are averaged there, as the eye does at a glance)
+MEASURE_SIZE = 320
+#: the marker of a pictures folder archcolor made
+_MARKER = ".archcolor-report"
 
 
 @dataclass
@@ -47,16 +73,29 @@ class _Page:
     job: Job | None
 
 
-def _jpeg_data_uri(pixels: npt.NDArray[np.uint8]) -> str:
+def _jpeg(pixels: npt.NDArray[np.uint8]) -> bytes:
     from PIL import Image
 
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, "JPEG", quality=85)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return buffer.getvalue()
 
 
-def master_thumbnail(path: Path, page_index: int, size: int) -> str:
-    """A JPEG data URI of the master page, long side at most ``size`` px (streamed)."""
+def reduce_pixels(pixels: npt.NDArray[np.uint8], size: int) -> npt.NDArray[np.uint8]:
+    """8-bit pixels ``(h, w)`` or ``(h, w, 3)`` area-reduced to ``size`` px on the long side."""
+    height, width = pixels.shape[:2]
+    new_width, new_height = reduced_size(width, height, size)
+    if (new_width, new_height) == (width, height):
+        return pixels
+    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
+    reducer = RowAreaReducer(width, height, new_width, new_height, channels=channels)
+    reduced = reducer.add(pixels if pixels.ndim == 3 else pixels[..., None])
+    out = np.clip(np.rint(reduced), 0, 255).astype(np.uint8)
+    return out[..., 0] if pixels.ndim == 2 else out
+
+
+def master_pixels(path: Path, page_index: int, size: int) -> npt.NDArray[np.uint8]:
+    """The master page as 8-bit grey, long side at most ``size`` px (streamed)."""
     with open_master(path, page_index, workers=1) as master:
         width, height = reduced_size(master.width, master.height, size)
         reducer = RowAreaReducer(master.width, master.height, width, height, channels=1)
@@ -66,52 +105,88 @@ def master_thumbnail(path: Path, page_index: int, size: int) -> str:
         grey = np.concatenate(rows)[..., 0]
         if master.bits == 16:
             grey = grey / 257.0
-        pixels = np.clip(np.rint(grey), 0, 255).astype(np.uint8)
-    return _jpeg_data_uri(pixels)
+        return np.clip(np.rint(grey), 0, 255).astype(np.uint8)
 
 
-def _derivative_pixels(path: Path, size: int) -> npt.NDArray[np.uint8]:
+def derivative_pixels(path: Path, size: int) -> npt.NDArray[np.uint8]:
+    """The derivative as 8-bit sRGB, long side at most ``size`` px (streamed)."""
     with open_rgb(path, workers=1) as rgb:
         width, height = reduced_size(rgb.width, rgb.height, size)
         return np.concatenate([to_uint8(b) for b in output_bands(rgb, width, height)])
 
 
-def derivative_thumbnail(path: Path, size: int) -> str:
-    """A JPEG data URI of the derivative, long side at most ``size`` px (streamed)."""
-    return _jpeg_data_uri(_derivative_pixels(path, size))
-
-
 #: a pixel is chromatic above this CIE C* (as in `archcolor evaluate`)
 CHROMATIC = 6.0
-#: a colorized page with fewer chromatic thumbnail pixels than this shows no visible colour
+#: a colorized page with fewer chromatic pixels than this (at MEASURE_SIZE) shows no visible colour
 VISIBLE_COLOUR = 0.01
 
 
 def chromatic_share(pixels: npt.NDArray[np.uint8]) -> float:
     """The share of 8-bit sRGB pixels ``(..., 3)`` with C* above :data:`CHROMATIC` (the report
-    measures its thumbnails: ink and paper are averaged there, as the eye does at that size)."""
+    measures the derivative at :data:`MEASURE_SIZE` px: ink and paper are averaged there, as the
+    eye does at a glance)."""
     _lightness, a, b = srgb_codes_to_lab(pixels, 8)
     return float((np.hypot(a, b) > CHROMATIC).mean()) if pixels.size else 0.0
 
 
-def _image(make: Any, *args: Any) -> str:
-    try:
-        uri = make(*args)
-    except (ArchcolorError, OSError, ValueError) as error:
-        return f'<div class="missing">thumbnail unavailable: {html.escape(str(error))}</div>'
-    return f'<img src="{uri}" alt="">'
+class _Pictures:
+    """The report's pictures folder: writes each picture once, removes the rest at the end."""
+
+    def __init__(self, page: Path, thumbnail: int, full: int) -> None:
+        self.folder = page.parent / f"{page.stem}_files"
+        self.thumbnail, self.full = thumbnail, full
+        self.written: set[str] = set()
+        foreign = self.folder.exists() and not (self.folder / _MARKER).is_file()
+        if foreign and (not self.folder.is_dir() or any(self.folder.iterdir())):
+            raise OutputError(
+                f"{self.folder}: exists and was not made by `archcolor report` (no "
+                f"{_MARKER} in it); the report's pictures go there — move it away or give "
+                "--out another name"
+            )
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / _MARKER).touch()
+
+    def _write(self, name: str, pixels: npt.NDArray[np.uint8]) -> str:
+        write_bytes_atomically(self.folder / name, _jpeg(pixels))
+        self.written.add(name)
+        return f"{self.folder.name}/{name}"
+
+    def figure(self, stem: str, pixels: npt.NDArray[np.uint8], alt: str) -> str:
+        """An ``<a>`` to the full-size view around the lazily loaded thumbnail."""
+        full = reduce_pixels(pixels, self.full)
+        small = reduce_pixels(full, self.thumbnail)
+        src = self._write(f"{stem}.jpg", small)
+        href = src if small.shape == full.shape else self._write(f"{stem}-full.jpg", full)
+        height, width = small.shape[:2]
+        return (
+            f'<a href="{html.escape(href)}" title="full size ({full.shape[1]} x '
+            f'{full.shape[0]} px)"><img src="{html.escape(src)}" width="{width}" '
+            f'height="{height}" loading="lazy" alt="{html.escape(alt)}"></a>'
+        )
+
+    def sweep(self) -> None:
+        """Remove the pictures of earlier reports that this one does not show."""
+        for path in self.folder.iterdir():
+            if path.suffix == ".jpg" and path.name not in self.written and path.is_file():
+                path.unlink()
+
+
+def _unavailable(error: Exception) -> str:
+    return f'<div class="missing">picture unavailable: {html.escape(str(error))}</div>'
 
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2rem;color:#222;background:#fafafa}
 h1{margin-bottom:.2rem} .meta{color:#666;font-size:.9rem}
 table.counts td,table.counts th{padding:.2rem .8rem;text-align:left}
-.page{display:grid;grid-template-columns:1fr 1fr 1.2fr;gap:1rem;align-items:start;
+.page{display:grid;grid-template-columns:1fr 1fr;gap:1rem;align-items:start;
  background:#fff;border:1px solid #ddd;border-radius:6px;padding:1rem;margin:1rem 0}
-.page img{max-width:100%;height:auto;border:1px solid #ccc}
-.page h3{grid-column:1/-1;margin:0;font-size:1rem}
+.page figure{margin:0}
+.page img{max-width:100%;height:auto;border:1px solid #ccc;display:block}
+.page h3,.page>dl,.page>.missing{grid-column:1/-1;margin:0;font-size:1rem}
+.page>dl{columns:2 24rem;font-size:.85rem} .page>dl dd{break-before:avoid}
 .missing{color:#a33;font-style:italic}
-dl{margin:0;font-size:.85rem} dt{font-weight:600} dd{margin:0 0 .4rem 0;word-break:break-all}
+dt{font-weight:600;break-after:avoid} dd{margin:0 0 .4rem 0;word-break:break-all}
 table.list{border-collapse:collapse;width:100%} table.list td,table.list th{
  border:1px solid #ddd;padding:.3rem;font-size:.85rem;text-align:left;vertical-align:top}
 code{font-size:.85em}
@@ -127,7 +202,7 @@ def _provenance(page: _Page, share: float | None = None) -> str:
     facts = {
         "model": job.model_name,
         "rendering": _rendering(parameters),
-        "colour": "unknown (no thumbnail)"
+        "colour": "unknown (no picture)"
         if share is None
         else f"{share:.0%} of the page chromatic (C* > {CHROMATIC:g})"
         + (" — no visible colour" if share < VISIBLE_COLOUR else ""),
@@ -145,9 +220,22 @@ def _provenance(page: _Page, share: float | None = None) -> str:
     return f"<dl>{items}</dl>"
 
 
+def _render(parameters: dict[str, Any]) -> str:
+    """The rendering's name (``luminance`` for derivatives made before ``--render``)."""
+    return str(parameters.get("render") or "luminance")
+
+
+def _parameters(page: _Page) -> dict[str, Any]:
+    derivative, job = page.derivative, page.job
+    if derivative is None or job is None:
+        return {}
+    activity = dict(derivative.provenance.get("activity", {})) if derivative.provenance else {}
+    return dict(activity.get("parameters") or job.params or {})
+
+
 def _rendering(parameters: dict[str, Any]) -> str:
     """How a derivative's colour met the master's tones, from its recorded parameters."""
-    render = str(parameters.get("render") or "luminance")  # derivatives made before --render
+    render = _render(parameters)
     meaning = {
         "luminance": "the master's L* kept, colour swapped in",
         "wash": "master x transparent watercolour wash",
@@ -162,9 +250,16 @@ def write_report(
     out: Path,
     *,
     volume: str | None = None,
-    thumbnail: int = 320,
+    thumbnail: int = DEFAULT_THUMBNAIL,
+    full_size: int = WEB_LONG_SIDE,
 ) -> dict[str, Any]:
-    """Write the HTML report to ``out`` (atomically) and return its counts."""
+    """Write the HTML report to ``out`` (atomically) and its pictures to ``<out stem>_files/``
+    beside it; return its counts."""
+    out = Path(out)
+    if out.is_dir():
+        raise OutputError(
+            f"{out} is a folder: --out names the report's HTML file, e.g. {out / 'index.html'}"
+        )
     with Session(engine) as session:
         volume_id = require_volume(session, volume).id if volume is not None else None
         scans_query = (
@@ -206,7 +301,8 @@ def write_report(
             job_query = job_query.where(Scan.volume_id == volume_id)
         dead = session.execute(dead_query).all()
         jobs = {str(state): int(n) for state, n in session.execute(job_query.group_by(Job.state))}
-        made = [_page_html(page, store, thumbnail) for page in pages]
+        pictures = _Pictures(out, thumbnail, max(full_size, thumbnail))
+        made = [_page_html(page, store, pictures) for page in pages]
         counts = {
             "volumes": len({name for _scan, name in rows}),
             "pages": len(pages),
@@ -215,7 +311,6 @@ def write_report(
                 1 for _html, share in made if share is not None and share < VISIBLE_COLOUR
             ),
             "rejected": len(rejected),
-            "dead_jobs": len(dead),
             **{f"jobs_{state}": jobs.get(str(state), 0) for state in JobState},
         }
         body = [document for document, _share in made]
@@ -232,9 +327,25 @@ def write_report(
         )
     title = f"archcolor report — {volume}" if volume else "archcolor report"
     count_rows = "".join(
-        f"<tr><th>{html.escape(k.replace('_', ' '))}</th><td>{v}</td></tr>"
+        f"<tr><th>{html.escape(_COUNT_LABELS.get(k, k.replace('_', ' ')))}</th><td>{v}</td></tr>"
         for k, v in counts.items()
     )
+    sections = [
+        f'<h2>Counts</h2><table class="counts" id="counts">{count_rows}</table>',
+        "<h2>Pages</h2>",
+        f'<section id="pages">{"".join(body) or "<p>No ingested pages.</p>"}</section>',
+    ]
+    if rejected_rows:
+        sections.append(
+            '<h2>Rejected files</h2><table class="list" id="rejected"><tr><th>volume</th>'
+            f"<th>file</th><th>reason</th></tr>{rejected_rows}</table>"
+        )
+    if dead_rows:
+        sections.append(
+            '<h2>Dead jobs</h2><table class="list" id="dead"><tr><th>job</th><th>volume</th>'
+            f"<th>page</th><th>attempts</th><th>error</th></tr>{dead_rows}</table>"
+        )
+    newline = "\n"
     document = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -244,37 +355,52 @@ def write_report(
 <p class="meta">archcolor {html.escape(__version__)}. Colours are machine-generated by the
 model named on each page and combined with the master's own tones by the rendering named there:
 <em>luminance</em> keeps the master's lightness, <em>wash</em> lays the colour over the print as a
-transparent watercolour wash (ink stays ink).</p>
-<h2>Counts</h2><table class="counts" id="counts">{count_rows}</table>
-<h2>Pages</h2>
-<section id="pages">{"".join(body) or "<p>No ingested pages.</p>"}</section>
-<h2>Rejected files</h2>
-<table class="list" id="rejected"><tr><th>volume</th><th>file</th><th>reason</th></tr>
-{rejected_rows}</table>
-<h2>Dead jobs</h2>
-<table class="list" id="dead"><tr><th>job</th><th>volume</th><th>page</th><th>attempts</th>
-<th>error</th></tr>{dead_rows}</table>
+transparent watercolour wash (ink stays ink). Click a picture to see it at full size (at most
+{full_size} px).</p>
+{newline.join(sections)}
 </body></html>
 """
-    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_bytes_atomically(out, document.encode("utf-8"))
-    return {"out": str(out), **counts}
+    pictures.sweep()
+    return {"out": str(out), "pictures": str(pictures.folder), **counts}
 
 
-def _page_html(page: _Page, store: Path, size: int) -> tuple[str, float | None]:
+#: how each count is named on the page (one name per count)
+_COUNT_LABELS = {
+    "colourless": "colorized without visible colour",
+    "jobs_pending": "jobs pending",
+    "jobs_running": "jobs running",
+    "jobs_done": "jobs done",
+    "jobs_failed": "jobs failed (will retry)",
+    "jobs_dead": "jobs dead",
+}
+
+
+def _page_html(page: _Page, store: Path, pictures: _Pictures) -> tuple[str, float | None]:
     """The page's HTML and the chromatic share of its derivative (None: none or unreadable)."""
     scan = page.scan
-    master = _image(master_thumbnail, Path(scan.root) / scan.path, scan.page_index, size)
+    name = Path(scan.path).name
+    about = f"{page.volume}, page {scan.page_index + 1}, {name}"
+    stem = f"scan-{scan.id}"
+    try:
+        grey = master_pixels(Path(scan.root) / scan.path, scan.page_index, pictures.full)
+        master = pictures.figure(f"{stem}-master", grey, f"{about}: master (greyscale)")
+    except (ArchcolorError, OSError, ValueError) as error:
+        master = _unavailable(error)
     share = None
-    if page.derivative is not None:
+    if page.derivative is not None and page.job is not None:
         try:
-            pixels = _derivative_pixels(inside_store(store, page.derivative.path), size)
+            pixels = derivative_pixels(inside_store(store, page.derivative.path), pictures.full)
+            share = chromatic_share(reduce_pixels(pixels, MEASURE_SIZE))
+            render = _render(_parameters(page))
+            colour = pictures.figure(
+                f"{stem}-colorized",
+                pixels,
+                f"{about}: colorized by {page.job.model_name} ({render})",
+            )
         except (ArchcolorError, OSError, ValueError) as error:
-            colour = f'<div class="missing">thumbnail unavailable: {html.escape(str(error))}</div>'
-        else:
-            share = chromatic_share(pixels)
-            colour = f'<img src="{_jpeg_data_uri(pixels)}" alt="">'
+            colour = _unavailable(error)
     else:
         colour = '<div class="missing">no derivative yet</div>'
     heading = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -25,8 +26,8 @@ ARCHCOLOR = str(Path(sys.executable).with_name("archcolor"))
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([ARCHCOLOR, *args], capture_output=True, text=True, timeout=600)
+def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([ARCHCOLOR, *args], capture_output=True, text=True, timeout=600, cwd=cwd)
 
 
 def _colorized(tmp_path: Path) -> list[str]:
@@ -79,12 +80,18 @@ def test_export_every_format_bag_iiif_and_report(tmp_path: Path) -> None:
     usage = _cli(*base, "export", "--format", "gif", "--out", str(tmp_path / "none"))
     assert usage.returncode == 1 and "--format must be one of" in usage.stderr
 
-    report = tmp_path / "report.html"
-    done = _cli(*base, "report", "--out", str(report), "--json")
+    done = _cli(*base, "report", "--json", cwd=tmp_path)  # default: archcolor-report/index.html
     assert done.returncode == 0, done.stderr
     counts = json.loads(done.stdout)
     assert (counts["pages"], counts["colorized"], counts["rejected"]) == (2, 2, 0)
-    assert report.read_text().count("data:image/jpeg;base64,") == 4
+    folder = tmp_path / Path(counts["out"]).parent
+    assert folder.name == "archcolor-report"
+    text = (tmp_path / counts["out"]).read_text()
+    pictures = re.findall(r'<a href="([^"]+)"[^>]*><img src="([^"]+)"[^>]*loading="lazy"', text)
+    assert len(pictures) == 4  # master + colorized per page, each linked to its full size
+    for link, thumbnail in pictures:
+        assert (folder / link).is_file() and (folder / thumbnail).is_file()
+    assert "Rejected" not in text and "Dead jobs" not in text  # nothing to list
 
 
 @pytest.mark.slow
@@ -95,7 +102,7 @@ def test_export_every_format_bag_iiif_and_report(tmp_path: Path) -> None:
 )
 def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     base = _colorized(tmp_path)
-    report = tmp_path / "report.html"
+    report = tmp_path / "review" / "report.html"
     assert run([*base, "report", "--out", str(report)]) == 0
     dom = subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
@@ -104,7 +111,8 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     )  # fmt: skip
     assert dom.returncode == 0, dom.stderr
     assert dom.stdout.count('class="page"') == 2
-    assert dom.stdout.count("data:image/jpeg;base64,") == 4
+    assert dom.stdout.count('loading="lazy"') == 4
+    assert dom.stdout.count('<a href="report_files/') == 4
     shot = tmp_path / "report.png"
     subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1200,1600",

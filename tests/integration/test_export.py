@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -238,10 +239,12 @@ def test_report_shows_pages_side_by_side_rejections_and_dead_jobs(tmp_path: Path
     counts = write_report(engine, store, tmp_path / "r" / "report.html", volume="vol-1")
     engine.dispose()
     assert counts["pages"] == 2 and counts["colorized"] == 2
-    assert counts["rejected"] == 1 and counts["dead_jobs"] == 1
+    assert counts["rejected"] == 1 and counts["jobs_dead"] == 1
     text = (tmp_path / "r" / "report.html").read_text()
     assert text.count('<article class="page"') == 2
-    assert text.count("data:image/jpeg;base64,") == 4  # master + colorized per page
+    assert len(_tags(tmp_path / "r" / "report.html").images) == 4  # master + colorized per page
+    assert _tags(tmp_path / "r" / "report.html").headings == [
+        "Counts", "Pages", "Rejected files", "Dead jobs"]  # fmt: skip
     assert "broken.tif" in text and "simulated &lt;failure&gt; for the report" in text
     assert "iizuka.fixture" in text
     assert "http://" not in text.replace("http://www.w3.org", "") and 'src="http' not in text
@@ -400,3 +403,107 @@ def test_iiif_with_pyramid_has_an_image_service_and_links_the_pyramid(
         assert pyramid["format"] == "image/tiff" and pyramid["id"].endswith(".tif")
     assert bodies[0]["service"][0]["id"] == f"{BASE}/iiif/3/vol-1%2Fpage-00-p0001.tif"
     _check_manifest(out)
+
+
+# -- the report -------------------------------------------------------------------------------
+
+
+class _Tags(HTMLParser):
+    """The report's tags: images (with the link around them), headings, count rows, ids."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[dict[str, str]] = []
+        self.headings: list[str] = []
+        self.count_labels: list[str] = []
+        self.ids: list[str] = []
+        self._link: str | None = None
+        self._in: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        if "id" in values:
+            self.ids.append(values["id"])
+        if tag == "a":
+            self._link = values.get("href")
+        elif tag == "img":
+            self.images.append({**values, "link": self._link or ""})
+        elif tag in ("h2", "th"):
+            self._in = tag
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a":
+            self._link = None
+        self._in = None if tag in ("h2", "th") else self._in
+
+    def handle_data(self, data: str) -> None:
+        if self._in == "h2":
+            self.headings.append(data.strip())
+        elif self._in == "th" and "counts" in self.ids and self.ids[-1] == "counts":
+            self.count_labels.append(data.strip())
+
+
+def _tags(report: Path) -> _Tags:
+    parser = _Tags()
+    parser.feed(report.read_text())
+    return parser
+
+
+def test_report_thumbnails_link_full_size_copies_in_its_own_folder(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.sqlite3'}"
+    store = make_catalog(tmp_path, url, sizes=[(900, 1200), (260, 200)])
+    report = tmp_path / "review" / "index.html"
+    engine = create_catalog_engine(url)
+    try:
+        counts = write_report(engine, store, report, full_size=1000)
+    finally:
+        engine.dispose()
+    assert counts["pages"] == 2 and counts["colorized"] == 2
+    tags = _tags(report)
+    assert len(tags.images) == 4  # master and colorized per page
+    folder = report.parent.resolve()
+    for image in tags.images:
+        assert image["loading"] == "lazy"
+        thumbnail, full = report.parent / image["src"], report.parent / image["link"]
+        # a single self-contained folder: relative links to files inside it
+        for path in (thumbnail, full):
+            assert path.resolve().is_relative_to(folder) and path.is_file(), path
+        assert "://" not in image["src"] + image["link"]
+        with Image.open(thumbnail) as small, Image.open(full) as large:
+            assert small.size == (int(image["width"]), int(image["height"]))
+            if "page-00" in image["alt"]:  # 900 x 1200: thumbnail 640, full copy 1000
+                assert max(small.size) == 640 and max(large.size) == 1000
+            else:  # 260 x 200: never enlarged
+                assert small.size == large.size == (260, 200)
+    alts = [image["alt"] for image in tags.images]
+    assert alts[0].startswith("vol-1, page 1, page-00.tif: master")
+    assert alts[1] == "vol-1, page 1, page-00.tif: colorized by iizuka.fixture (luminance)"
+    assert "page-01.tif" in alts[2] and "page-01.tif" in alts[3]
+    # nothing rejected, no dead job: those sections are not shown
+    assert tags.headings == ["Counts", "Pages"]
+    assert "rejected" not in tags.ids and "dead" not in tags.ids
+    # one name per count
+    labels = tags.count_labels
+    assert len(labels) == len(set(labels)) and "dead jobs" not in labels
+    assert [label for label in labels if "dead" in label] == ["jobs dead"]
+
+    # a second report into the same folder replaces the first one's pictures
+    before = sorted(p.name for p in (report.parent / "index_files").iterdir())
+    (report.parent / "index_files" / "scan-999-master.jpg").write_bytes(b"an earlier page")
+    engine = create_catalog_engine(url)
+    try:
+        write_report(engine, store, report, full_size=1000, volume="vol-1")
+    finally:
+        engine.dispose()
+    assert sorted(p.name for p in (report.parent / "index_files").iterdir()) == before
+    # a folder of the same name the report did not make is not touched
+    other = tmp_path / "mine.html"
+    (tmp_path / "mine_files").mkdir()
+    (tmp_path / "mine_files" / "keep.txt").write_text("mine")
+    engine = create_catalog_engine(url)
+    try:
+        with pytest.raises(OutputError, match="mine_files"):
+            write_report(engine, store, other)
+    finally:
+        engine.dispose()
+    assert (tmp_path / "mine_files" / "keep.txt").read_text() == "mine"
