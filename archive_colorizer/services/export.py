@@ -81,6 +81,7 @@ from archive_colorizer.imaging.access_copy import (
 from archive_colorizer.imaging.atomic import file_mode, fsync_directory, write_bytes_atomically
 from archive_colorizer.imaging.hashing import CHUNK_BYTES, sha256_file
 from archive_colorizer.imaging.pyramid import PYRAMID_COMPRESSIONS, write_pyramid
+from archive_colorizer.imaging.row_reducer import reduced_size
 from archive_colorizer.services import bagit, iiif
 from archive_colorizer.services.guard import (
     EXPORT_TAG_FILES,
@@ -704,7 +705,21 @@ def _iiif_access_copy(
     options: ExportOptions,
     previous: dict[str, str],
 ) -> tuple[str, int, int, int]:
-    """Make (or keep) the web-sized JPEG a canvas paints; returns (sha256, bytes, w, h)."""
+    """Make (or keep) the web-sized JPEG a canvas paints; returns (sha256, bytes, w, h).
+
+    Kept without reading the derivative when the page itself was unchanged (same derivative,
+    same options) and the copy is still the one the previous manifest lists, at the size asked.
+    """
+    from PIL import Image
+
+    width, height = reduced_size(record.width, record.height, options.iiif_access_size)
+    kept = inside_folder(out, relative)
+    if record.status == "unchanged" and relative in previous and kept.is_file():
+        digest, size = sha256_file(kept)
+        if digest == previous[relative]:
+            with contextlib.suppress(OSError, ValueError), Image.open(kept) as image:
+                if image.size == (width, height):
+                    return digest, size, width, height
     source = inside_store(store, record.derivative_path)
     digest_source, _size = sha256_file(source)
     if digest_source != record.derivative_sha256:

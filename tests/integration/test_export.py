@@ -352,9 +352,23 @@ def test_iiif_without_pyramid_paints_a_web_sized_jpeg_and_links_the_archival_tif
     payload = {p.relative_to(out).as_posix() for p in (out / "data").rglob("*") if p.is_file()}
     document = json.loads((out / "manifest.json").read_text())
     assert payload == {f["path"] for f in document["files"]}
+    copies = sorted((out / "data/iiif/vol-1/access").rglob("*.jpg"))
+    before = {p: p.stat().st_mtime_ns for p in copies}
     again = _export(url, store, format="tiff", out=out, bagit=True, iiif_base_url=BASE,
                     iiif_access_size=200)  # fmt: skip
-    assert again.unchanged == 3
+    assert again.unchanged == 3 and not again.problems
+    assert {p: p.stat().st_mtime_ns for p in copies} == before  # kept, not rewritten
+    copies[0].write_bytes(b"damaged")  # a damaged access copy is made again
+    _export(url, store, format="tiff", out=out, bagit=True, iiif_base_url=BASE,
+            iiif_access_size=200)  # fmt: skip
+    with Image.open(copies[0]) as image:
+        assert image.format == "JPEG"
+    bagit.Bag(str(out)).validate()
+    # another size asked: the copies are made again at that size
+    _export(url, store, format="tiff", out=out, bagit=True, iiif_base_url=BASE,
+            iiif_access_size=150)  # fmt: skip
+    bodies = validate_presentation3(_manifest(out, "data/iiif/vol-1/manifest.json"), out, SIZES)
+    assert [max(b["width"], b["height"]) for b in bodies] == [150, 150, 150]
     bagit.Bag(str(out)).validate()
 
 
