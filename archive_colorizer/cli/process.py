@@ -173,7 +173,9 @@ def register(app: typer.Typer) -> None:
         chroma_size: Annotated[
             int,
             typer.Option(
-                "--chroma-size", min=0, help="Long side of the chroma working image; 0 = full."
+                "--chroma-size",
+                min=0,
+                help="Long side of the chroma working image in px; 0 = full.",
             ),
         ] = DEFAULT_CHROMA_SIZE,
         paper_mask: Annotated[
@@ -211,7 +213,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--lease-seconds",
                 min=0.5,
-                help="A job whose worker stops heartbeating for this long is taken over.",
+                help="Seconds without a heartbeat after which another worker takes a job over.",
             ),
         ] = 60.0,
         max_attempts: Annotated[
@@ -219,10 +221,15 @@ def register(app: typer.Typer) -> None:
         ] = service.DEFAULT_MAX_ATTEMPTS,
         poll_seconds: Annotated[
             float,
-            typer.Option("--poll-seconds", min=0.05, help="Idle polling interval."),
+            typer.Option("--poll-seconds", min=0.05, help="Idle polling interval in seconds."),
         ] = 2.0,
         json_out: Annotated[
-            bool, typer.Option("--json", help="One JSON line per finished job on stdout.")
+            bool,
+            typer.Option(
+                "--json",
+                help="One JSON line per finished job on stdout, then one summary object "
+                "(queued, done, failed, dead, megapixels, seconds, megapixels_per_second).",
+            ),
         ] = False,
         worker_memory_mb: Annotated[
             int,
@@ -242,6 +249,9 @@ def register(app: typer.Typer) -> None:
         PostgreSQL catalog: each page is colorized exactly once. SIGINT/SIGTERM give the page in
         hand back to the queue and stop within seconds. Exit 0 all done; 3 some pages are dead
         (`archcolor jobs --state dead`); 130/143 stopped by a signal.
+
+        Progress goes to stderr: a progress bar on a terminal, otherwise (cron, logs, containers)
+        one line per finished page with its MP/s and the run's ETA.
         """
         if not pending:
             raise typer.BadParameter(
