@@ -62,6 +62,9 @@ megapixels_per_second, stage_seconds, model, weights_sha256, device, parameters.
 When a catalog exists (--db), OUTPUT may not lie in a folder that was ingested, nor replace a
 file holding a catalogued master's bytes.
 
+OUTPUT must end in .tif or .tiff; JPEG, PNG and WebP copies of processed pages come from
+`archcolor export --format jpeg|png|webp`.
+
 Exit status: 0 on success, 1 on an error (missing or unusable INPUT, OUTPUT exists without
 --overwrite, OUTPUT inside an ingested folder, unknown model, damaged weights, device
 unavailable).
@@ -81,7 +84,17 @@ def _creation_time() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
+#: what OUTPUT may be named: colorize writes TIFF derivatives only
+TIFF_SUFFIXES = (".tif", ".tiff")
+
+
 def _check_paths(source: Path, output: Path, overwrite: bool) -> None:
+    if output.suffix.lower() not in TIFF_SUFFIXES:
+        raise OutputError(
+            f"{output}: colorize writes a TIFF derivative, so OUTPUT must end in .tif or .tiff; "
+            "for JPEG, PNG or WebP copies of processed pages use "
+            "`archcolor export --format jpeg|png|webp`"
+        )
     if not source.exists():
         raise PathNotFoundError(f"{source}: no such file; check the path")
     if not source.is_file():
@@ -158,7 +171,12 @@ def register(app: typer.Typer) -> None:
         ],
         output: Annotated[
             Path,
-            typer.Option("--output", "-o", help="Derivative TIFF to write.", show_default=False),
+            typer.Option(
+                "--output",
+                "-o",
+                help="Derivative TIFF to write (.tif or .tiff).",
+                show_default=False,
+            ),
         ],
         model: Annotated[
             str | None,

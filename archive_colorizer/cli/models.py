@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -103,9 +104,16 @@ def register(app: typer.Typer) -> None:
             if not rows:
                 console.print(f"No models installed in {', '.join(dirs)}.")
             else:
-                table = Table(title=f"Models in {', '.join(dirs)}")
+                # fits 80 columns; narrower, cells wrap onto more lines instead of being cut
+                # with an ellipsis (iizuka-effl0.v1 and .v2 must stay distinguishable)
+                table = Table(
+                    title=f"Models in {', '.join(dirs)}",
+                    box=box.SIMPLE_HEAD,
+                    show_edge=False,
+                    collapse_padding=True,
+                )
                 for column in ("", "name", "arch", "parameters", "weights", "sha256", "status"):
-                    table.add_column(column)
+                    table.add_column(column, overflow="fold")
                 for row in rows:
                     table.add_row(
                         "*" if row["default"] else "",
@@ -113,7 +121,7 @@ def register(app: typer.Typer) -> None:
                         row["arch"],
                         f"{row['parameters']:,}",
                         _size(row["weights_bytes"]),
-                        row["weights_sha256"][:16] + "…",
+                        row["weights_sha256"][:12] + "…",
                         row["status"] if row["status"] == "ok" else f"[red]{row['status']}[/]",
                     )
                 console.print(table)

@@ -8,6 +8,7 @@ released back to the queue); 1 an error before any work started.
 from __future__ import annotations
 
 import signal
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -53,16 +54,21 @@ SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
 
 
 class _Feedback:
-    """Rich progress on a terminal (pages done/total, MP/s, ETA, failures), else quiet."""
+    """Progress of a run on stderr: a rich progress bar on a terminal (pages done/total, MP/s,
+    ETA, failures); without a terminal (cron, logs, containers) one plain line per finished
+    page (``lines``); nothing when neither (``--json`` on a terminal)."""
 
-    def __init__(self, engine: Any, only: Any, enabled: bool) -> None:
+    def __init__(self, engine: Any, only: Any, bar: bool, lines: bool = False) -> None:
         self.engine = engine
         self.only = only
         self.since = utcnow()
         self.started = time.monotonic()
         self.progress: Progress | None = None
         self.task: Any = None
-        if enabled:
+        self.lines = lines
+        self.finished_pages = 0  # done or dead in this run
+        self.pixels = 0  # of the pages done in this run
+        if bar:
             self.progress = Progress(
                 TextColumn("[bold]colorizing"),
                 BarColumn(),
@@ -94,10 +100,50 @@ class _Feedback:
             failures=f"failures {failures}" if failures else "",
         )
 
+    def finished(self, report: JobReport) -> None:
+        """A job ended (in this process or a worker process): count it, log its line."""
+        if report.status == "done":
+            self.pixels += int(report.extra.get("pixels") or 0)
+        if report.status in ("done", "dead"):
+            self.finished_pages += 1
+        if self.lines:
+            sys.stderr.write(self._line(report) + "\n")
+            sys.stderr.flush()
+
+    def _line(self, report: JobReport) -> str:
+        extra = report.extra
+        page = (
+            f"{extra['volume']}/{extra['path']} page {int(extra['page_index']) + 1}"
+            if "path" in extra
+            else f"scan {report.scan}"
+        )
+        megapixels = int(extra.get("pixels") or 0) / 1e6
+        what = f"{report.status} {page} in {report.seconds:.1f} s"
+        if report.status == "done" and report.seconds > 0:
+            what += f" ({megapixels:.2f} MP, {megapixels / report.seconds:.2f} MP/s)"
+        if report.error:
+            what += f": {report.error.splitlines()[0][:200]}"
+        counts = service.progress(self.engine, self.only, self.since).counts
+        elapsed = max(1e-6, time.monotonic() - self.started)
+        left = counts["pending"] + counts["running"] + counts["failed"]
+        eta = "-"
+        if self.finished_pages:
+            eta = _clock(left * elapsed / self.finished_pages)
+        return (
+            f"archcolor process: {what}; {self.finished_pages} finished, {left} left, "
+            f"run {self.pixels / 1e6 / elapsed:.2f} MP/s, ETA {eta}"
+        )
+
     def close(self) -> None:
         if self.progress is not None:
             self.tick()
             self.progress.stop()
+
+
+def _clock(seconds: float) -> str:
+    """H:MM:SS."""
+    whole = round(seconds)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
 
 
 def register(app: typer.Typer) -> None:
@@ -127,7 +173,9 @@ def register(app: typer.Typer) -> None:
         chroma_size: Annotated[
             int,
             typer.Option(
-                "--chroma-size", min=0, help="Long side of the chroma working image; 0 = full."
+                "--chroma-size",
+                min=0,
+                help="Long side of the chroma working image in px; 0 = full.",
             ),
         ] = DEFAULT_CHROMA_SIZE,
         paper_mask: Annotated[
@@ -165,7 +213,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--lease-seconds",
                 min=0.5,
-                help="A job whose worker stops heartbeating for this long is taken over.",
+                help="Seconds without a heartbeat after which another worker takes a job over.",
             ),
         ] = 60.0,
         max_attempts: Annotated[
@@ -173,10 +221,15 @@ def register(app: typer.Typer) -> None:
         ] = service.DEFAULT_MAX_ATTEMPTS,
         poll_seconds: Annotated[
             float,
-            typer.Option("--poll-seconds", min=0.05, help="Idle polling interval."),
+            typer.Option("--poll-seconds", min=0.05, help="Idle polling interval in seconds."),
         ] = 2.0,
         json_out: Annotated[
-            bool, typer.Option("--json", help="One JSON line per finished job on stdout.")
+            bool,
+            typer.Option(
+                "--json",
+                help="One JSON line per finished job on stdout, then one summary object "
+                "(queued, done, failed, dead, megapixels, seconds, megapixels_per_second).",
+            ),
         ] = False,
         worker_memory_mb: Annotated[
             int,
@@ -196,6 +249,9 @@ def register(app: typer.Typer) -> None:
         PostgreSQL catalog: each page is colorized exactly once. SIGINT/SIGTERM give the page in
         hand back to the queue and stop within seconds. Exit 0 all done; 3 some pages are dead
         (`archcolor jobs --state dead`); 130/143 stopped by a signal.
+
+        Progress goes to stderr: a progress bar on a terminal, otherwise (cron, logs, containers)
+        one line per finished page with its MP/s and the run's ETA.
         """
         if not pending:
             raise typer.BadParameter(
@@ -224,6 +280,15 @@ def register(app: typer.Typer) -> None:
                 max_attempts=max_attempts,
                 limit=limit,
             )
+            if queued.scans == 0:
+                where = "the catalog has" if volume is None else f"volume {volume!r} has"
+                err.print(
+                    f"{where} no ingested pages to colorize: run `archcolor ingest FOLDER "
+                    f"--volume {volume or 'NAME'}` first",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+            queued_total = [queued.queued + queued.requeued]
             only = service.claim_filter(engine, identity, volume)
             settings.store.mkdir(parents=True, exist_ok=True)
             swept = service.sweep_store(engine, settings.store)
@@ -255,11 +320,13 @@ def register(app: typer.Typer) -> None:
                 pixel_limit=settings.pixel_limit,
                 memory_limit_bytes=worker_memory_mb * 1024 * 1024 or None,
             )
-            feedback = _Feedback(engine, only, enabled=err.is_terminal and not json_out)
+            feedback = _Feedback(
+                engine, only, bar=err.is_terminal and not json_out, lines=not err.is_terminal
+            )
 
             def queue_new_pages() -> None:
                 """--follow: queue pages ingested since this command started."""
-                service.enqueue(
+                more = service.enqueue(
                     engine,
                     model=identity,
                     params=params,
@@ -270,6 +337,7 @@ def register(app: typer.Typer) -> None:
                     max_attempts=max_attempts,
                     limit=None,
                 )
+                queued_total[0] += more.queued
 
             refill = _Throttled(queue_new_pages, poll_seconds * REFILL_POLLS) if follow else None
             try:
@@ -277,7 +345,8 @@ def register(app: typer.Typer) -> None:
             finally:
                 feedback.close()
             counts = service.progress(engine, only, feedback.since).counts
-        _finish(summary, errors, counts, json_out)
+            seconds = time.monotonic() - feedback.started
+        _finish(summary, errors, counts, json_out, queued_total[0], seconds)
 
     @app.command("jobs")
     def jobs_command(
@@ -404,6 +473,7 @@ def _work(
         def finished(report: JobReport) -> None:
             if json_out:
                 emit_json(report.as_json())
+            feedback.finished(report)
             feedback.tick()
 
         runner = _load_interruptibly(factory)
@@ -420,7 +490,7 @@ def _work(
         if refill is not None:
             refill()
 
-    pool = run_worker_processes(config, factory, workers, tick=tick)
+    pool = run_worker_processes(config, factory, workers, tick=tick, on_finished=feedback.finished)
     errors = list(pool.errors)
     stopped = pool.total.interrupted_by is not None
     for index, code in enumerate(pool.exit_codes):
@@ -484,15 +554,42 @@ def _nothing_to_do(config: WorkerConfig) -> bool:
     return seen.claimable == 0 and seen.waiting == 0
 
 
+def run_summary(summary: WorkerSummary, queued: int, seconds: float) -> dict[str, Any]:
+    """The ``--json`` summary object that ends every `process` run."""
+    megapixels = summary.pixels / 1e6
+    return {
+        "summary": True,
+        "queued": queued,
+        "done": summary.done,
+        "failed": summary.failed,
+        "dead": summary.dead,
+        "released": summary.released,
+        "megapixels": round(megapixels, 3),
+        "seconds": round(seconds, 3),
+        "megapixels_per_second": round(megapixels / seconds, 4) if seconds > 0 else 0.0,
+        "stopped_by": summary.interrupted_by,
+    }
+
+
 def _finish(
-    summary: WorkerSummary, errors: list[str], counts: Mapping[str, int], json_out: bool
+    summary: WorkerSummary,
+    errors: list[str],
+    counts: Mapping[str, int],
+    json_out: bool,
+    queued: int,
+    seconds: float,
 ) -> None:
     err = stderr_console()
+    figures = run_summary(summary, queued, seconds)
+    if json_out:
+        emit_json(figures)
     line = (
-        f"this run: {summary.done} done, {summary.failed} failed (will retry), {summary.dead} "
-        f"dead, {summary.released} released, {summary.lost} lost, {summary.reaped} expired "
-        f"leases reaped; queue: {counts['pending']} pending, {counts['running']} running, "
-        f"{counts['failed']} failed, {counts['done']} done, {counts['dead']} dead"
+        f"this run: {queued} queued, {summary.done} done, {summary.failed} failed (will retry), "
+        f"{summary.dead} dead, {summary.released} released, {summary.lost} lost, "
+        f"{summary.reaped} expired leases reaped; {figures['megapixels']:.2f} MP in "
+        f"{seconds:.1f} s ({figures['megapixels_per_second']:.2f} MP/s); queue: "
+        f"{counts['pending']} pending, {counts['running']} running, {counts['failed']} failed, "
+        f"{counts['done']} done, {counts['dead']} dead"
     )
     if summary.interrupted_by:
         line += f"; stopped by {summary.interrupted_by}"

@@ -3,19 +3,47 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "file_mode", "fsync_directory", "write_bytes_atomically"]
+__all__ = [
+    "atomic_path",
+    "current_umask",
+    "file_mode",
+    "fsync_directory",
+    "write_bytes_atomically",
+]
+
+
+@functools.cache
+def _umask_read_once() -> int:
+    """The umask by setting and restoring it, once per process: ``os.umask`` changes a
+    process-wide setting, so a thread creating a file meanwhile could get the wrong mode."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the system says it (Linux:
+    ``Umask:`` in /proc/self/status), else set and restored once and remembered."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8) & 0o777
+    except (OSError, ValueError, IndexError):
+        pass
+    return _umask_read_once()
 
 
 def file_mode() -> int:
-    """Permissions of a new ordinary file under the current umask (mkstemp makes 0600)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask
+    """Permissions of a new ordinary file under the user's umask (``0o666 & ~umask``), as
+    ``open()`` would make it; ``mkstemp`` alone makes 0600 whatever the umask."""
+    return 0o666 & ~current_umask()
 
 
 def fsync_directory(directory: Path) -> None:

@@ -36,7 +36,7 @@ import numpy.typing as npt
 import tifffile
 
 from archive_colorizer.errors import OutputError
-from archive_colorizer.imaging.atomic import fsync_directory
+from archive_colorizer.imaging.atomic import file_mode, fsync_directory
 from archive_colorizer.imaging.hashing import sha256_file
 
 __all__ = ["COMPRESSIONS", "TILE_SIZES", "needs_bigtiff", "write_tiled_tiff"]
@@ -110,7 +110,10 @@ def write_tiled_tiff(
     )
     temporary = Path(temporary_name)
     try:
-        os.close(fd)
+        try:
+            os.fchmod(fd, file_mode())  # readable as the umask says, like any new file
+        finally:
+            os.close(fd)
         options: dict[str, Any] = {
             "shape": (height, width, 3),
             "dtype": item,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
+from archive_colorizer.imaging.atomic import file_mode
 from archive_colorizer.imaging.hashing import sha256_file
 from archive_colorizer.inference.cards import (
     MARKDOWN_FILE,
@@ -84,6 +86,7 @@ def write_fixture(directory: Path) -> ModelCard:
     state = fixture_state(network)
     weights = directory / WEIGHTS_FILE
     save_file(state, str(weights), metadata={"model": FIXTURE_NAME})
+    os.chmod(weights, file_mode())  # safetensors writes 0600 whatever the umask
     digest, size = sha256_file(weights)
     card = ModelCard(
         name=FIXTURE_NAME,

@@ -171,9 +171,11 @@ class WorkerSummary:
     reaped: int = 0
     interrupted_by: str | None = None
     seconds: float = 0.0
+    #: pixels of the pages done (the ``pixels`` field of done jobs' reports)
+    pixels: int = 0
 
     def add(self, other: WorkerSummary) -> None:
-        for name in ("done", "failed", "dead", "released", "lost", "reaped"):
+        for name in ("done", "failed", "dead", "released", "lost", "reaped", "pixels"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.interrupted_by = self.interrupted_by or other.interrupted_by
 
@@ -374,6 +376,8 @@ def _loop(
                 continue
             finished += report.status != "released"
             setattr(summary, report.status, getattr(summary, report.status) + 1)
+            if report.status == "done":
+                summary.pixels += int(report.extra.get("pixels") or 0)
             if on_finished is not None:
                 on_finished(report)
     finally:
@@ -485,8 +489,10 @@ def _child(
     import sys
 
     def emit(report: JobReport) -> None:
-        sys.stdout.write(json.dumps(report.as_json(), sort_keys=True, default=str) + "\n")
-        sys.stdout.flush()
+        if config.json_lines:
+            sys.stdout.write(json.dumps(report.as_json(), sort_keys=True, default=str) + "\n")
+            sys.stdout.flush()
+        results.put({"index": index, "report": report})  # for the parent's progress
 
     def leave_now(signum: int, _frame: FrameType | None) -> None:
         os._exit(128 + signum)  # still loading the model: nothing claimed, nothing to give back
@@ -499,7 +505,7 @@ def _child(
         results.put({"index": index, "error": _describe(error)})
         sys.exit(1)
     try:
-        summary = run_worker(config, runner, on_finished=emit if config.json_lines else None)
+        summary = run_worker(config, runner, on_finished=emit)
     except ArchcolorError as error:  # e.g. the catalog became read-only: one line, not a trace
         results.put({"index": index, "error": str(error)})
         sys.exit(1)
@@ -522,12 +528,14 @@ def run_worker_processes(
     *,
     tick: Callable[[], None] | None = None,
     tick_seconds: float = 0.5,
+    on_finished: Callable[[JobReport], None] | None = None,
 ) -> PoolSummary:
     """Run ``processes`` workers as spawned processes; SIGINT/SIGTERM are passed on to them.
 
     ``factory`` must be picklable (a module-level function or a dataclass instance) and is
     called once in each process. ``tick`` is called every ``tick_seconds`` while they run
-    (progress display). Returns when every process has exited.
+    (progress display), ``on_finished`` in this process with each job a worker finished (at
+    most ``tick_seconds`` later). Returns when every process has exited.
     """
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
@@ -540,6 +548,21 @@ def run_worker_processes(
     stop = _Stop()
     previous = _install_signal_handlers(stop)
     forwarded = False
+    messages: list[dict[str, Any]] = []
+
+    def drain(wait: float) -> None:
+        """Hand finished jobs to ``on_finished``; keep the workers' last words for later."""
+        while True:
+            try:
+                message = results.get(timeout=wait) if wait else results.get_nowait()
+            except Exception:  # queue.Empty, or the queue closed by a dying worker
+                return
+            if "report" in message:
+                if on_finished is not None:
+                    on_finished(message["report"])
+            else:
+                messages.append(message)
+
     try:
         for child in children:
             child.start()
@@ -555,17 +578,15 @@ def run_worker_processes(
             if tick is not None:
                 tick()
             stop.event.wait(tick_seconds)
+            drain(0)
             for child in children:
                 child.join(timeout=0)
     finally:
         _restore_signal_handlers(previous)
+    drain(0.2)
     total = WorkerSummary(worker=f"{processes} processes")
     errors: list[str] = []
-    while True:
-        try:
-            message = results.get(timeout=0.2)
-        except Exception:
-            break
+    for message in messages:
         if "summary" in message:
             total.add(WorkerSummary(**message["summary"]))
         else:

@@ -162,6 +162,23 @@ def test_existing_output_needs_overwrite(
     assert code == 1 and "does not exist" in err
 
 
+def test_output_must_be_a_tiff_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    master = write_gray8(tmp_path / "m.tif", width=33, height=17)
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("page.jpg", "page.png", "page.webp", "page", "page.tif.part"):
+        code, _, err = colorize(capsys, str(master), "-o", str(out / name))
+        assert code == 1 and err.count("\n") == 1, (name, err)
+        assert name in err and "archcolor export --format jpeg|png|webp" in err, err
+    assert list(out.iterdir()) == []
+    code, _, err = colorize(capsys, str(master), "-o", str(out / "page.TIFF"))
+    assert code == 0, err
+    # written through a private temporary file, yet readable as the umask says
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert (out / "page.TIFF").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
 def test_bad_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     master = write_tiff(tmp_path / "m.tif", "gray8", pages=2)
     output = str(tmp_path / "o.tif")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -90,3 +91,33 @@ def test_console_script_end_to_end(models_dir: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["default"] == FIXTURE_NAME
+
+
+def test_table_wraps_instead_of_cutting_names_in_80_columns(tmp_path: Path) -> None:
+    """Two versions of one model stay distinguishable on a narrow terminal."""
+    directory = tmp_path / "models"
+    names = ["iizuka.fixture-v1", "iizuka.fixture-v2"]
+    for name in names:
+        shutil.copytree(SHIPPED, directory / name)
+        card_path = directory / name / "card.json"
+        card_path.write_text(json.dumps({**json.loads(card_path.read_text()), "name": name}))
+    (directory / "DEFAULT").write_text(names[1] + "\n")
+    script = Path(sys.executable).with_name("archcolor")
+    for columns in (80, 60):
+        env = {**os.environ, ENV_MODELS_DIR: str(directory), "COLUMNS": str(columns)}
+        done = subprocess.run(
+            [str(script), "models"], capture_output=True, text=True, env=env, check=False
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        lines = done.stdout.splitlines()
+        assert max(len(line) for line in lines) <= columns, done.stdout
+        # only the sha256 prefix ends in an ellipsis, never a name
+        assert re.findall(r"(\S)…", done.stdout) and all(
+            char in "0123456789abcdef" for char in re.findall(r"(\S)…", done.stdout)
+        ), done.stdout
+        rows = [line for line in lines if " iizuka" in line and "Models" not in line]
+        if columns == 80:  # whole names, one line each
+            assert [n for n in names if any(n in row for row in rows)] == names, done.stdout
+        else:  # wrapped onto the following lines, nothing lost
+            cells = "".join(line[:24] for line in lines).replace(" ", "")
+            assert all(name in cells for name in names), done.stdout

@@ -29,6 +29,13 @@ def _json(capsys: pytest.CaptureFixture[str]) -> object:
     return json.loads(out)
 
 
+def _job_lines(out: str) -> list[dict[str, object]]:
+    """`process --json` output: one line per finished job, then the run's summary object."""
+    *jobs, summary = [json.loads(line) for line in out.splitlines()]
+    assert summary["summary"] is True and "status" not in summary, out
+    return jobs
+
+
 def _volume(folder: Path, pages: int) -> None:
     for number in range(pages):
         write_synthetic_page(
@@ -72,6 +79,8 @@ def test_process_pending_end_to_end(
     )  # fmt: skip
     assert done.returncode == 3, done.stderr  # one page is dead
     lines = [json.loads(line) for line in done.stdout.splitlines()]
+    summary = lines.pop()  # the last line sums the run up
+    assert summary["summary"] is True and (summary["done"], summary["dead"]) == (3, 1)
     assert sorted(line["status"] for line in lines) == ["dead", "done", "done", "done"]
     for line in lines:
         assert {"scan", "status", "seconds", "error"} <= set(line)
@@ -174,7 +183,10 @@ def test_follow_queues_pages_ingested_while_it_runs(tmp_path: Path) -> None:
         worker.terminate()
         out, err = worker.communicate(timeout=120)
     assert worker.returncode == 143, err
-    assert [json.loads(line)["status"] for line in out.splitlines()] == ["done", "done"]
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line.get("status") for line in lines] == ["done", "done", None]
+    assert lines[-1]["summary"] is True and lines[-1]["stopped_by"] == "SIGTERM"
+    assert (lines[-1]["queued"], lines[-1]["done"]) == (2, 2)  # the late page was queued too
 
 
 def _shown(base: list[str], scan: int, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
@@ -247,7 +259,7 @@ def test_render_mode_is_part_of_the_job_and_its_provenance(
     assert "--render must be luminance or wash, not 'oil'" in err and len(err.splitlines()) == 1
 
     assert run([*process, "--render", "wash", "--json"]) == 0
-    done = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    done = _job_lines(capsys.readouterr().out)
     assert [line["status"] for line in done] == ["done", "done"]
     assert run([*base, "jobs", "--json"]) == 0
     jobs = _json(capsys)
@@ -268,14 +280,11 @@ def test_render_mode_is_part_of_the_job_and_its_provenance(
     err = capsys.readouterr().err
     assert "0 queued" in err and "2 already done" in err
     assert run([*process, "--render", "wash", "--json"]) == 0
-    assert capsys.readouterr().out == ""  # nothing left to do
+    assert _job_lines(capsys.readouterr().out) == []  # nothing left to do
 
     # the fixture's card names no mode: luminance, a new job per page
     assert run([*process, "--json"]) == 0
-    assert [json.loads(line)["status"] for line in capsys.readouterr().out.splitlines()] == [
-        "done",
-        "done",
-    ]
+    assert [line["status"] for line in _job_lines(capsys.readouterr().out)] == ["done", "done"]
     assert run([*base, "jobs", "--json"]) == 0
     jobs = _json(capsys)
     assert isinstance(jobs, list)
@@ -286,7 +295,7 @@ def test_render_mode_is_part_of_the_job_and_its_provenance(
     card = json.loads(card_path.read_text())
     card_path.write_text(json.dumps({**card, "render": "wash"}))
     assert run([*process, "--json"]) == 0
-    assert capsys.readouterr().out == ""
+    assert _job_lines(capsys.readouterr().out) == []
 
 
 def test_report_names_the_rendering_and_flags_colourless_pages(
@@ -315,3 +324,63 @@ def test_report_names_the_rendering_and_flags_colourless_pages(
         text = report.read_text()
         assert f"<dt>rendering</dt><dd>{render} (" in text
         assert ("no visible colour" in text) == bool(colourless)
+
+
+def test_json_ends_with_a_summary_and_each_page_is_logged_without_a_terminal(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Outside a terminal (cron, logs, containers): one plain stderr line per finished page;
+    `--json` ends with one summary object, even when no job finishes. Store files follow the
+    umask, as any file the user's programs create."""
+    store = tmp_path / "store"
+    masters = tmp_path / "masters"
+    _volume(masters, 3)
+    base = ["--db", database_url, "--store", str(store)]
+    assert run([*base, "ingest", str(masters), "--volume", "vol"]) == 0
+    command = [ARCHCOLOR, *base, "process", "--pending", "--device", "cpu", "--json",
+               "--poll-seconds", "0.1", "--chroma-size", "64"]  # fmt: skip
+    done = subprocess.run(
+        [*command, "--workers", "2"], capture_output=True, text=True, timeout=600, umask=0o027
+    )
+    assert done.returncode == 0, done.stderr
+    *jobs, summary = [json.loads(line) for line in done.stdout.splitlines()]
+    assert sorted(job["status"] for job in jobs) == ["done"] * 3
+    assert summary["summary"] is True
+    assert {k: summary[k] for k in ("queued", "done", "failed", "dead")} == {
+        "queued": 3, "done": 3, "failed": 0, "dead": 0
+    }  # fmt: skip
+    assert summary["megapixels"] == round(3 * 300 * 400 / 1e6, 3)
+    assert summary["seconds"] > 0
+    assert summary["megapixels_per_second"] == pytest.approx(
+        summary["megapixels"] / summary["seconds"], rel=0.01
+    )
+    logged = [line for line in done.stderr.splitlines() if line.startswith("archcolor process:")]
+    assert len(logged) == 3, done.stderr
+    for line in logged:
+        assert " done vol/page-0" in line and " page 1 in " in line, line
+        assert "MP/s" in line and "ETA " in line, line
+    assert [line.split("; ")[1].split(" finished")[0] for line in logged] == ["1", "2", "3"]
+    assert logged[-1].endswith("0 left, run " + logged[-1].split(", run ")[1])
+    assert logged[-1].endswith("ETA 0:00:00")
+    for job in jobs:
+        assert (store / job["derivative"]).stat().st_mode & 0o777 == 0o640
+
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    (only,) = [json.loads(line) for line in again.stdout.splitlines()]
+    assert only["summary"] is True
+    assert (only["queued"], only["done"], only["megapixels"]) == (0, 0, 0.0)
+    assert "archcolor process:" not in again.stderr
+
+
+def test_pending_on_an_empty_catalog_says_to_ingest_first(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["--db", database_url, "--store", str(tmp_path / "store")]
+    assert run([*base, "db", "upgrade"]) == 0
+    capsys.readouterr()
+    assert run([*base, "process", "--pending", "--device", "cpu", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "no ingested pages" in captured.err and "archcolor ingest" in captured.err
+    (summary,) = [json.loads(line) for line in captured.out.splitlines()]
+    assert summary["summary"] is True and summary["queued"] == 0

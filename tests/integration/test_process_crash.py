@@ -188,6 +188,7 @@ def _kill_9_scenario(engine: Engine, database_url: str, tmp_path: Path) -> None:
     )  # fmt: skip
     assert rescue.returncode == 0, rescue.stderr
     lines = [json.loads(line) for line in rescue.stdout.splitlines()]
+    assert lines.pop()["summary"] is True  # the last line sums the run up
     assert held[0] in [line["job"] for line in lines if line["status"] == "done"]
     taken_over = _job(engine, held[0])
     assert taken_over.state == "done" and taken_over.attempts == 2
@@ -241,6 +242,7 @@ def _sigterm_scenario(engine: Engine, database_url: str, tmp_path: Path) -> None
     assert worker.returncode == 143, err
     assert "stopped by SIGTERM" in err
     released = [json.loads(line) for line in out.splitlines()]
+    assert released.pop()["stopped_by"] == "SIGTERM"  # the run's summary comes last
     assert held is not None
     if released and released[-1]["job"] == held:  # it may also have finished the job just then
         assert released[-1]["status"] in ("released", "done")
