@@ -30,11 +30,13 @@ __all__ = [
     "XYZ_TO_SRGB",
     "code_max",
     "grey_to_lightness",
+    "into_gamut_inplace",
     "lab_to_srgb",
     "lab_to_srgb_codes",
     "lightness_lut",
     "lightness_to_grey",
     "linear_lut",
+    "linear_planes_to_codes",
     "linear_to_codes",
     "linear_to_srgb",
     "rgb_codes_to_grey",
@@ -248,35 +250,23 @@ def lab_to_srgb_codes(
         np.add(plane, scratch, out=plane)
         np.multiply(z, m[channel, 2], out=scratch)
         np.add(plane, scratch, out=plane)
-    # gamut: mix toward (Y, Y, Y) by the largest factor <= 1 that fits. The largest channel is
-    # >= Y and the smallest <= Y (Y is their weighted mean), so (1 - Y) / (max - Y) and
-    # Y / (Y - min) are >= 1 for in-gamut pixels. For neutral pixels both denominators are 0
-    # up to float rounding, of either sign: they are floored at GAMUT_EPSILON so that such a
-    # pixel's factor is >= 1 (or its deviation from grey below GAMUT_EPSILON anyway).
     zero, one = np.float32(0.0), np.float32(1.0)
     np.maximum(y, zero, out=y)  # (np.clip with out= is several times slower)
     np.minimum(y, one, out=y)
-    high, low, scale = x, z, f_y
-    np.maximum(planes[0], planes[1], out=high)
-    np.maximum(high, planes[2], out=high)
-    np.minimum(planes[0], planes[1], out=low)
-    np.minimum(low, planes[2], out=low)
-    if high.max(initial=0.0) > one or low.min(initial=1.0) < zero:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            epsilon = np.float32(GAMUT_EPSILON)
-            np.subtract(high, y, out=high)
-            np.maximum(high, epsilon, out=high)
-            np.subtract(one, y, out=scratch)
-            np.divide(scratch, high, out=scale)
-            np.fmin(scale, one, out=scale)
-            np.subtract(y, low, out=low)
-            np.maximum(low, epsilon, out=low)
-            np.divide(y, low, out=scratch)
-            np.fmin(scale, scratch, out=scale)
-        for plane in planes:
-            np.subtract(plane, y, out=plane)
-            np.multiply(plane, scale, out=plane)
-            np.add(plane, y, out=plane)
+    into_gamut_inplace(planes, y, x, z, f_y, scratch)
+    return linear_planes_to_codes(planes, shape, bits)
+
+
+def linear_planes_to_codes(
+    planes: list[FloatArray], shape: tuple[int, ...], bits: int
+) -> npt.NDArray[Any]:
+    """Linear R, G, B planes (1-D, clipped to 0..1 in place) → sRGB codes ``(*shape, 3)``.
+
+    The 8-bit path encodes through a 65536-entry table of linear light (within one code value
+    of exact rounding, and only at exact code boundaries); the 16-bit path computes the transfer
+    function exactly.
+    """
+    zero, one = np.float32(0.0), np.float32(1.0)
     channels: list[npt.NDArray[Any]] = []
     for plane in planes:
         np.maximum(plane, zero, out=plane)
@@ -291,6 +281,51 @@ def lab_to_srgb_codes(
     columns = shape[-1] if shape else 1
     merged = cv2.merge([c.reshape(rows, columns) for c in channels])
     return merged.reshape(*shape, 3)
+
+
+def into_gamut_inplace(
+    planes: list[FloatArray],
+    y: FloatArray,
+    high: FloatArray,
+    low: FloatArray,
+    scale: FloatArray,
+    scratch: FloatArray,
+) -> None:
+    """Desaturate linear R, G, B ``planes`` (1-D, in place) toward (Y, Y, Y) until they fit 0..1.
+
+    ``y`` (in 0..1) is each pixel's luminance; ``high``, ``low``, ``scale`` and ``scratch`` are
+    work buffers of the same size (overwritten). Each pixel is mixed toward its grey by the
+    largest factor <= 1 that fits. The largest channel is >= Y and the smallest <= Y (Y is their
+    weighted mean), so (1 - Y) / (max - Y) and Y / (Y - min) are >= 1 for in-gamut pixels. For
+    neutral pixels both denominators are 0 up to float rounding, of either sign: they are floored
+    at GAMUT_EPSILON so that such a pixel's factor is >= 1 (or its deviation from grey below
+    GAMUT_EPSILON anyway). The mix is written ``p + (factor - 1)(p - Y)``, so an in-gamut pixel
+    (factor 1) is left exactly as it is whatever its neighbours: strictly per pixel, as tiling
+    needs. Y, and therefore L*, is kept.
+    """
+    one, zero = np.float32(1.0), np.float32(0.0)
+    np.maximum(planes[0], planes[1], out=high)
+    np.maximum(high, planes[2], out=high)
+    np.minimum(planes[0], planes[1], out=low)
+    np.minimum(low, planes[2], out=low)
+    if not (high.max(initial=0.0) > one or low.min(initial=1.0) < zero):
+        return
+    with np.errstate(divide="ignore", invalid="ignore"):
+        epsilon = np.float32(GAMUT_EPSILON)
+        np.subtract(high, y, out=high)
+        np.maximum(high, epsilon, out=high)
+        np.subtract(one, y, out=scratch)
+        np.divide(scratch, high, out=scale)
+        np.fmin(scale, one, out=scale)
+        np.subtract(y, low, out=low)
+        np.maximum(low, epsilon, out=low)
+        np.divide(y, low, out=scratch)
+        np.fmin(scale, scratch, out=scale)
+    np.subtract(scale, one, out=scale)
+    for plane in planes:
+        np.subtract(plane, y, out=scratch)
+        np.multiply(scratch, scale, out=scratch)
+        np.add(plane, scratch, out=plane)
 
 
 def srgb_codes_to_lab(rgb: npt.ArrayLike, bits: int) -> tuple[FloatArray, FloatArray, FloatArray]:

@@ -35,21 +35,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
 from archive_colorizer.imaging.color import (
     _DELTA,
     _DELTA2_3,
-    GAMUT_EPSILON,
     WHITE_XYZ,
     XYZ_TO_SRGB,
-    _encode_lut_8bit,
     _into_gamut,
     _lab_to_linear_planes,
+    into_gamut_inplace,
     linear_lut,
-    linear_to_codes,
+    linear_planes_to_codes,
 )
 
 __all__ = ["RENDER_MODES", "WASH_DARKENING", "render_wash_codes", "wash_lightness", "wash_linear"]
@@ -148,31 +146,10 @@ def render_wash_codes(
         np.add(plane, scratch, out=plane)
         np.multiply(z, m[channel, 2] * white[2], out=scratch)
         np.add(plane, scratch, out=plane)
-    # gamut: desaturate toward (Y, Y, Y) by the largest factor <= 1 that fits (as in
-    # color.lab_to_srgb_codes); Y = f_y^3 is in (0, 1] here. Pixels in gamut get factor 1 and
-    # are left exactly as they are: p + (factor - 1) (p - Y).
+    # gamut: desaturate toward (Y, Y, Y) at constant luminance, strictly per pixel; Y = f_y^3
+    # is in (0, 1] here
     one, zero = np.float32(1.0), np.float32(0.0)
-    high, low, scale = x, z, f_y
-    np.maximum(planes[0], planes[1], out=high)
-    np.maximum(high, planes[2], out=high)
-    np.minimum(planes[0], planes[1], out=low)
-    np.minimum(low, planes[2], out=low)
-    if high.max(initial=0.0) > one or low.min(initial=1.0) < zero:
-        epsilon = np.float32(GAMUT_EPSILON)
-        np.subtract(high, y, out=high)
-        np.maximum(high, epsilon, out=high)
-        np.subtract(one, y, out=scratch)
-        np.divide(scratch, high, out=scale)
-        np.fmin(scale, one, out=scale)
-        np.subtract(y, low, out=low)
-        np.maximum(low, epsilon, out=low)
-        np.divide(y, low, out=scratch)
-        np.fmin(scale, scratch, out=scale)
-        np.subtract(scale, one, out=scale)
-        for plane in planes:
-            np.subtract(plane, y, out=scratch)
-            np.multiply(scratch, scale, out=scratch)
-            np.add(plane, scratch, out=plane)
+    into_gamut_inplace(planes, y, x, z, f_y, scratch)
     # the transparent layer: out = Y_m W_s with W_s = 1 - s (1 - W), i.e. Y_m - (Y_m s)(1 - W)
     thinned = None
     if strength is not None:
@@ -180,23 +157,13 @@ def render_wash_codes(
         np.maximum(np.asarray(strength, dtype=np.float32).reshape(n), zero, out=thinned)
         np.minimum(thinned, one, out=thinned)
         np.multiply(thinned, master, out=thinned)
-    channels: list[npt.NDArray[Any]] = []
     for plane in planes:
         np.subtract(one, plane, out=plane)  # absorbed share 1 - W, in 0..1
         np.maximum(plane, zero, out=plane)
         np.minimum(plane, one, out=plane)
         np.multiply(plane, master if thinned is None else thinned, out=plane)
         np.subtract(master, plane, out=plane)
-        if bits == 8:
-            np.multiply(plane, np.float32(65535.0), out=plane)
-            np.rint(plane, out=plane)
-            channels.append(np.take(_encode_lut_8bit(), plane.astype(np.uint16)))
-        else:
-            channels.append(linear_to_codes(plane, bits))
-    rows = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
-    columns = shape[-1] if shape else 1
-    merged = cv2.merge([c.reshape(rows, columns) for c in channels])
-    return merged.reshape(*shape, 3)
+    return linear_planes_to_codes(planes, shape, bits)
 
 
 def _cube_into(t: F32, out: F32) -> None:

@@ -115,3 +115,25 @@ def test_neutral_pixels_keep_their_lightness_beside_out_of_gamut_ones(bits: int)
     tolerance = 0.3 if bits == 8 else 0.01
     assert float(np.abs(back - lightness[1::2]).max()) < tolerance
     assert float(np.hypot(back_a, back_b).max()) < 0.5
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    arrays(np.float32, (16,), elements=st.floats(0.0, 100.0, width=32)),
+    arrays(np.float32, (16,), elements=st.floats(-40.0, 40.0, width=32)),
+    arrays(np.float32, (16,), elements=st.floats(-40.0, 40.0, width=32)),
+    st.sampled_from([8, 16]),
+)
+def test_codes_are_strictly_per_pixel_whatever_the_batch_holds(
+    lightness: np.ndarray, a: np.ndarray, b: np.ndarray, bits: int
+) -> None:
+    # a tile's pixels must not depend on which other pixels share its batch (tiling invariance):
+    # appending a far out-of-gamut pixel switches the gamut mapping on for the whole batch
+    alone = color.lab_to_srgb_codes(lightness, a, b, bits)
+    batch = color.lab_to_srgb_codes(
+        np.append(lightness, np.float32(50.0)),
+        np.append(a, np.float32(120.0)),
+        np.append(b, np.float32(-120.0)),
+        bits,
+    )
+    np.testing.assert_array_equal(batch[:-1], alone)
