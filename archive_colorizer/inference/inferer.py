@@ -87,8 +87,16 @@ def aligned_halo(receptive_margin: int, stride: int) -> int:
 
 
 def min_tile_size(halo: int, stride: int) -> int:
-    """The smallest useful window: a one-stride core plus the halo on both sides."""
-    return 2 * halo + stride
+    """The smallest window accepted: a core at least as wide as the halo (and one stride) plus
+    the halo on both sides. A thinner core would spend almost all the work on halos (a 16 px
+    core in a 528 px window computes each output pixel ~1,000 times)."""
+    return 2 * halo + max(stride, round_up(halo, stride))
+
+
+def default_tile_size(halo: int, stride: int) -> int:
+    """The window used when none is given: DEFAULT_TILE_SIZE, or four halos for a wide-reaching
+    model, so that at least half of each window's side is core."""
+    return round_up(max(DEFAULT_TILE_SIZE, 4 * halo), stride)
 
 
 def plan_tiles(height: int, width: int, tile_size: int, halo: int, stride: int) -> list[Tile]:
@@ -171,7 +179,7 @@ class NetworkPredictor:
 
     Implements ``archive_colorizer.services.colorize.ChromaPredictor``. ``tile_size=None``
     runs images up to ``whole_cap`` px (long side) whole and tiles larger ones with
-    ``DEFAULT_TILE_SIZE`` windows; an explicit ``tile_size`` always tiles at that window size.
+    ``default_tile_size`` windows; an explicit ``tile_size`` always tiles at that window size.
     On CUDA out-of-memory the window is halved down to the smallest useful size, then
     DeviceError is raised — grey is never returned as if it were colour.
     """
@@ -201,10 +209,12 @@ class NetworkPredictor:
         self.stride = network.stride
         self.halo = aligned_halo(network.receptive_margin, network.stride)
         self.floor = min_tile_size(self.halo, self.stride)
+        self.default_tile = default_tile_size(self.halo, self.stride)
         if tile_size is not None and tile_size < self.floor:
             raise ConfigurationError(
                 f"--tile-size {tile_size} is too small for this model: its windows need a "
-                f"{self.halo} px halo on each side; use at least {self.floor}"
+                f"{self.halo} px halo on each side and a core at least as wide; use at least "
+                f"{self.floor} ({self.default_tile}, the default, is a sensible value)"
             )
         self.tile_size = tile_size
         self.whole_cap = whole_cap
@@ -293,7 +303,7 @@ class NetworkPredictor:
         height, width = image.shape[-2:]
         tile_size = self.tile_size
         if tile_size is None and max(height, width) > self.whole_cap:
-            tile_size = DEFAULT_TILE_SIZE
+            tile_size = self.default_tile
         started = time.perf_counter()
         while True:
             size = max(height, width) if tile_size is None else tile_size

@@ -14,8 +14,11 @@ from torch.nn import functional
 
 from archive_colorizer.errors import ConfigurationError, DeviceError, InferenceError
 from archive_colorizer.inference.inferer import (
+    DEFAULT_TILE_SIZE,
     NetworkPredictor,
     aligned_halo,
+    default_tile_size,
+    min_tile_size,
     network_input_size,
     plan_tiles,
     sliding_window,
@@ -70,7 +73,7 @@ def test_plan_tiles_partitions_the_image(
 
 def test_plan_tiles_small_image_is_one_tile() -> None:
     assert len(plan_tiles(7, 5, 152, 72, 8)) == 1
-    with pytest.raises(ValueError, match="at least 152"):
+    with pytest.raises(ValueError, match="at least 216"):
         plan_tiles(500, 500, 151, 72, 8)
     with pytest.raises(ValueError, match="multiple of stride"):
         plan_tiles(500, 500, 300, 70, 8)
@@ -116,7 +119,7 @@ def test_sliding_window_shows_seams_without_halo() -> None:
 @given(
     height=st.integers(1, 330),
     width=st.integers(1, 330),
-    tile_size=st.integers(184, 420),
+    tile_size=st.integers(216, 420),
     seed=st.integers(0, 2**16),
 )
 def test_tiled_equals_untiled_fixture_model(
@@ -152,7 +155,7 @@ def test_global_features_computed_once_per_image(
         return original(lightness_224)
 
     monkeypatch.setattr(network, "global_features", counting)
-    predictor = NetworkPredictor(network, tile_size=200)
+    predictor = NetworkPredictor(network, tile_size=216)
     predictor.predict_ab(page(300, 400))
     assert predictor.last_run.tiles > 1
     assert calls == [(1, 1, 224, 224)]
@@ -216,13 +219,32 @@ def test_out_of_memory_at_the_floor_is_a_device_error(
     fixture_predictor: NetworkPredictor,
 ) -> None:
     predictor = NetworkPredictor(limited(fixture_predictor, 100))
-    with pytest.raises(DeviceError, match="out of memory even with 152 px tiles"):
+    floor = min_tile_size(fixture_predictor.halo, fixture_predictor.stride)
+    with pytest.raises(DeviceError, match=f"out of memory even with {floor} px tiles"):
         predictor.predict_ab(page(300, 300))
 
 
 def test_tile_size_below_the_floor_is_refused(fixture_predictor: NetworkPredictor) -> None:
-    with pytest.raises(ConfigurationError, match="at least 152"):
-        NetworkPredictor(fixture_predictor.network, tile_size=100)
+    halo, stride = fixture_predictor.halo, fixture_predictor.stride
+    assert halo >= stride
+    # a core thinner than the halo is refused (it was accepted down to one stride), naming the
+    # floor and a sensible value
+    thin = 2 * halo + stride
+    with pytest.raises(
+        ConfigurationError, match=rf"at least {3 * halo} \({default_tile_size(halo, stride)}"
+    ):
+        NetworkPredictor(fixture_predictor.network, tile_size=thin)
+    NetworkPredictor(fixture_predictor.network, tile_size=3 * halo)  # core == halo: accepted
+
+
+def test_default_tile_keeps_half_of_each_window_core() -> None:
+    assert default_tile_size(72, 8) == DEFAULT_TILE_SIZE
+    assert default_tile_size(256, 16) == 1024
+    assert default_tile_size(400, 16) == 1600
+    for halo, stride in ((72, 8), (256, 16), (400, 16)):
+        tile = default_tile_size(halo, stride)
+        assert tile - 2 * halo >= tile // 2 and tile % stride == 0
+        assert tile >= min_tile_size(halo, stride)
 
 
 def test_non_finite_chroma_is_an_error(fixture_predictor: NetworkPredictor) -> None:
