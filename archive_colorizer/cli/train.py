@@ -158,6 +158,18 @@ def register_train(app: typer.Typer) -> None:
                 "train the frozen-encoder epochs on them (many more samples per CPU minute).",
             ),
         ] = None,
+        source_share: Annotated[
+            str | None,
+            typer.Option(
+                "--source-share",
+                help="Sampling share of named sources, e.g. gitenberg-print=0.5 (the other "
+                "sources split the rest equally; default: every source equally).",
+            ),
+        ] = None,
+        skip_sources: Annotated[
+            str | None,
+            typer.Option("--skip-sources", help="Comma list of sources left out of training."),
+        ] = None,
         split: Annotated[str, typer.Option("--split", help="index.csv split of --data.")] = "train",
         val_split: Annotated[str, typer.Option("--val-split")] = "val",
         val_images: Annotated[
@@ -168,7 +180,12 @@ def register_train(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Train a colorization model (checkpoint every epoch; weights + card at the end)."""
-        from archive_colorizer.services.training import parse_network_config, run_training
+        from archive_colorizer.services.training import (
+            parse_network_config,
+            parse_source_shares,
+            parse_sources,
+            run_training,
+        )
 
         reporter = RichReporter()
         try:
@@ -193,6 +210,8 @@ def register_train(app: typer.Typer) -> None:
                 network_config=parse_network_config(network_config),
                 init_from=init_from,
                 cache_features=cache_features,
+                source_shares=parse_source_shares(source_share),
+                skip_sources=parse_sources(skip_sources),
                 train_split=split,
                 val_split=val_split,
                 val_images=val_images,
