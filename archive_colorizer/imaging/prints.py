@@ -58,6 +58,10 @@ class PrintLayers:
     wash_b: F32
     #: linear-sRGB colour of the paper (3,)
     paper: F32
+    #: the wash relative to the paper, linear sRGB ``(H, W, 3)`` in 0..1 (1 = paper)
+    wash_linear: F32
+    #: the print relative to the paper, linear sRGB ``(H, W, 3)`` in 0..1 (ink x wash)
+    print_linear: F32
 
 
 def default_window(height: int, width: int) -> int:
@@ -129,6 +133,8 @@ def decompose_print(rgb: npt.NDArray[np.uint8], window: int | None = None) -> Pr
         wash_a=wash_a,
         wash_b=wash_b,
         paper=paper,
+        wash_linear=wash,
+        print_linear=np.clip(linear / paper, 0.0, 1.0).astype(np.float32),
     )
 
 
