@@ -158,6 +158,18 @@ def register_train(app: typer.Typer) -> None:
                 "train the frozen-encoder epochs on them (many more samples per CPU minute).",
             ),
         ] = None,
+        source_share: Annotated[
+            str | None,
+            typer.Option(
+                "--source-share",
+                help="Sampling share of named sources, e.g. gitenberg-print=0.5 (the other "
+                "sources split the rest equally; default: every source equally).",
+            ),
+        ] = None,
+        skip_sources: Annotated[
+            str | None,
+            typer.Option("--skip-sources", help="Comma list of sources left out of training."),
+        ] = None,
         split: Annotated[str, typer.Option("--split", help="index.csv split of --data.")] = "train",
         val_split: Annotated[str, typer.Option("--val-split")] = "val",
         val_images: Annotated[
@@ -168,7 +180,12 @@ def register_train(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Train a colorization model (checkpoint every epoch; weights + card at the end)."""
-        from archive_colorizer.services.training import parse_network_config, run_training
+        from archive_colorizer.services.training import (
+            parse_network_config,
+            parse_source_shares,
+            parse_sources,
+            run_training,
+        )
 
         reporter = RichReporter()
         try:
@@ -193,6 +210,8 @@ def register_train(app: typer.Typer) -> None:
                 network_config=parse_network_config(network_config),
                 init_from=init_from,
                 cache_features=cache_features,
+                source_shares=parse_source_shares(source_share),
+                skip_sources=parse_sources(skip_sources),
                 train_split=split,
                 val_split=val_split,
                 val_images=val_images,
@@ -341,6 +360,34 @@ def register_evaluate(app: typer.Typer) -> None:
                 "1024 px working image.",
             ),
         ] = None,
+        mode: Annotated[
+            str,
+            typer.Option(
+                "--mode",
+                help="photos: photos and paintings (real coloured prints left out), the truth's "
+                "L* kept; prints: the real coloured prints, each split into ink layer (input, "
+                "the master) and its colouring (truth), against grey, best flat tint and flat "
+                "multiply wash.",
+            ),
+        ] = "photos",
+        render: Annotated[
+            str | None,
+            typer.Option(
+                "--render",
+                help="How the model's a*, b* become the derivative: luminance (the master's L* "
+                "kept) or wash (master x transparent wash). Default: wash in prints mode, "
+                "luminance in photos mode.",
+            ),
+        ] = None,
+        darkening: Annotated[
+            float | None,
+            typer.Option(
+                "--darkening",
+                min=0.0,
+                help="Wash L* lost per unit chroma (default: the model card's "
+                "metrics.wash_darkening, else the built-in 0.53).",
+            ),
+        ] = None,
         device: Annotated[str, typer.Option("--device")] = "cpu",
         threads: Annotated[int | None, typer.Option("--threads", min=1)] = None,
         json_output: Annotated[
@@ -364,7 +411,27 @@ def register_evaluate(app: typer.Typer) -> None:
 
         if simulate is not None and simulate not in STYLES:
             raise ConfigurationError(f"--simulate {simulate!r}: choose one of {', '.join(STYLES)}")
-        items = evaluation.resolve_items(data, split, limit, half)
+        if mode not in ("photos", "prints"):
+            raise ConfigurationError(f"--mode {mode!r}: choose photos or prints")
+        rendering = render or ("wash" if mode == "prints" else "luminance")
+        if rendering not in ("wash", "luminance"):
+            raise ConfigurationError(f"--render {render!r}: choose wash or luminance")
+        items = evaluation.resolve_items(data, split, limit, half, mode)
+        if mode == "prints":
+            _evaluate_prints(
+                items,
+                model,
+                baselines_only,
+                rendering,
+                darkening,
+                network_config,
+                contact_sheet,
+                device,
+                threads,
+                json_output,
+                markdown,
+            )
+            return
         overrides = parse_network_config(network_config)
         if train_mean is not None:
             try:
@@ -392,7 +459,16 @@ def register_evaluate(app: typer.Typer) -> None:
                 torch.set_num_threads(threads)
             predictor = load_predictor(model, device=device, half=False, config_overrides=overrides)
             model_name = predictor.model_name
-        result = evaluation.evaluate(predictor, items, (mean_a, mean_b), simulate, seed)
+        wash_darkening = _darkening(predictor, darkening)
+        result = evaluation.evaluate(
+            predictor,
+            items,
+            (mean_a, mean_b),
+            simulate,
+            seed,
+            rendering=rendering,
+            darkening=wash_darkening,
+        )
         sheet = None
         if contact_sheet is not None and predictor is not None:
             sheet = evaluation.contact_sheet(
@@ -421,6 +497,9 @@ def register_evaluate(app: typer.Typer) -> None:
             )
             seams = evaluation.tiling_report(whole, tiled, items, timed=predictor)
         payload = result.to_dict()
+        payload["mode"] = mode
+        payload["render"] = rendering
+        payload["darkening"] = wash_darkening
         payload["tiling"] = seams
         payload["model"] = model_name
         payload["contact_sheet"] = str(sheet) if sheet else None
@@ -456,3 +535,111 @@ def register_evaluate(app: typer.Typer) -> None:
                 "page margins (mean chroma): "
                 + ", ".join(f"{key} {value:.2f}" for key, value in neutrality.items())
             )
+
+
+PRINT_COLUMNS = (
+    "ciede2000",
+    "ab_rmse",
+    "cf_pred",
+    "cf_true",
+    "chromatic_pred",
+    "chromatic_true",
+    "hue_entropy_pred",
+    "hue_entropy_true",
+)
+PRINT_HEADER = (
+    "method",
+    "images",
+    "CIEDE2000 1/4",
+    "ab RMSE 1/8",
+    "CF pred",
+    "CF true",
+    "chromatic pred",
+    "chromatic true",
+    "hue H pred",
+    "hue H true",
+)
+
+
+def print_markdown_table(means: dict[str, dict[str, float]]) -> str:
+    """Mean prints metrics per method as a Markdown table (the model in bold)."""
+    lines = ["| " + " | ".join(PRINT_HEADER) + " |", "|---|" + "---:|" * (len(PRINT_HEADER) - 1)]
+    for method, metrics in means.items():
+        name = "**ours**" if method == "model" else method
+        cells = [_format(metrics[c]) for c in PRINT_COLUMNS]
+        lines.append("| " + " | ".join([name, str(int(metrics["images"])), *cells]) + " |")
+    return "\n".join(lines)
+
+
+def _darkening(predictor: Any, given: float | None) -> float:
+    """``--darkening``, else the model card's ``metrics.wash_darkening``, else the default."""
+    from archive_colorizer.imaging.wash import WASH_DARKENING
+
+    if given is not None:
+        return given
+    card = getattr(predictor, "card", None)
+    value = card.metrics.get("wash_darkening") if card is not None else None
+    return float(value) if isinstance(value, int | float) else WASH_DARKENING
+
+
+def _evaluate_prints(
+    items: Any,
+    model: str | None,
+    baselines_only: bool,
+    rendering: str,
+    darkening: float | None,
+    network_config: str | None,
+    contact_sheet: Path | None,
+    device: str,
+    threads: int | None,
+    json_output: bool,
+    markdown: bool,
+) -> None:
+    from archive_colorizer.imaging.datasets import spread
+    from archive_colorizer.services import evaluate_prints as prints
+    from archive_colorizer.services.training import parse_network_config
+
+    predictor = None
+    if not baselines_only:
+        import torch
+
+        from archive_colorizer.inference.registry import load_predictor
+
+        if threads:
+            torch.set_num_threads(threads)
+        predictor = load_predictor(
+            model,
+            device=device,
+            half=False,
+            config_overrides=parse_network_config(network_config),
+        )
+    wash_darkening = _darkening(predictor, darkening)
+    result = prints.evaluate_prints(predictor, items, rendering, wash_darkening)
+    sheet = None
+    if contact_sheet is not None and predictor is not None:
+        sheet = prints.print_contact_sheet(
+            predictor, spread(list(items), 16), contact_sheet, rendering, wash_darkening
+        )
+    payload = result.to_dict()
+    payload["model"] = predictor.model_name if predictor is not None else None
+    payload["contact_sheet"] = str(sheet) if sheet else None
+    if json_output:
+        emit_json(payload)
+        return
+    table = print_markdown_table(result.means())
+    if markdown:
+        stdout_console().print(table, markup=False, highlight=False)
+        return
+    console = stdout_console()
+    console.print(
+        f"{payload['model'] or 'baselines'} on {len(items)} prints, render {rendering}, "
+        f"darkening {wash_darkening:.3g}",
+        markup=False,
+    )
+    console.print(table, markup=False, highlight=False)
+    console.print(
+        f"best flat tint ab = ({result.flat_tint_ab[0]:.2f}, {result.flat_tint_ab[1]:.2f}); "
+        f"flat wash (linear RGB) = {tuple(round(v, 3) for v in result.flat_wash_linear)}"
+        + (f"; contact sheet {sheet}" if sheet else ""),
+        markup=False,
+    )

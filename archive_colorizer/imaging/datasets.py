@@ -28,7 +28,11 @@ CONTENT_TYPES: dict[str, str] = {
     "clothing-dataset": "garments",
     "debian-wallpaper": "scenes",
     "standardebooks-cover": "paintings",
+    "gitenberg-print": "prints",
 }
+#: sources whose images are real coloured prints (ink x wash x paper): their network input is
+#: the decomposed ink layer and their target the wash (:mod:`archive_colorizer.imaging.prints`)
+PRINT_SOURCES = frozenset({"gitenberg-print"})
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,11 @@ class ImageItem:
     @property
     def name(self) -> str:
         return self.path.name
+
+    @property
+    def is_print(self) -> bool:
+        """A real coloured print (see :data:`PRINT_SOURCES`)."""
+        return self.source in PRINT_SOURCES
 
 
 def list_images(root: Path, split: str | None = None) -> list[ImageItem]:

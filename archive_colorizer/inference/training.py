@@ -1,7 +1,12 @@
 """Training colorization networks: data, simulated-engraving augmentation, losses, checkpoints.
 
 * Data: random ``size`` x ``size`` crops (images shorter than that are enlarged first) and
-  horizontal flips; sampling balanced by source (pick a source uniformly, then an image in it).
+  horizontal flips; sampling by source (pick a source, uniformly or by ``source_shares``,
+  then an image in it).
+* Real coloured prints (:data:`~archive_colorizer.imaging.datasets.PRINT_SOURCES`) are split
+  into ink and wash (:func:`~archive_colorizer.imaging.prints.decompose_print`, once per image,
+  kept in memory as 8-bit planes): the INPUT is the ink layer's L*, the TARGET the wash's a*, b*;
+  before cropping they are scaled by a random factor in ``PRINT_SCALE`` (never augmented).
   With probability ``augment_probability`` the network INPUT is replaced by a simulated
   engraving of the crop (:mod:`archive_colorizer.imaging.simulate`, a style drawn from
   ``augment``); the TARGET a*, b* always come from the clean photo.
@@ -43,6 +48,7 @@ from archive_colorizer.errors import ConfigurationError, ModelError
 from archive_colorizer.imaging.color import grey_to_lightness, srgb_codes_to_lab
 from archive_colorizer.imaging.datasets import ImageItem, by_source, load_rgb, spread
 from archive_colorizer.imaging.hashing import sha256_file
+from archive_colorizer.imaging.prints import decompose_print
 from archive_colorizer.imaging.simulate import STYLES, simulate
 from archive_colorizer.inference.cards import (
     MARKDOWN_FILE,
@@ -60,6 +66,8 @@ CHECKPOINT_DIR = "checkpoints"
 LAST_CHECKPOINT = "last.pt"
 PRIOR_IMAGES = 400
 PRIOR_SIDE = 64
+#: random scale range of print planes before cropping (more plate per crop)
+PRINT_SCALE = (0.6, 1.0)
 REBALANCE_LAMBDA = 0.5
 
 
@@ -91,6 +99,8 @@ class TrainConfig:
     init_from: Path | None = None
     #: frozen-encoder epochs train on the cached encoder features of this many samples
     cache_features: int | None = None
+    #: source → share of the samples drawn from it (the other sources split the rest equally)
+    source_shares: dict[str, float] = field(default_factory=dict)
 
     def validate(self) -> None:
         if self.size < 32 or self.size % 16:
@@ -110,6 +120,7 @@ class TrainConfig:
             )
         if not self.train_items:
             raise ConfigurationError("no training images")
+        source_weights(self.train_items, self.source_shares)
         if self.cache_features is not None:
             if self.arch != "iizuka-effl0":
                 raise ConfigurationError(
@@ -149,6 +160,7 @@ class TrainConfig:
             "device": self.device,
             "init_from": str(self.init_from) if self.init_from else None,
             "cache_features": self.cache_features,
+            "source_shares": self.source_shares,
         }
 
 
@@ -244,12 +256,106 @@ def input_lightness(rgb: NDArray[np.uint8], style: str | None, seed: int) -> NDA
     return grey_to_lightness(rendered, 8)
 
 
+def source_weights(items: list[ImageItem], shares: dict[str, float]) -> NDArray[np.float64]:
+    """Sampling probability of each source of ``items`` (sorted as :func:`by_source`)."""
+    sources = list(by_source(items))
+    unknown = sorted(set(shares) - set(sources))
+    if unknown:
+        raise ConfigurationError(
+            f"--source-share names source(s) {', '.join(unknown)} not in the training images "
+            f"(sources: {', '.join(sources)})"
+        )
+    if any(not 0 < share < 1 for share in shares.values()) or sum(shares.values()) > 1:
+        raise ConfigurationError(
+            f"--source-share {shares}: each share must lie in (0, 1) and they must sum to <= 1"
+        )
+    rest = [source for source in sources if source not in shares]
+    left = 1.0 - sum(shares.values())
+    if not rest and left > 1e-9:
+        raise ConfigurationError(
+            f"--source-share {shares}: the shares of all sources must sum to 1"
+        )
+    weights = [shares.get(source, left / max(len(rest), 1)) for source in sources]
+    return np.asarray(weights, dtype=np.float64) / float(sum(weights))
+
+
+def print_planes(item: ImageItem) -> NDArray[np.float32]:
+    """A print's ``(H, W, 3)`` planes: ink L*, wash a*, wash b* (float32)."""
+    layers = decompose_print(load_rgb(item.path))
+    return np.stack((layers.ink_lightness, layers.wash_a, layers.wash_b), axis=-1)
+
+
+def _pack(planes: NDArray[np.float32]) -> NDArray[np.int16]:
+    """Planes as int16 in tenths (L* 0..1000, a*/b* ±1280): exact enough, half the memory."""
+    return np.clip(np.rint(planes * 10.0), -32768, 32767).astype(np.int16)
+
+
+def _resize_planes(planes: NDArray[np.float32], width: int, height: int) -> NDArray[np.float32]:
+    return np.stack(
+        [
+            np.asarray(
+                Image.fromarray(np.ascontiguousarray(planes[..., i]), mode="F").resize(
+                    (width, height), Image.Resampling.BILINEAR
+                )
+            )
+            for i in range(planes.shape[2])
+        ],
+        axis=-1,
+    ).astype(np.float32)
+
+
+def crop_planes(
+    planes: NDArray[np.float32], size: int, rng: np.random.Generator, scale: float = 1.0
+) -> NDArray[np.float32]:
+    """A random ``size`` square of float planes ``(H, W, C)`` after scaling them (and enlarging
+    them when shorter than ``size``), flipped horizontally half of the time."""
+    height, width = planes.shape[:2]
+    scale = max(scale, size / min(height, width))
+    if abs(scale - 1.0) > 1e-6:
+        width, height = max(size, round(width * scale)), max(size, round(height * scale))
+        planes = _resize_planes(planes, width, height)
+    top = int(rng.integers(0, height - size + 1))
+    left = int(rng.integers(0, width - size + 1))
+    crop = planes[top : top + size, left : left + size]
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    return np.ascontiguousarray(crop)
+
+
 class BatchSource:
     """Deterministic batches: ``batch(epoch, step)`` depends only on the config and its args."""
 
     def __init__(self, config: TrainConfig) -> None:
         self.config = config
         self.groups = list(by_source(config.train_items).values())
+        self.weights = source_weights(config.train_items, config.source_shares)
+        self._prints: dict[Path, NDArray[np.int16]] = {}
+
+    def release(self) -> None:
+        """Forget the decomposed prints (after the feature cache is built)."""
+        self._prints.clear()
+
+    def planes(self, item: ImageItem) -> NDArray[np.float32]:
+        """A print's planes (decomposed once, then kept)."""
+        packed = self._prints.get(item.path)
+        if packed is None:
+            packed = self._prints[item.path] = _pack(print_planes(item))
+        return packed.astype(np.float32) / np.float32(10.0)
+
+    def sample(self, item: ImageItem, rng: np.random.Generator) -> tuple[NDArray, NDArray]:
+        """``(input L* (S,S), target ab (2,S,S))`` of one random crop of ``item``."""
+        config = self.config
+        if item.is_print:
+            scale = float(rng.uniform(*PRINT_SCALE))
+            crop = crop_planes(self.planes(item), config.size, rng, scale)
+            return crop[..., 0], np.stack((crop[..., 1], crop[..., 2]))
+        rgb = _crop(load_rgb(item.path), config.size, rng)
+        _, a, b = srgb_codes_to_lab(rgb, 8)
+        style = None
+        if config.augment and rng.random() < config.augment_probability:
+            style = config.augment[int(rng.integers(len(config.augment)))]
+        sim_seed = int(rng.integers(2**31))
+        return input_lightness(rgb, style, sim_seed), np.stack((a, b))
 
     def batch(self, epoch: int, step: int) -> tuple[Tensor, Tensor]:
         """``(input L* (B,1,S,S), target ab (B,2,S,S))`` float32."""
@@ -257,16 +363,11 @@ class BatchSource:
         rng = np.random.default_rng([config.seed, epoch, step])
         inputs, targets = [], []
         for _ in range(config.batch):
-            group = self.groups[int(rng.integers(len(self.groups)))]
+            group = self.groups[int(rng.choice(len(self.groups), p=self.weights))]
             item = group[int(rng.integers(len(group)))]
-            crop = _crop(load_rgb(item.path), config.size, rng)
-            _, a, b = srgb_codes_to_lab(crop, 8)
-            style = None
-            if config.augment and rng.random() < config.augment_probability:
-                style = config.augment[int(rng.integers(len(config.augment)))]
-            sim_seed = int(rng.integers(2**31))
-            inputs.append(input_lightness(crop, style, sim_seed))
-            targets.append(np.stack((a, b)))
+            lightness, ab = self.sample(item, rng)
+            inputs.append(lightness)
+            targets.append(ab)
         return (
             torch.from_numpy(np.stack(inputs)[:, None].astype(np.float32)),
             torch.from_numpy(np.stack(targets).astype(np.float32)),
@@ -281,11 +382,15 @@ def ab_prior(items: list[ImageItem], grid: int, seed: int, count: int = PRIOR_IM
     for _ in range(min(count, max(len(items), 1))):
         group = groups[int(rng.integers(len(groups)))]
         item = group[int(rng.integers(len(group)))]
-        rgb = load_rgb(item.path)
-        small = np.asarray(
-            Image.fromarray(rgb).resize((PRIOR_SIDE, PRIOR_SIDE), Image.Resampling.BOX)
-        )
-        _, a, b = srgb_codes_to_lab(small, 8)
+        if item.is_print:
+            planes = _resize_planes(print_planes(item), PRIOR_SIDE, PRIOR_SIDE)
+            a, b = planes[..., 1], planes[..., 2]
+        else:
+            rgb = load_rgb(item.path)
+            small = np.asarray(
+                Image.fromarray(rgb).resize((PRIOR_SIDE, PRIOR_SIDE), Image.Resampling.BOX)
+            )
+            _, a, b = srgb_codes_to_lab(small, 8)
         index = ab_to_bins(torch.from_numpy(np.stack((a, b))), grid).numpy()
         histogram += np.bincount(index.reshape(-1), minlength=grid * grid)
     return torch.from_numpy(histogram / max(histogram.sum(), 1.0)).float()
@@ -467,21 +572,45 @@ def make_optimizer(network: ColorizationNet, lr: float, frozen: bool) -> torch.o
     )
 
 
+def centre_sample(item: ImageItem, size: int) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """``(input L* (S,S), target ab (2,S,S))`` of the central crop (prints: ink and wash)."""
+    if item.is_print:
+        planes = print_planes(item)
+        height, width = planes.shape[:2]
+        if min(height, width) < size:
+            scale = size / min(height, width)
+            width, height = max(size, round(width * scale)), max(size, round(height * scale))
+            planes = _resize_planes(planes, width, height)
+        top, left = (height - size) // 2, (width - size) // 2
+        crop = planes[top : top + size, left : left + size]
+        return np.ascontiguousarray(crop[..., 0]), np.stack((crop[..., 1], crop[..., 2]))
+    lightness, a, b = srgb_codes_to_lab(centre_crop(load_rgb(item.path), size), 8)
+    return lightness, np.stack((a, b))
+
+
 @torch.no_grad()
 def validate(network: ColorizationNet, items: list[ImageItem], size: int) -> dict[str, float]:
-    """Mean |Δab| and ab RMSE of the network on centre crops of ``items`` (plain input)."""
+    """Mean |Δab| and ab RMSE of the network on centre crops of ``items`` (plain input; prints:
+    ink layer in, wash out), overall and per content type (``val_<content>_ab_rmse``)."""
     if not items:
         return {}
     network.eval()
     errors, squares = [], []
+    per_content: dict[str, list[float]] = {}
     for item in items:
-        crop = centre_crop(load_rgb(item.path), size)
-        lightness, a, b = srgb_codes_to_lab(crop, 8)
+        lightness, truth = centre_sample(item, size)
         prediction = network(torch.from_numpy(lightness)[None, None])[0].numpy()
-        delta = prediction - np.stack((a, b))
+        delta = prediction - truth
         errors.append(float(np.abs(delta).mean()))
         squares.append(float((delta**2).mean()))
-    return {"val_ab_mae": float(np.mean(errors)), "val_ab_rmse": math.sqrt(float(np.mean(squares)))}
+        per_content.setdefault(item.content, []).append(squares[-1])
+    result = {
+        "val_ab_mae": float(np.mean(errors)),
+        "val_ab_rmse": math.sqrt(float(np.mean(squares))),
+    }
+    for content, values in sorted(per_content.items()):
+        result[f"val_{content}_ab_rmse"] = math.sqrt(float(np.mean(values)))
+    return result
 
 
 # ---------------------------------------------------------------- the loop
@@ -638,6 +767,7 @@ def train(
         cached = frozen and config.cache_features is not None
         if cached and cache is None and isinstance(network, IizukaEffL0):
             cache = FeatureCache(network, source, config.cache_features or 0, device, reporter)
+            source.release()
         if not frozen:
             cache = None  # stage 2 reads images again; let the cache go
         steps = config.steps_per_epoch

@@ -12,6 +12,11 @@ Baselines on the same images:
 * ``best-flat-tint``: the single flat a*, b* that minimises the squared ab error over the
   evaluated set, i.e. the set's own mean chroma (an oracle: it peeks at the truth).
 
+With ``render="wash"`` the model's candidate (only) is rendered as the grey of the truth's L*
+multiplied by a transparent wash of the predicted a*, b* (:mod:`archive_colorizer.imaging.wash`)
+instead of keeping the truth's L*. Real coloured prints (``PRINT_SOURCES``) are left out of this
+photo/painting evaluation: :mod:`archive_colorizer.services.evaluate_prints` measures them.
+
 Metrics per image: PSNR and SSIM of sRGB, colourfulness of prediction and truth, |ΔCF|,
 colour cast (mean a*/b* bias), mean CIEDE2000. Means over all images and per content type.
 """
@@ -32,11 +37,13 @@ from archive_colorizer.errors import ConfigurationError, InputError
 from archive_colorizer.imaging.color import (
     grey_to_lightness,
     lab_to_srgb_codes,
+    lightness_to_grey,
     srgb_codes_to_lab,
 )
 from archive_colorizer.imaging.datasets import ImageItem, by_source, list_images, load_rgb, spread
 from archive_colorizer.imaging.metrics import ciede2000, colour_cast, colourfulness, psnr, ssim
 from archive_colorizer.imaging.simulate import simulate
+from archive_colorizer.imaging.wash import WASH_DARKENING, render_wash_codes
 
 METHODS = ("model", "grey", "train-mean", "best-flat-tint")
 MEAN_CHROMA_SIDE = 64
@@ -85,11 +92,23 @@ def render(lightness: F32, a: npt.ArrayLike, b: npt.ArrayLike) -> U8:
     return np.asarray(lab_to_srgb_codes(lightness, a_plane, b_plane, 8), dtype=np.uint8)
 
 
-def image_metrics(truth: Truth, a: npt.ArrayLike, b: npt.ArrayLike) -> dict[str, float]:
+def image_metrics(
+    truth: Truth,
+    a: npt.ArrayLike,
+    b: npt.ArrayLike,
+    rendering: str = "luminance",
+    darkening: float = WASH_DARKENING,
+) -> dict[str, float]:
     """The metrics of one candidate chroma against the truth."""
     a_plane = np.broadcast_to(np.asarray(a, dtype=np.float32), truth.lightness.shape)
     b_plane = np.broadcast_to(np.asarray(b, dtype=np.float32), truth.lightness.shape)
-    candidate = render(truth.lightness, a_plane, b_plane)
+    if rendering == "wash":
+        grey = np.asarray(lightness_to_grey(truth.lightness, 8), dtype=np.uint8)
+        candidate = np.asarray(
+            render_wash_codes(grey, 8, a_plane, b_plane, darkening=darkening), dtype=np.uint8
+        )
+    else:
+        candidate = render(truth.lightness, a_plane, b_plane)
     cf_prediction = colourfulness(candidate)
     cf_truth = colourfulness(truth.rgb)
     cast_a, cast_b = colour_cast(a_plane, b_plane, truth.a, truth.b)
@@ -170,8 +189,11 @@ def evaluate(
     simulate_style: str | None = None,
     seed: int = 0,
     on_image: Callable[[int, int], None] | None = None,
+    rendering: str = "luminance",
+    darkening: float = WASH_DARKENING,
 ) -> Evaluation:
-    """Measure ``predictor`` (None: baselines only) and the baselines on ``items``."""
+    """Measure ``predictor`` (None: baselines only) and the baselines on ``items``; the model's
+    candidate is rendered by ``rendering`` (``luminance`` or ``wash``)."""
     if not items:
         raise InputError("no images to evaluate")
     truths: list[Truth] = []
@@ -193,7 +215,7 @@ def evaluate(
         }
         if predictor is not None:
             ab = np.asarray(predictor.predict_ab(truth.input_lightness), dtype=np.float32)
-            row["model"] = image_metrics(truth, ab[0], ab[1])
+            row["model"] = image_metrics(truth, ab[0], ab[1], rendering, darkening)
         row["grey"] = image_metrics(truth, 0.0, 0.0)
         row["train-mean"] = image_metrics(truth, *train_mean_ab)
         row["best-flat-tint"] = image_metrics(truth, *flat)
@@ -260,11 +282,22 @@ def half_of(items: list[ImageItem], half: str) -> list[ImageItem]:
 
 
 def resolve_items(
-    data: Path, split: str | None, limit: int | None, half: str | None = None
+    data: Path,
+    split: str | None,
+    limit: int | None,
+    half: str | None = None,
+    mode: str | None = "photos",
 ) -> list[ImageItem]:
-    """The evaluation images: half ``half`` of the split (when given), then ``limit`` of them
-    evenly spread (when given)."""
+    """The evaluation images of ``mode`` (``photos``: all but the real coloured prints,
+    ``prints``: only those, None: all): half ``half`` of the split (when given), then ``limit``
+    of them evenly spread (when given)."""
     items = list_images(data, split)
+    if mode == "photos":
+        items = [item for item in items if not item.is_print]
+    elif mode == "prints":
+        items = [item for item in items if item.is_print]
+    if not items:
+        raise InputError(f"{data}: no {mode} in split {split!r}")
     if half is not None:
         items = half_of(items, half)
     return spread(items, limit) if limit else items

@@ -44,6 +44,30 @@ def parse_network_config(value: str | None) -> dict[str, Any]:
     return config
 
 
+def parse_source_shares(value: str | None) -> dict[str, float]:
+    """``--source-share`` ``SOURCE=SHARE[,SOURCE=SHARE...]`` → dict (``None`` → ``{}``)."""
+    shares: dict[str, float] = {}
+    for part in (value or "").split(","):
+        if not part.strip():
+            continue
+        name, sep, number = part.partition("=")
+        try:
+            share = float(number)
+        except ValueError:
+            share = float("nan")
+        if not sep or not name.strip() or share != share:
+            raise ConfigurationError(
+                f"--source-share {value!r}: give SOURCE=SHARE pairs such as gitenberg-print=0.5"
+            )
+        shares[name.strip()] = share
+    return shares
+
+
+def parse_sources(value: str | None) -> tuple[str, ...]:
+    """A comma list of source names → tuple (``None`` → empty)."""
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
 def describe_data(root: Path, counts: Counter[str]) -> str:
     total = sum(counts.values())
     return f"{root} ({total} train images)"
@@ -74,12 +98,21 @@ def run_training(
     network_config: dict[str, Any] | None = None,
     init_from: Path | None = None,
     cache_features: int | None = None,
+    source_shares: dict[str, float] | None = None,
+    skip_sources: tuple[str, ...] = (),
     reporter: Reporter | None = None,
 ) -> TrainResult:
     """Train a model into ``out`` (``models/<arch>.<tag>``); see `archcolor train --help`."""
     if out.name.partition(".")[0] != arch or not out.name.partition(".")[2]:
         raise ConfigurationError(f"--out {out}: the folder name must be {arch}.<tag>")
     train_items = list_images(data, train_split)
+    if skip_sources:
+        unknown = sorted(set(skip_sources) - {item.source for item in train_items})
+        if unknown:
+            raise ConfigurationError(
+                f"--skip-sources: no training images of source(s) {', '.join(unknown)}"
+            )
+        train_items = [item for item in train_items if item.source not in skip_sources]
     val_items = list_images(val, val_split) if val is not None else []
     counts = Counter(item.source for item in train_items)
     config = TrainConfig(
@@ -104,5 +137,6 @@ def run_training(
         data_description=describe_data(data, counts),
         init_from=init_from,
         cache_features=cache_features,
+        source_shares=source_shares or {},
     )
     return train(config, resume=resume, reporter=reporter)
