@@ -17,7 +17,8 @@
 #
 # Environment:
 #   ARCHCOLOR_BASE_IMAGE  local base image tag            (localhost/archcolor-base:bookworm)
-#   ARCHCOLOR_IMAGE       tag of the image built          (localhost/archcolor:cpu)
+#   ARCHCOLOR_IMAGE       tag of the image built          (localhost/archcolor:cpu; its builder
+#                         stage is kept as localhost/archcolor:cpu-builder, the layer cache)
 #   ARCHCOLOR_DEBIAN_MIRROR  Debian mirror for debootstrap (default: the host's apt source)
 #   TORCH_SPEC            torch to install                (torch==2.13.0+cpu, the CPU build)
 #   ARCHCOLOR_BUILD_LOG   where the full build log goes   (a temporary file)
@@ -121,20 +122,32 @@ while read -r path; do
 done < <(sort -u "$workdir/mounts")
 
 # --- 3. the image ------------------------------------------------------------------------------
+# The builder stage is tagged too ($IMAGE-builder), so that its cached layers stay referenced;
+# the images a rebuild supersedes (untagged then) are removed, not left to fill the disk.
+BUILDER_IMAGE="$IMAGE-builder"
+image_id() { podman image inspect --format '{{.Id}}' "$1" 2>/dev/null || true; }
+previous=("$(image_id "$IMAGE")" "$(image_id "$BUILDER_IMAGE")")
+build() {
+    buildah bud --isolation chroot --layers --force-rm \
+        -f deploy/docker/Dockerfile --ignorefile deploy/docker/Dockerfile.dockerignore \
+        --build-arg PYTHON_IMAGE="$BASE_IMAGE" --build-arg PYTHON=python3 \
+        --build-arg VARIANT=cpu --build-arg TORCH_SPEC="$TORCH_SPEC" \
+        "${volumes[@]}" "$@" . >>"$BUILD_LOG" 2>&1
+}
 say "building $IMAGE (log: $BUILD_LOG)"
 started=$SECONDS
-set +e
-buildah bud --isolation chroot --layers \
-    -f deploy/docker/Dockerfile --ignorefile deploy/docker/Dockerfile.dockerignore \
-    --build-arg PYTHON_IMAGE="$BASE_IMAGE" --build-arg PYTHON=python3 \
-    --build-arg VARIANT=cpu --build-arg TORCH_SPEC="$TORCH_SPEC" \
-    "${volumes[@]}" -t "$IMAGE" . >>"$BUILD_LOG" 2>&1
-status=$?
-set -e
+status=0
+build --target builder -t "$BUILDER_IMAGE" && build -t "$IMAGE" || status=$?
 echo "--- build log tail ($BUILD_LOG)"
 tail -n 15 "$BUILD_LOG"
 [ "$status" = 0 ] || fail "buildah bud failed (exit $status): see $BUILD_LOG"
 say "image $IMAGE built in $((SECONDS - started)) s"
+for old in "${previous[@]}"; do
+    if [ -n "$old" ] && [ "$old" != "$(image_id "$IMAGE")" ] \
+        && [ "$old" != "$(image_id "$BUILDER_IMAGE")" ]; then
+        podman rmi "$old" >>"$BUILD_LOG" 2>&1 || true  # still used by a container: kept
+    fi
+done
 
 # --- 4. archcolor inside the image -------------------------------------------------------------
 container=$(buildah from --pull-never "$IMAGE")
