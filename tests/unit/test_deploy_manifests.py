@@ -6,7 +6,9 @@ so a manifest naming a command, option or environment variable that archcolor do
 fails here; masters are mounted read-only everywhere; the GPU variants request one GPU; the
 container entrypoint refuses damaged weights. Where ``kubectl``/``kustomize`` or Docker Compose
 are installed, the kustomizations are built and ``docker compose config`` validates the Compose
-files; otherwise those tests are skipped, saying why.
+files; otherwise those tests are skipped, saying why. Every object each kustomization renders,
+and the example Secret, is validated offline against the Kubernetes 1.30 schema (strict: no
+unknown fields) bundled by the ``kubernetes-validate`` package (a dev dependency).
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ COMPOSE_FILES = (DEPLOY / "compose.yaml", DEPLOY / "compose.gpu.yaml")
 K8S = DEPLOY / "k8s"
 KUSTOMIZATIONS = ("base", "batch", "overlays/gpu", "overlays/gpu-batch")
 README = DEPLOY / "README.md"
+#: the oldest Kubernetes release the manifests must be valid for (podFailurePolicy is GA in 1.31,
+#: beta and on by default in 1.26-1.30)
+KUBERNETES_VERSION = "1.30"
 MASTERS = "/data/masters"
 STORE = "/data/store"
 #: the entrypoint's exit status when the baked-in weights fail their sha256 check
@@ -401,6 +406,56 @@ def test_kustomize_builds_each_kustomization(folder: str) -> None:
             (container,) = pod_spec(doc)["containers"]  # type: ignore[index]
             limits = container["resources"]["limits"]
             assert limits.get("nvidia.com/gpu") == (1 if gpu else None)
+
+
+def kustomize_build(folder: str) -> list[dict[str, Any]]:
+    command = kustomize_command()
+    if command is None:
+        pytest.skip("neither kustomize nor kubectl (with kustomize built in) is installed")
+    built = subprocess.run(
+        [*command, str(K8S / folder)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert built.returncode == 0, built.stderr
+    return [doc for doc in yaml.safe_load_all(built.stdout) if doc]
+
+
+def schema_errors(document: dict[str, Any]) -> str | None:
+    """Why ``document`` fails the Kubernetes schema (strict), or None when it passes."""
+    import kubernetes_validate  # dev dependency: pip install -e ".[dev]"
+
+    try:
+        version = kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as error:
+        return f"{document['kind']}/{document['metadata']['name']}: {error.message}"
+    # validate() falls back to an older schema when the wanted one is not bundled
+    assert version == KUBERNETES_VERSION, f"kubernetes-validate has no {KUBERNETES_VERSION} schema"
+    return None
+
+
+@pytest.mark.parametrize("folder", KUSTOMIZATIONS)
+def test_every_rendered_object_passes_the_kubernetes_schema(folder: str) -> None:
+    documents = kustomize_build(folder)
+    assert documents
+    errors = [error for error in map(schema_errors, documents) if error]
+    assert not errors, "\n".join(errors)
+
+
+def test_the_example_secret_passes_the_kubernetes_schema() -> None:
+    (secret,) = load_all(K8S / "base" / "database-secret.example.yaml")
+    assert schema_errors(secret) is None
+
+
+def test_the_schema_check_rejects_what_kubernetes_would_refuse() -> None:
+    (job,) = [doc for doc in kustomize_build("batch") if doc["kind"] == "Job"]
+    assert schema_errors(job) is None
+    rules = job["spec"]["podFailurePolicy"]["rules"]
+    for rule in rules:
+        for condition in rule.get("onPodConditions", []):
+            del condition["status"]  # required by the API, though it defaults to True
+    assert "'status' is a required property" in str(schema_errors(job))
+    job["spec"]["template"]["spec"]["containers"][0]["resource"] = {}  # a typo: strict mode
+    del job["spec"]["podFailurePolicy"]
+    assert "resource" in str(schema_errors(job))
 
 
 def compose_command() -> list[str] | None:
