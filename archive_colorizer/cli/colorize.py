@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -250,7 +249,7 @@ def register(app: typer.Typer) -> None:
         from archive_colorizer.services.colorize import (
             ColorizeParams,
             colorize_master,
-            resolve_render,
+            resolve_rendering,
         )
 
         options: dict[str, Any] = {
@@ -262,7 +261,7 @@ def register(app: typer.Typer) -> None:
         }
         params = ColorizeParams(**{k: v for k, v in options.items() if v is not None})
         predictor = load_predictor(model, device=device, tile_size=tile_size)
-        params = replace(params, render=resolve_render(render, getattr(predictor, "card", None)))
+        params = resolve_rendering(params, render, getattr(predictor, "card", None))
         before = snapshot(source)
         source_sha256 = before.sha256
         provenance = {

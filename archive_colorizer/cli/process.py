@@ -11,7 +11,6 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from types import FrameType
 from typing import Annotated, Any
 
@@ -36,7 +35,7 @@ from archive_colorizer.services.colorize import (
     DEFAULT_CHROMA_SIZE,
     RENDERS,
     ColorizeParams,
-    resolve_render,
+    resolve_rendering,
 )
 from archive_colorizer.services.guard import check_store
 from archive_colorizer.services.store import ensure_writable
@@ -264,7 +263,7 @@ def register(app: typer.Typer) -> None:
             chroma_size=chroma_size, paper_mask=paper_mask, render=render or RENDERS[0]
         )
         identity = service.resolve_model(model)
-        params = replace(params, render=resolve_render(render, identity))
+        params = resolve_rendering(params, render, identity)
         err = stderr_console()
         with open_catalog(settings.database_url) as engine:
             check_store(engine, settings.store)  # never inside a folder of masters

@@ -385,7 +385,7 @@ def register_evaluate(app: typer.Typer) -> None:
                 "--darkening",
                 min=0.0,
                 help="Wash L* lost per unit chroma (default: the model card's "
-                "metrics.wash_darkening, else the built-in 0.53).",
+                "wash_darkening, else the built-in 0.53).",
             ),
         ] = None,
         device: Annotated[str, typer.Option("--device")] = "cpu",
@@ -572,13 +572,13 @@ def print_markdown_table(means: dict[str, dict[str, float]]) -> str:
 
 
 def _darkening(predictor: Any, given: float | None) -> float:
-    """``--darkening``, else the model card's ``metrics.wash_darkening``, else the default."""
+    """``--darkening``, else the model card's ``wash_darkening`` (the value the pipeline uses),
+    else the default."""
     from archive_colorizer.imaging.wash import WASH_DARKENING
 
     if given is not None:
         return given
-    card = getattr(predictor, "card", None)
-    value = card.metrics.get("wash_darkening") if card is not None else None
+    value = getattr(getattr(predictor, "card", None), "wash_darkening", None)
     return float(value) if isinstance(value, int | float) else WASH_DARKENING
 
 

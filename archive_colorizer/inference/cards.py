@@ -8,6 +8,7 @@ the same data). Names are ``arch.tag`` (timm style): ``iizuka.fixture``, ``iizuk
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +42,9 @@ class ModelCard:
     #: the render mode (``luminance`` or ``wash``) the model was trained and selected for: the
     #: pipeline's default with this model; None (older cards) means ``luminance``
     render: str | None = None
+    #: wash rendering: L* the wash loses per unit of chroma, fitted with the model (None: the
+    #: built-in :data:`archive_colorizer.imaging.wash.WASH_DARKENING`)
+    wash_darkening: float | None = None
     colour_space: str = COLOUR_SPACE
     description: str = ""
     training_data: str = ""
@@ -67,6 +71,15 @@ class ModelCard:
                 f"model {self.name!r}: render must be {' or '.join(RENDER_MODES)} or null, "
                 f"got {self.render!r}"
             )
+        if self.wash_darkening is not None and not (
+            isinstance(self.wash_darkening, int | float)
+            and math.isfinite(self.wash_darkening)
+            and self.wash_darkening >= 0
+        ):
+            raise ModelError(
+                f"model {self.name!r}: wash_darkening must be a number >= 0 or null, "
+                f"got {self.wash_darkening!r}"
+            )
         if len(self.weights_sha256) != 64 or any(
             c not in "0123456789abcdef" for c in self.weights_sha256
         ):
@@ -81,8 +94,9 @@ class ModelCard:
         """Plain JSON-ready data (``render`` only when the card names a mode, so that cards
         written before the field existed keep their bytes)."""
         data = asdict(self)
-        if data["render"] is None:
-            del data["render"]
+        for optional in ("render", "wash_darkening"):
+            if data[optional] is None:
+                del data[optional]
         return data
 
     @classmethod

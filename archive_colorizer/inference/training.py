@@ -30,6 +30,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from torch import Tensor, nn
 from torch.nn import functional
 
 from archive_colorizer.errors import ConfigurationError, ModelError
+from archive_colorizer.imaging.atomic import file_mode
 from archive_colorizer.imaging.color import grey_to_lightness, srgb_codes_to_lab
 from archive_colorizer.imaging.datasets import ImageItem, by_source, load_rgb, spread
 from archive_colorizer.imaging.hashing import sha256_file
@@ -883,6 +885,7 @@ def write_model_files(
     }
     weights = out / WEIGHTS_FILE
     save_file(tensors, str(weights))
+    os.chmod(weights, file_mode())  # safetensors writes 0600 whatever the umask
     digest, size = sha256_file(weights)
     counts: dict[str, int] = {}
     for item in config.train_items:

@@ -38,7 +38,7 @@ import os
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -55,7 +55,7 @@ from archive_colorizer.imaging.paper import plate_strength
 from archive_colorizer.imaging.resample import area_reduce, gaussian_lowpass
 from archive_colorizer.imaging.tiff_read import MasterPage, open_master
 from archive_colorizer.imaging.tiff_write import COMPRESSIONS, write_tiled_tiff
-from archive_colorizer.imaging.wash import RENDER_MODES, render_wash_codes
+from archive_colorizer.imaging.wash import RENDER_MODES, WASH_DARKENING, render_wash_codes
 
 __all__ = [
     "DEFAULT_CHROMA_SIZE",
@@ -69,6 +69,7 @@ __all__ = [
     "ColorizeResult",
     "colorize_master",
     "resolve_render",
+    "resolve_rendering",
     "working_lightness",
 ]
 
@@ -128,6 +129,8 @@ class ColorizeParams:
     compression: str = "deflate"
     paper_mask: bool = True
     render: str = RENDERS[0]
+    #: wash mode: L* the wash loses per unit of chroma (the model card's ``wash_darkening``)
+    wash_darkening: float = WASH_DARKENING
 
     def __post_init__(self) -> None:
         if not isinstance(self.chroma_size, int) or self.chroma_size < 0:
@@ -145,6 +148,10 @@ class ColorizeParams:
             raise ConfigurationError(
                 f"--render must be {' or '.join(RENDERS)}, not {self.render!r}"
             )
+        if not math.isfinite(self.wash_darkening) or self.wash_darkening < 0:
+            raise ConfigurationError(
+                f"wash darkening must be a number >= 0, not {self.wash_darkening!r}"
+            )
 
     def as_dict(self) -> dict[str, Any]:
         """Everything this pipeline's output depends on besides inputs and model (JSON-able)."""
@@ -156,6 +163,8 @@ class ColorizeParams:
             "paper_mask": bool(self.paper_mask),
             "pipeline_version": PIPELINE_VERSION,
             "render": self.render,
+            # only the wash depends on it: luminance jobs keep their parameters
+            **({"wash_darkening": float(self.wash_darkening)} if self.render == "wash" else {}),
         }
 
 
@@ -166,6 +175,19 @@ def resolve_render(requested: str | None, card: Any = None) -> str:
         return requested
     stated = getattr(card, "render", None)
     return str(stated) if stated else RENDERS[0]
+
+
+def resolve_rendering(
+    params: ColorizeParams, requested: str | None, card: Any = None
+) -> ColorizeParams:
+    """``params`` with the render mode of :func:`resolve_render` and the wash darkening the
+    model's card names (``wash_darkening``: fitted with the model; else the built-in value)."""
+    stated = getattr(card, "wash_darkening", None)
+    return replace(
+        params,
+        render=resolve_render(requested, card),
+        wash_darkening=float(stated) if stated is not None else WASH_DARKENING,
+    )
 
 
 @dataclass(frozen=True)
@@ -258,8 +280,10 @@ class _ColourTiles:
         timings: dict[str, float],
         workers: int,
         render: str = RENDERS[0],
+        wash_darkening: float = WASH_DARKENING,
     ) -> None:
         self.page = page
+        self.wash_darkening = wash_darkening
         self.ab = layers
         self.tile = tile
         self.timings = timings
@@ -285,7 +309,9 @@ class _ColourTiles:
         codes = np.ascontiguousarray(grey[:, x0:x1])
         if self.render == "wash":
             strength = ab[2] if ab.shape[0] > 2 else None
-            return render_wash_codes(codes, self.page.bits, ab[0], ab[1], strength)
+            return render_wash_codes(
+                codes, self.page.bits, ab[0], ab[1], strength, self.wash_darkening
+            )
         lightness = color.grey_to_lightness(codes, self.page.bits)
         return color.lab_to_srgb_codes(lightness, ab[0], ab[1], self.page.bits)
 
@@ -400,7 +426,9 @@ def colorize_master(
         resolution = None
         if page.x_resolution and page.y_resolution:
             resolution = (page.x_resolution, page.y_resolution)
-        tiles = _ColourTiles(page, layers, OUTPUT_TILE, timings, workers, params.render)
+        tiles = _ColourTiles(
+            page, layers, OUTPUT_TILE, timings, workers, params.render, params.wash_darkening
+        )
         read_before = timings["read"]
         started = time.perf_counter()
         digest, size = write_tiled_tiff(

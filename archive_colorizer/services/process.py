@@ -66,6 +66,7 @@ from archive_colorizer.errors import (
 from archive_colorizer.imaging.atomic import fsync_directory
 from archive_colorizer.imaging.hashing import FileSnapshot, changes_since, sha256_file, snapshot
 from archive_colorizer.imaging.memory_cap import data_in_use, is_out_of_memory, memory_cap
+from archive_colorizer.imaging.wash import WASH_DARKENING
 from archive_colorizer.provenance import EventType, Outcome, agent, derivative_provenance
 from archive_colorizer.services import store as store_layout
 from archive_colorizer.services.colorize import PIPELINE_VERSION, ColorizeParams, colorize_master
@@ -104,6 +105,8 @@ class ModelIdentity:
     weights_sha256: str
     #: the render mode its card names (None: the card names none, i.e. ``luminance``)
     render: str | None = None
+    #: the wash darkening its card names (None: the built-in value)
+    wash_darkening: float | None = None
 
 
 def resolve_model(name: str | None) -> ModelIdentity:
@@ -112,7 +115,10 @@ def resolve_model(name: str | None) -> ModelIdentity:
 
     model = registry.find_model(name)
     return ModelIdentity(
-        name=model.name, weights_sha256=model.card.weights_sha256, render=model.card.render
+        name=model.name,
+        weights_sha256=model.card.weights_sha256,
+        render=model.card.render,
+        wash_darkening=model.card.wash_darkening,
     )
 
 
@@ -443,6 +449,7 @@ def params_from_job(job: ClaimedJob) -> ColorizeParams:
         compression=str(stored["compression"]),
         paper_mask=bool(stored.get("paper_mask", False)),
         render=str(stored.get("render", "luminance")),
+        wash_darkening=float(stored.get("wash_darkening", WASH_DARKENING)),
     )
     if params_hash(params.as_dict()) != job.params_hash:
         raise PermanentJobError(
@@ -660,6 +667,7 @@ def _card_summary(card: Any) -> dict[str, Any] | None:
         "version",
         "trained_on",
         "render",
+        "wash_darkening",
     ):
         value = getattr(card, name, None)
         if value is not None and isinstance(value, str | int | float):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -138,6 +139,10 @@ def test_cli_trains_a_from_scratch_iizuka_with_network_config(
     assert card.config["width"] == 0.125
     network = load_network(InstalledModel(card=card, directory=out))
     assert sum(p.numel() for p in network.parameters()) == card.parameters
+    # the shipped weights are readable as the umask says (safetensors alone writes 0600)
+    from archive_colorizer.imaging.atomic import file_mode
+
+    assert stat.S_IMODE((out / card.weights_file).stat().st_mode) == file_mode()
 
 
 @pytest.mark.parametrize("value", ["{width: 1}", "[0.5]"])

@@ -145,3 +145,21 @@ def test_full_strength_is_exactly_no_strength(bits: int) -> None:
     b = rng.uniform(-80, 80, (40, 50)).astype(np.float32)
     full = wash.render_wash_codes(grey, bits, a, b, np.ones((40, 50), np.float32))
     np.testing.assert_array_equal(full, wash.render_wash_codes(grey, bits, a, b))
+
+
+def test_the_model_cards_wash_darkening_reaches_the_pipeline_parameters() -> None:
+    from types import SimpleNamespace
+
+    from archive_colorizer.services.colorize import ColorizeParams, resolve_rendering
+
+    card = SimpleNamespace(render="wash", wash_darkening=0.9)
+    params = resolve_rendering(ColorizeParams(), None, card)
+    assert params.render == "wash" and params.as_dict()["wash_darkening"] == 0.9
+    # without a card value the built-in darkening; luminance jobs do not name it at all
+    assert resolve_rendering(ColorizeParams(), "wash").wash_darkening == wash.WASH_DARKENING
+    assert "wash_darkening" not in resolve_rendering(ColorizeParams(), "luminance", card).as_dict()
+    grey = np.full((1, 1), 255, np.uint8)
+    a, b = np.full((1, 1), -8.0, np.float32), np.full((1, 1), 12.0, np.float32)
+    darker = wash.render_wash_codes(grey, 8, a, b, darkening=0.9)
+    lighter = wash.render_wash_codes(grey, 8, a, b, darkening=0.53)
+    assert (darker.astype(int) < lighter.astype(int)).all()
