@@ -8,7 +8,7 @@ white of a line drawing), so it must take colour.
 :func:`page_mask` (used by the pipeline) is 1 only OUTSIDE the printed image and 0 on the
 plate, paper inside the picture included:
 
-1. *ink* as below (steps 1-3 of :func:`paper_mask`): pixels darker than the paper tone by more
+1. *ink*: pixels darker than the paper tone (the ``paper_percentile`` of the page's L*) by more
    than ``ink_contrast`` L* whose ``window`` neighbourhood holds at least ``coverage_low`` ink
    (isolated specks of dust or foxing are not ink);
 2. a morphological closing with a disc of ``closing`` x the long side joins the strokes of one
@@ -27,19 +27,9 @@ no colour at all; a continuous-tone image (photograph, painting) is one large re
 except bright areas at its edge (a sky running off a photograph), which look like paper (as they
 did to the older mask): colorize such masters with ``--no-paper-mask``.
 
-:func:`paper_mask` is the older, finer paper/ink mask: it finds paper as pixels whose
-neighbourhood carries (almost) no ink, *including* paper inside the picture:
-
-1. the paper tone is a high percentile of the page's L* (``paper_percentile``);
-2. a pixel is *ink* when it is darker than the paper tone by more than ``ink_contrast`` L*;
-3. the ink coverage around each pixel is the fraction of ink pixels in a window of
-   ``window`` working px (a box filter);
-4. paper-ness falls from 1 (coverage <= ``coverage_low``) to 0 (coverage >= ``coverage_high``),
-   and the mask is feathered with a Gaussian of ``feather`` px so that colour fades into the
-   margins rather than stopping at a hard edge.
-
-It neutralised too much of a line drawing (whose paper is mostly inside the picture) and is
-kept for analysis. numpy + OpenCV; memory O(working image).
+An older paper/ink mask that also neutralised paper *inside* the picture (pipeline version
+2) left a line drawing almost nothing to colour; it was removed with pipeline version 3.
+numpy + OpenCV; memory O(working image).
 """
 
 from __future__ import annotations
@@ -51,41 +41,6 @@ import numpy as np
 import numpy.typing as npt
 
 F32 = npt.NDArray[np.float32]
-
-
-@dataclass(frozen=True)
-class PaperParams:
-    """Tuning of :func:`paper_mask` (working-resolution pixels and L* units)."""
-
-    paper_percentile: float = 95.0
-    ink_contrast: float = 12.0
-    window: int = 15
-    coverage_low: float = 0.01
-    coverage_high: float = 0.06
-    feather: float = 2.0
-
-
-def paper_mask(lightness: npt.ArrayLike, params: PaperParams | None = None) -> F32:
-    """Paper-ness in 0..1 per working pixel (1 = blank paper) from L* ``(h, w)`` in 0..100."""
-    p = params or PaperParams()
-    image = np.asarray(lightness, dtype=np.float32)
-    if image.ndim != 2 or image.size == 0:
-        raise ValueError(f"lightness must be a non-empty 2-D array, got shape {image.shape}")
-    paper_tone = float(np.percentile(image, p.paper_percentile))
-    ink = (image < paper_tone - p.ink_contrast).astype(np.float32)
-    window = max(1, int(p.window)) | 1
-    coverage = cv2.blur(ink, (window, window), borderType=cv2.BORDER_REFLECT)
-    span = max(p.coverage_high - p.coverage_low, 1e-6)
-    paperness = np.clip((p.coverage_high - coverage) / span, 0.0, 1.0)
-    # ink pixels themselves are never paper
-    paperness = paperness * (1.0 - ink)
-    if p.feather > 0:
-        paperness = cv2.GaussianBlur(
-            paperness, (0, 0), float(p.feather), borderType=cv2.BORDER_REFLECT
-        )
-        # fully blank neighbourhoods stay exactly neutral after feathering
-        paperness = np.where(coverage <= p.coverage_low, 1.0, paperness)
-    return np.asarray(np.clip(paperness, 0.0, 1.0), dtype=np.float32)
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,11 @@
-"""The paper/ink mask neutralises margins and blank paper but keeps colour on the print."""
+"""The page mask neutralises margins and the paper around the plate but keeps colour on it."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from archive_colorizer.imaging.paper import mean_chroma, neutralise_paper, page_mask, paper_mask
+from archive_colorizer.imaging.paper import mean_chroma, neutralise_paper, page_mask
 
 
 def page(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -32,18 +32,9 @@ def test_margins_become_exactly_neutral_and_the_plate_keeps_its_colour() -> None
     assert mean_chroma(out, inner) == pytest.approx(25.0, rel=0.02)
 
 
-def test_mask_is_one_on_blank_paper_and_zero_on_ink() -> None:
-    blank = np.full((50, 50), 90.0, dtype=np.float32)
-    assert np.all(paper_mask(blank) == 1.0)
-    lightness, plate = page(1)
-    mask = paper_mask(lightness)
-    assert mask[plate].mean() < 0.05
-    assert mask.min() >= 0.0 and mask.max() <= 1.0
-
-
 def test_shape_errors_are_reported() -> None:
     with pytest.raises(ValueError, match="2-D"):
-        paper_mask(np.zeros((2, 3, 4)))
+        page_mask(np.zeros((2, 3, 4)))
     with pytest.raises(ValueError, match="ab must be"):
         neutralise_paper(np.zeros((4, 4)), np.zeros((2, 3, 3)))
 
@@ -85,8 +76,6 @@ def test_paper_inside_the_picture_is_plate_and_the_margins_are_page() -> None:
     outside = np.ones_like(inside)
     outside[44:236, 34:206] = False
     assert float(mask[outside].min()) == 1.0
-    # the old paper/ink mask called the same sky paper: this is what the page mask changes
-    assert float(paper_mask(lightness)[60:120, 60:180].mean()) > 0.9
 
 
 def test_an_unframed_vignette_is_its_convex_hull() -> None:
