@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import resource
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,15 +26,11 @@ import tifffile
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from archive_colorizer.catalog.engine import create_catalog_engine
-from archive_colorizer.catalog.migrations import ensure_schema
 from archive_colorizer.catalog.queue import ClaimFilter
 from archive_colorizer.catalog.schema import Derivative, Scan, ScanState
 from archive_colorizer.config import Settings
 from archive_colorizer.imaging.hashing import sha256_file
 from archive_colorizer.imaging.tiff_facts import read_facts
-from archive_colorizer.inference import registry
-from archive_colorizer.inference.fixture import FIXTURE_NAME
 from archive_colorizer.services import process
 from archive_colorizer.services.colorize import ColorizeParams
 from archive_colorizer.services.ingest import ingest
@@ -47,19 +42,6 @@ pytestmark = [pytest.mark.usefixtures("fixture_model_default"), pytest.mark.slow
 
 PARAMS = ColorizeParams(chroma_size=64)
 MIB = 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def predictor() -> object:
-    return registry.load_predictor(FIXTURE_NAME, device="cpu")
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = create_catalog_engine(database_url)
-    ensure_schema(engine)
-    yield engine
-    engine.dispose()
 
 
 def _ingest(engine: Engine, url: str, folder: Path, **settings: object) -> None:

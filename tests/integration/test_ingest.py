@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import UTC, timedelta
 from pathlib import Path
 
@@ -35,12 +34,6 @@ def _current(engine: Engine, path: str) -> list[Scan]:
 def _events(engine: Engine, scan_id: int) -> list[Event]:
     with Session(engine) as session:
         return list(session.scalars(select(Event).where(Event.scan_id == scan_id)))
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    with open_catalog(database_url) as engine:
-        yield engine
 
 
 def test_mixed_volume_is_catalogued_with_facts_and_reasons(engine: Engine, tmp_path: Path) -> None:

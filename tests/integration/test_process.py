@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +16,6 @@ import tifffile
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from archive_colorizer.catalog.engine import create_catalog_engine
-from archive_colorizer.catalog.migrations import ensure_schema
 from archive_colorizer.catalog.queue import ClaimFilter
 from archive_colorizer.catalog.schema import Derivative, Event, Job, Scan, ScanState
 from archive_colorizer.config import Settings
@@ -37,19 +35,6 @@ from archive_colorizer.services.worker import WorkerConfig, WorkerSummary, run_w
 pytestmark = pytest.mark.usefixtures("fixture_model_default")
 
 PARAMS = ColorizeParams(chroma_size=64)
-
-
-@pytest.fixture(scope="module")
-def predictor() -> object:
-    return registry.load_predictor(FIXTURE_NAME, device="cpu")
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = create_catalog_engine(database_url)
-    ensure_schema(engine)
-    yield engine
-    engine.dispose()
 
 
 def _corrupt_pixels(path: Path) -> None:

@@ -33,14 +33,6 @@ REPO = Path(__file__).resolve().parents[2]
 ARCHCOLOR = str(Path(sys.executable).with_name("archcolor"))
 
 
-@pytest.fixture
-def engine(database_url: str) -> Engine:
-    engine = create_catalog_engine(database_url)
-    ensure_schema(engine)
-    yield engine  # type: ignore[misc]
-    engine.dispose()
-
-
 def _worker(url: str, log: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.queue_support", url, str(log), *args],

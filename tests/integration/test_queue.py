@@ -12,19 +12,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from archive_colorizer.catalog import queue
-from archive_colorizer.catalog.engine import create_catalog_engine
-from archive_colorizer.catalog.migrations import ensure_schema
 from archive_colorizer.catalog.schema import Event, Job, JobState, utcnow
 from archive_colorizer.services.worker import WorkerConfig, run_worker, run_worker_processes
 from tests.queue_support import LoggingFactory, LoggingRunner, add_plain_jobs, executions
-
-
-@pytest.fixture
-def engine(database_url: str) -> Engine:
-    engine = create_catalog_engine(database_url)
-    ensure_schema(engine)
-    yield engine  # type: ignore[misc]
-    engine.dispose()
 
 
 def _states(engine: Engine) -> dict[int, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,6 @@ import tifffile
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from archive_colorizer.catalog.open import open_catalog
 from archive_colorizer.catalog.schema import Event
 from archive_colorizer.config import Settings
 from archive_colorizer.errors import NotFoundError
@@ -18,12 +16,6 @@ from archive_colorizer.provenance import EventType
 from archive_colorizer.services.ingest import ingest
 from archive_colorizer.services.verify import FixityStatus, VerifyOutcome, verify
 from tests import factories
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    with open_catalog(database_url) as engine:
-        yield engine
 
 
 def _fixity_events(engine: Engine) -> list[Event]:
