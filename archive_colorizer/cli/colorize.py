@@ -240,7 +240,9 @@ def register(app: typer.Typer) -> None:
         _check_paths(source, output, overwrite)
         from archive_colorizer.services.guard import check_output_path_if_catalogued
 
-        check_output_path_if_catalogued(settings.database_url, output, what="OUTPUT")
+        unchecked = check_output_path_if_catalogued(settings.database_url, output, what="OUTPUT")
+        if unchecked:
+            stderr_console().print(f"warning: {unchecked}", markup=False, highlight=False)
         facts = _page_facts(source, page, settings.pixel_limit, settings.page_limit)
 
         from archive_colorizer.imaging.atomic import fsync_directory

@@ -128,22 +128,27 @@ def check_store(engine: Engine, store: Path) -> None:
         check_output_folder(session, store, what="the store (--store)")
 
 
-def check_output_path_if_catalogued(database_url: str, path: Path, *, what: str) -> None:
+def check_output_path_if_catalogued(database_url: str, path: Path, *, what: str) -> str | None:
     """For commands that work without a catalog (`colorize`): check ``path`` against the
-    catalog's ingested folders and masters when a catalog with scans can be read; without one
-    (no SQLite file, an unreachable server, no scans table) there is nothing to check against.
-    Never creates a database."""
-    from archive_colorizer.catalog.engine import create_catalog_engine, parse_url
+    catalog's ingested folders and masters. Returns None when the check was made, or when there
+    is no catalog to check against (no SQLite file yet, no archcolor tables); otherwise one line
+    saying why the check could not be made (an unreachable server, a bad URL), for the caller to
+    show: the output is then written unchecked, never silently. Never creates a database."""
+    from archive_colorizer.catalog.engine import create_catalog_engine, display_url, parse_url
 
     try:
         url = parse_url(database_url)
-        if url.get_backend_name() == "sqlite" and (
-            not url.database or url.database == ":memory:" or not os.path.isfile(url.database)
-        ):
-            return
+    except ArchcolorError as error:
+        return f"{what} was not checked against the catalog's masters: {error}"
+    if url.get_backend_name() == "sqlite" and (
+        not url.database or url.database == ":memory:" or not os.path.isfile(url.database)
+    ):
+        return None
+    unchecked = f"{what} was not checked against the masters catalogued in {display_url(url)}"
+    try:
         engine = create_catalog_engine(url)
-    except ArchcolorError:
-        return
+    except ArchcolorError as error:
+        return f"{unchecked}: {error}"
     try:
         with Session(engine) as session:
             roots = ingested_roots(session)
@@ -154,10 +159,25 @@ def check_output_path_if_catalogued(database_url: str, path: Path, *, what: str)
                 check_output_file(session, path, sha256_file(path)[0], what=what)
     except ProtectedPathError:
         raise
-    except (SQLAlchemyError, ArchcolorError):  # no scans table: nothing to check
-        return
+    except SQLAlchemyError as error:
+        if _no_catalog_tables(error):
+            return None
+        return f"{unchecked}: {_first_line(error)}"
+    except ArchcolorError as error:
+        return f"{unchecked}: {error}"
     finally:
         engine.dispose()
+    return None
+
+
+def _no_catalog_tables(error: SQLAlchemyError) -> bool:
+    """Whether ``error`` says the archcolor tables do not exist (nothing catalogued there)."""
+    text = str(getattr(error, "orig", error)).lower()
+    return "no such table" in text or ("relation" in text and "does not exist" in text)
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(getattr(error, "orig", error)).strip().splitlines() or [type(error).__name__])[0]
 
 
 # -- what ingest leaves out -------------------------------------------------------------------

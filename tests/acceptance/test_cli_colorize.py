@@ -322,3 +322,22 @@ def test_an_unknown_render_mode_is_one_line(
     assert len(err.strip().splitlines()) == 1
     assert "--render must be luminance or wash, not 'oil'" in err
     assert not (tmp_path / "o.tif").exists()
+
+
+def test_an_unreadable_catalog_is_said_not_silently_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """colorize works without a catalog, but when the configured one cannot be read, the check
+    that OUTPUT is not a master is said to be skipped (was: skipped without a word)."""
+    master = write_gray8(tmp_path / "m.tif", width=40, height=30)
+    output = tmp_path / "o.tif"
+    unreachable = "postgresql+psycopg://postgres@127.0.0.1:1/archcolor"  # nothing listens on 1
+    code = run(["--db", unreachable, "colorize", str(master), "-o", str(output), "--json"])
+    err = capsys.readouterr().err
+    assert code == 0 and output.is_file()
+    assert "warning: OUTPUT was not checked against the masters catalogued in" in err
+    # no catalog at all (a SQLite file not made yet) is nothing to check against: no warning
+    missing = f"sqlite:///{tmp_path / 'none.sqlite3'}"
+    code = run(["--db", missing, "colorize", str(master), "-o", str(output), "--overwrite"])
+    assert code == 0 and "warning" not in capsys.readouterr().err
+    assert not (tmp_path / "none.sqlite3").exists()
