@@ -4,6 +4,7 @@ model's predictor."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -28,3 +29,14 @@ def predictor() -> object:
     from archive_colorizer.inference.fixture import FIXTURE_NAME
 
     return registry.load_predictor(FIXTURE_NAME, device="cpu")
+
+
+@pytest.fixture
+def fixture_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A models folder holding only the fixture model, in ARCHCOLOR_MODELS_DIR."""
+    from archive_colorizer.inference.fixture import write_fixture
+
+    models = tmp_path / "models"
+    write_fixture(models / "iizuka.fixture")
+    monkeypatch.setenv("ARCHCOLOR_MODELS_DIR", str(models))
+    return models

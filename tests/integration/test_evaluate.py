@@ -12,7 +12,6 @@ from PIL import Image
 
 from archive_colorizer.cli.app import run
 from archive_colorizer.imaging.color import lab_to_srgb_codes, srgb_codes_to_lab
-from archive_colorizer.inference.fixture import write_fixture
 
 TRAIN_COLOURS = [(200, 60, 60), (60, 60, 200)]
 VAL_COLOURS = [(220, 180, 40), (40, 160, 90), (120, 120, 120)]
@@ -48,15 +47,6 @@ def sets(tmp_path: Path) -> tuple[Path, Path]:
     flat(val / "people", "v1.png", VAL_COLOURS[1], (20, 30))
     flat(val / "scenes", "v2.png", VAL_COLOURS[2], (10, 30))
     return train, val
-
-
-@pytest.fixture
-def fixture_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A models folder holding only the fixture model, in ARCHCOLOR_MODELS_DIR."""
-    models = tmp_path / "models"
-    write_fixture(models / "iizuka.fixture")
-    monkeypatch.setenv("ARCHCOLOR_MODELS_DIR", str(models))
-    return models
 
 
 def evaluate_json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> dict:

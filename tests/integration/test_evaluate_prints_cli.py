@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,7 @@ from PIL import Image
 from archive_colorizer.cli.app import run
 from archive_colorizer.imaging.color import linear_to_codes
 from archive_colorizer.imaging.wash import wash_linear
-from archive_colorizer.inference.fixture import write_fixture
+from tests.integration.test_evaluate import evaluate_json
 
 SOURCE = "gitenberg-print"
 
@@ -42,23 +41,10 @@ def mixed(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.fixture
-def fixture_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    models = tmp_path / "models"
-    write_fixture(models / "iizuka.fixture")
-    monkeypatch.setenv("ARCHCOLOR_MODELS_DIR", str(models))
-    return models
-
-
-def as_json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> dict:
-    assert run(argv) == 0
-    return json.loads(capsys.readouterr().out)
-
-
 def test_prints_mode_measures_only_prints_beside_three_baselines(
     mixed: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    result = as_json(
+    result = evaluate_json(
         ["evaluate", "--mode", "prints", "--data", str(mixed), "--baselines-only", "--json"],
         capsys,
     )
@@ -78,7 +64,7 @@ def test_prints_mode_measures_only_prints_beside_three_baselines(
 
 
 def test_photos_mode_leaves_the_prints_out(mixed: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    result = as_json(
+    result = evaluate_json(
         ["evaluate", "--data", str(mixed), "--train-mean", "0,0", "--baselines-only", "--json"],
         capsys,
     )
@@ -91,8 +77,10 @@ def test_prints_mode_with_a_model_and_both_renderings(
 ) -> None:
     base = ["evaluate", "--mode", "prints", "--data", str(mixed), "--model", "iizuka.fixture"]
     sheet = tmp_path / "sheet.png"
-    wash = as_json([*base, "--contact-sheet", str(sheet), "--darkening", "0.8", "--json"], capsys)
-    luminance = as_json([*base, "--render", "luminance", "--json"], capsys)
+    wash = evaluate_json(
+        [*base, "--contact-sheet", str(sheet), "--darkening", "0.8", "--json"], capsys
+    )
+    luminance = evaluate_json([*base, "--render", "luminance", "--json"], capsys)
     assert wash["darkening"] == 0.8 and luminance["darkening"] == 0.53
     assert wash["model"] == "iizuka.fixture"
     for result in (wash, luminance):
@@ -109,8 +97,8 @@ def test_photos_mode_renders_the_model_as_a_wash(
     mixed: Path, fixture_models: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     base = ["evaluate", "--data", str(mixed), "--model", "iizuka.fixture", "--train-mean", "0,0"]
-    luminance = as_json([*base, "--json"], capsys)
-    wash = as_json([*base, "--render", "wash", "--json"], capsys)
+    luminance = evaluate_json([*base, "--json"], capsys)
+    wash = evaluate_json([*base, "--render", "wash", "--json"], capsys)
     assert wash["render"] == "wash"
     assert wash["mean"]["grey"] == luminance["mean"]["grey"]
     assert wash["mean"]["model"]["psnr"] != luminance["mean"]["model"]["psnr"]
