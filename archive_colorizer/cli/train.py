@@ -170,6 +170,25 @@ def register_train(app: typer.Typer) -> None:
             str | None,
             typer.Option("--skip-sources", help="Comma list of sources left out of training."),
         ] = None,
+        class_weight: Annotated[
+            float,
+            typer.Option(
+                "--class-weight",
+                min=0.0,
+                help="Weight of the rebalanced ab-class cross-entropy beside the smooth-L1 "
+                "regression loss (higher: more vivid colour).",
+            ),
+        ] = 0.5,
+        bilevel_share: Annotated[
+            float,
+            typer.Option(
+                "--bilevel-share",
+                min=0.0,
+                max=1.0,
+                help="Share of print samples whose ink layer is thresholded to black and white "
+                "(teaches the network bilevel scans).",
+            ),
+        ] = 0.0,
         split: Annotated[str, typer.Option("--split", help="index.csv split of --data.")] = "train",
         val_split: Annotated[str, typer.Option("--val-split")] = "val",
         val_images: Annotated[
@@ -212,6 +231,8 @@ def register_train(app: typer.Typer) -> None:
                 cache_features=cache_features,
                 source_shares=parse_source_shares(source_share),
                 skip_sources=parse_sources(skip_sources),
+                class_weight=class_weight,
+                bilevel_share=bilevel_share,
                 train_split=split,
                 val_split=val_split,
                 val_images=val_images,

@@ -6,7 +6,10 @@
 * Real coloured prints (:data:`~archive_colorizer.imaging.datasets.PRINT_SOURCES`) are split
   into ink and wash (:func:`~archive_colorizer.imaging.prints.decompose_print`, once per image,
   kept in memory as 8-bit planes): the INPUT is the ink layer's L*, the TARGET the wash's a*, b*;
-  before cropping they are scaled by a random factor in ``PRINT_SCALE`` (never augmented).
+  before cropping they are scaled by a random factor in ``PRINT_SCALE``; a ``bilevel_share``
+  of them first have their ink layer thresholded (:func:`bilevel_ink`, the cut drawn from
+  ``BILEVEL_CUT``) so the network learns to colour bilevel scans too (the scaling then leaves
+  grey edges, as the page reduction does); no other augmentation.
   With probability ``augment_probability`` the network INPUT is replaced by a simulated
   engraving of the crop (:mod:`archive_colorizer.imaging.simulate`, a style drawn from
   ``augment``); the TARGET a*, b* always come from the clean photo.
@@ -70,6 +73,8 @@ PRIOR_IMAGES = 400
 PRIOR_SIDE = 64
 #: random scale range of print planes before cropping (more plate per crop)
 PRINT_SCALE = (0.6, 1.0)
+#: range of the L* threshold that makes a print's ink layer bilevel (``bilevel_share``)
+BILEVEL_CUT = (40.0, 70.0)
 REBALANCE_LAMBDA = 0.5
 
 
@@ -103,6 +108,8 @@ class TrainConfig:
     cache_features: int | None = None
     #: source → share of the samples drawn from it (the other sources split the rest equally)
     source_shares: dict[str, float] = field(default_factory=dict)
+    #: share of print samples whose ink layer is made bilevel (thresholded) before cropping
+    bilevel_share: float = 0.0
 
     def validate(self) -> None:
         if self.size < 32 or self.size % 16:
@@ -115,6 +122,12 @@ class TrainConfig:
             raise ConfigurationError("--freeze-encoder-epochs must be between 0 and --epochs")
         if self.lr <= 0:
             raise ConfigurationError(f"--lr must be positive, got {self.lr}")
+        if self.class_weight < 0:
+            raise ConfigurationError(f"--class-weight must be >= 0, got {self.class_weight}")
+        if not 0.0 <= self.bilevel_share <= 1.0:
+            raise ConfigurationError(
+                f"--bilevel-share must lie in [0, 1], got {self.bilevel_share}"
+            )
         unknown = [style for style in self.augment if style not in STYLES]
         if unknown:
             raise ConfigurationError(
@@ -163,6 +176,7 @@ class TrainConfig:
             "init_from": str(self.init_from) if self.init_from else None,
             "cache_features": self.cache_features,
             "source_shares": self.source_shares,
+            "bilevel_share": self.bilevel_share,
         }
 
 
@@ -287,6 +301,11 @@ def print_planes(item: ImageItem) -> NDArray[np.float32]:
     return np.stack((layers.ink_lightness, layers.wash_a, layers.wash_b), axis=-1)
 
 
+def bilevel_ink(lightness: NDArray[np.float32], threshold: float) -> NDArray[np.float32]:
+    """The ink layer as a bilevel scan would record it: L* 0 below ``threshold``, else 100."""
+    return np.where(lightness < threshold, np.float32(0.0), np.float32(100.0)).astype(np.float32)
+
+
 def _pack(planes: NDArray[np.float32]) -> NDArray[np.int16]:
     """Planes as int16 in tenths (L* 0..1000, a*/b* ±1280): exact enough, half the memory."""
     return np.clip(np.rint(planes * 10.0), -32768, 32767).astype(np.int16)
@@ -349,7 +368,11 @@ class BatchSource:
         config = self.config
         if item.is_print:
             scale = float(rng.uniform(*PRINT_SCALE))
-            crop = crop_planes(self.planes(item), config.size, rng, scale)
+            planes = self.planes(item)
+            # draw only when enabled, so runs without it keep their exact batches
+            if config.bilevel_share > 0 and rng.random() < config.bilevel_share:
+                planes[..., 0] = bilevel_ink(planes[..., 0], float(rng.uniform(*BILEVEL_CUT)))
+            crop = crop_planes(planes, config.size, rng, scale)
             return crop[..., 0], np.stack((crop[..., 1], crop[..., 2]))
         rgb = _crop(load_rgb(item.path), config.size, rng)
         _, a, b = srgb_codes_to_lab(rgb, 8)

@@ -100,6 +100,8 @@ def run_training(
     cache_features: int | None = None,
     source_shares: dict[str, float] | None = None,
     skip_sources: tuple[str, ...] = (),
+    class_weight: float = 0.5,
+    bilevel_share: float = 0.0,
     reporter: Reporter | None = None,
 ) -> TrainResult:
     """Train a model into ``out`` (``models/<arch>.<tag>``); see `archcolor train --help`."""
@@ -138,5 +140,7 @@ def run_training(
         init_from=init_from,
         cache_features=cache_features,
         source_shares=source_shares or {},
+        class_weight=class_weight,
+        bilevel_share=bilevel_share,
     )
     return train(config, resume=resume, reporter=reporter)

@@ -63,10 +63,12 @@ def test_parse_source_shares() -> None:
     assert parse_sources(" a, b,,") == ("a", "b")
 
 
-def write_print(path: Path, size: int = 128) -> None:
-    """Lines every 4 px; a wash (a* 30, b* 20) over all but a 12 px paper margin."""
+def write_print(path: Path, size: int = 128, period: int = 4, width: int = 1) -> None:
+    """Lines ``width`` px every ``period`` px; a wash (a* 30, b* 20) over all but a 12 px paper
+    margin."""
     ink = np.ones((size, size), np.float32)
-    ink[::4, :] = 0.02
+    for row in range(width):
+        ink[row::period, :] = 0.02
     a = np.zeros((size, size), np.float32)
     b = np.zeros((size, size), np.float32)
     a[12:-12, 12:-12], b[12:-12, 12:-12] = 30.0, 20.0
@@ -108,3 +110,41 @@ def test_crop_planes_scales_and_enlarges() -> None:
     assert any(np.array_equal(same, planes[:, i : i + 40]) for i in range(21)) or any(
         np.array_equal(same, planes[:, i : i + 40][:, ::-1]) for i in range(21)
     )
+
+
+def test_bilevel_share_thresholds_the_ink_layer_of_prints(tmp_path: Path) -> None:
+    path = tmp_path / PRINT / "p.png"
+    write_print(path, period=12, width=5)
+    item = ImageItem(path, PRINT)
+    base = TrainConfig(train_items=[item], val_items=[], out=tmp_path / "m", size=32, batch=4)
+    config = TrainConfig(
+        train_items=[item], val_items=[], out=tmp_path / "m", size=32, batch=4, bilevel_share=1.0
+    )
+    bilevel, target = BatchSource(config).batch(0, 0)
+    values = bilevel.numpy()
+    # black and white (the plain ink layer's lines are L* ~15), grey only where the crop's
+    # scaling blends the two
+    assert values.min() == pytest.approx(0.0, abs=0.5)
+    assert values.max() == pytest.approx(100.0, abs=0.5)
+    assert np.mean((values < 0.5) | (values > 99.5)) > 0.2
+    # the target is still the wash
+    chroma = np.hypot(target[:, 0].numpy(), target[:, 1].numpy())
+    assert np.percentile(chroma, 90) > 10
+    # share 0 draws nothing extra: the batches are those of a config without the option
+    plain, _ = BatchSource(base).batch(0, 0)
+    same, _ = BatchSource(TrainConfig(**{**base.__dict__, "bilevel_share": 0.0})).batch(0, 0)
+    assert np.array_equal(plain.numpy(), same.numpy())
+    assert plain.numpy().min() > 5.0
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [("bilevel_share", 1.5, "--bilevel-share"), ("class_weight", -1.0, "--class-weight")],
+)
+def test_bad_loss_and_bilevel_options_are_configuration_errors(
+    tmp_path: Path, field: str, value: float, message: str
+) -> None:
+    data = items({PRINT: 2})
+    config = TrainConfig(train_items=data, val_items=[], out=tmp_path / "m", **{field: value})
+    with pytest.raises(ConfigurationError, match=message):
+        config.validate()
