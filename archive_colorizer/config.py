@@ -1,4 +1,8 @@
-"""Settings, built once by the CLI from options and environment variables (never at import)."""
+"""Settings, built once by the CLI from options and environment variables (never at import),
+and the option choices and defaults every layer shares.
+
+Config-level: imports nothing from archive_colorizer, so that any room may import it and
+`archcolor --help` can show these values without importing the rooms that use them."""
 
 from __future__ import annotations
 
@@ -16,11 +20,34 @@ DEFAULT_PAGE_LIMIT = 10_000
 #: slips past the pre-decode checks ends as a dead job, never an out-of-memory machine
 DEFAULT_WORKER_MEMORY_MB = 8192
 
+#: --chroma-size: long side of the chroma working image in px (0 = full resolution)
+DEFAULT_CHROMA_SIZE = 1024
+#: --render: how colour meets the master's tones (the first is the default without a card)
+RENDER_MODES = ("luminance", "wash")
+#: --max-attempts: attempts before a job is dead
+DEFAULT_MAX_ATTEMPTS = 3
+#: the states of a colorization job (catalog.schema.JobState's values)
+JOB_STATES = ("pending", "running", "done", "failed", "dead")
+#: `archcolor scans --state`: current = ingested and rejected
+SCAN_STATE_CHOICES = ("current", "ingested", "rejected", "superseded", "all")
+#: `archcolor export --format`
+EXPORT_FORMATS = ("tiff", "jpeg", "png", "webp")
+#: `archcolor report --thumbnail`: thumbnail long side in px
+DEFAULT_THUMBNAIL = 640
+#: `archcolor verify --decode`: seconds allowed to decode one page in the child process
+DEFAULT_DECODE_TIMEOUT_S = 120.0
+#: ... and the child's address-space limit (interpreter, numpy and codecs take ~0.5 GiB of it)
+DEFAULT_DECODE_MEMORY_LIMIT_BYTES = 2 * 1024**3
+
 ENV_DATABASE_URL = "ARCHCOLOR_DATABASE_URL"
 ENV_STORE = "ARCHCOLOR_STORE"
 ENV_PIXEL_LIMIT = "ARCHCOLOR_PIXEL_LIMIT"
 ENV_PAGE_LIMIT = "ARCHCOLOR_PAGE_LIMIT"
 ENV_WORKER_MEMORY_MB = "ARCHCOLOR_WORKER_MEMORY_MB"
+#: folders holding installed models (separated like PATH)
+ENV_MODELS_DIR = "ARCHCOLOR_MODELS_DIR"
+#: Unix seconds: the time written into derivatives, so that two runs are byte-identical
+ENV_SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH"
 
 
 @dataclass(frozen=True)

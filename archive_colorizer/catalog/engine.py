@@ -249,9 +249,21 @@ def catalog_error(url: str | URL | None, error: BaseException) -> CatalogError:
 def as_catalog_error(error: BaseException) -> CatalogError | None:
     """``error`` as a CatalogError when it comes from SQLAlchemy or the database driver (an
     error that escaped a command), else None."""
-    if isinstance(error, SQLAlchemyError):
+    if isinstance(error, SQLAlchemyError) or _is_driver_error(error):
         return catalog_error(None, error)
     return None
+
+
+def _is_driver_error(error: BaseException) -> bool:
+    """A DB-API error of sqlite3 or psycopg raised outside SQLAlchemy (e.g. by a raw
+    connection): a database error all the same."""
+    import sqlite3
+    import sys
+
+    if isinstance(error, sqlite3.Error):
+        return True
+    psycopg = sys.modules.get("psycopg")  # only loaded when a PostgreSQL catalog was used
+    return psycopg is not None and isinstance(error, psycopg.Error)
 
 
 def _configure_sqlite(engine: Engine) -> None:

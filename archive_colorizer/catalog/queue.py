@@ -53,6 +53,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
@@ -80,6 +81,7 @@ __all__ = [
     "count_by_state",
     "fail",
     "heartbeat",
+    "insert_jobs",
     "mark_done",
     "new_worker_id",
     "outlook",
@@ -446,6 +448,20 @@ def retry(
     )
     with writer(engine).begin() as conn:
         return sorted(int(value) for value in conn.execute(statement).scalars())
+
+
+def insert_jobs(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert job rows in the caller's transaction; rows whose idempotency key another process
+    queued meanwhile are skipped (``ON CONFLICT DO NOTHING``, PostgreSQL or SQLite). Returns the
+    number inserted."""
+    dialect = session.get_bind().dialect.name
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        dialect_insert(Job)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(Job.id)
+    )
+    return len(session.execute(statement, rows).all())
 
 
 def count_by_state(engine: Engine, only: ClaimFilter | None = None) -> dict[str, int]:

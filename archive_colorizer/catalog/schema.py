@@ -8,7 +8,7 @@ agent, with which outcome.
 
 ``Job`` rows are the work queue (see :mod:`archive_colorizer.catalog.queue`): one per
 idempotency key (scan + master sha256 + page + weights sha256 + parameters hash + pipeline
-version; older catalogs may hold keys without the scan, see ``services.process``).
+version; older catalogs may hold keys without the scan, see ``services.enqueue``).
 ``Derivative`` rows are the files a job produced in the store, with W3C PROV-style provenance;
 re-running a job (``--force``, ``--repair``) adds a new row and marks the older ones
 non-current, so history is kept.

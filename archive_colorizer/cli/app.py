@@ -14,7 +14,6 @@ from typing import Annotated
 import typer
 
 from archive_colorizer import __version__
-from archive_colorizer.catalog.engine import as_catalog_error
 from archive_colorizer.cli import (
     browse,
     colorize,
@@ -39,7 +38,7 @@ from archive_colorizer.config import (
     ENV_STORE,
     Settings,
 )
-from archive_colorizer.errors import ArchcolorError
+from archive_colorizer.services import api
 
 app = typer.Typer(
     name="archcolor",
@@ -130,7 +129,7 @@ def run(argv: list[str] | None = None) -> int:
         return code if isinstance(code, int) else (0 if code is None else 1)
     except Exception as error:
         # archcolor's own errors, and database errors that escaped a command, are one line
-        problem = error if isinstance(error, ArchcolorError) else as_catalog_error(error)
+        problem = api.as_error(error)
         if problem is None:
             raise
         if "--debug" in args:

@@ -7,15 +7,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from archive_colorizer.catalog.open import open_catalog
 from archive_colorizer.cli.context import emit_json, settings_of, stdout_console
-from archive_colorizer.services.catalog_queries import (
-    SCAN_FACTS,
-    STATE_CHOICES,
-    list_scans,
-    show_scan,
-    status_counts,
-)
+from archive_colorizer.config import SCAN_STATE_CHOICES as STATE_CHOICES
+from archive_colorizer.services import api
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
@@ -67,8 +61,7 @@ def register(app: typer.Typer) -> None:
         jobs_pending/running/done/failed/dead: colorization jobs by state (failed: waiting for
         a retry); derivatives: current colorized files.
         """
-        with open_catalog(settings_of(ctx).database_url, read_only=True) as engine:
-            counts = status_counts(engine)
+        counts = api.catalog_status(settings_of(ctx))
         if json_out:
             emit_json(counts)
             return
@@ -100,8 +93,7 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(
                 f"must be one of {', '.join(STATE_CHOICES)}", param_hint="--state"
             )
-        with open_catalog(settings_of(ctx).database_url, read_only=True) as engine:
-            rows = list_scans(engine, volume=volume, state=state, limit=limit)
+        rows = api.list_scans(settings_of(ctx), volume=volume, state=state, limit=limit)
         if json_out:
             emit_json(rows)
             return
@@ -133,13 +125,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Every fact and event of one scan, the versions of its file, its duplicates, its
         colorization jobs and derivatives (with full provenance in --json)."""
-        with open_catalog(settings_of(ctx).database_url, read_only=True) as engine:
-            scan = show_scan(engine, scan_id)
+        facts, scan = api.show_scan(settings_of(ctx), scan_id)
         if json_out:
             emit_json(scan)
             return
-        width = max(len(name) for name in SCAN_FACTS)
-        for name in SCAN_FACTS:
+        width = max(len(name) for name in facts)
+        for name in facts:
             value = scan[name]
             typer.echo(f"{name:<{width}}  {'' if value is None else value}")
         typer.echo("events:")

@@ -6,10 +6,8 @@ from typing import Annotated
 
 import typer
 
-from archive_colorizer.catalog.engine import display_url
-from archive_colorizer.catalog.migrations import schema_status, upgrade
-from archive_colorizer.catalog.open import open_catalog
 from archive_colorizer.cli.context import emit_json, settings_of
+from archive_colorizer.services import api
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
@@ -28,15 +26,14 @@ def register(app: typer.Typer) -> None:
         Safe to repeat; safe to run while no other archcolor command uses the database.
         """
         settings = settings_of(ctx)
-        with open_catalog(settings.database_url, migrate=False) as engine:
-            before, after = upgrade(engine)
+        before, after = api.db_upgrade(settings)
         if json_out:
             emit_json({"before": before, "after": after, "changed": before != after})
         elif before == after:
-            typer.echo(f"{display_url(settings.database_url)}: already at schema {after} (head)")
+            typer.echo(f"{api.database_name(settings)}: already at schema {after} (head)")
         else:
             typer.echo(
-                f"{display_url(settings.database_url)}: schema upgraded from "
+                f"{api.database_name(settings)}: schema upgraded from "
                 f"{before or 'empty'} to {after} (head)"
             )
 
@@ -44,14 +41,13 @@ def register(app: typer.Typer) -> None:
     def current_command(ctx: typer.Context, json_out: JsonOption = False) -> None:
         """Show the catalog database's schema revision and whether it is current."""
         settings = settings_of(ctx)
-        with open_catalog(settings.database_url, migrate=False) as engine:
-            status = schema_status(engine)
+        status = api.db_status(settings)
         if json_out:
             emit_json(
                 {"current": status.current, "head": status.head, "up_to_date": status.up_to_date}
             )
             return
-        where = display_url(settings.database_url)
+        where = api.database_name(settings)
         if status.up_to_date:
             typer.echo(f"{where}: schema {status.current} (head)")
         elif status.current is None:

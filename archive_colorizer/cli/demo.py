@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from archive_colorizer.cli.context import emit_json
-from archive_colorizer.errors import OutputError
+from archive_colorizer.services import api
 
 HELP = """Write a small synthetic scanned volume (engraving-like TIFF masters) under DIR/volume-01/.
 
@@ -32,14 +32,7 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic content.")] = 0,
         json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     ) -> None:
-        from archive_colorizer.imaging.synthetic import make_sample_volume
-
-        try:
-            paths = make_sample_volume(directory, pages=pages, seed=seed)
-        except OSError as error:
-            raise OutputError(
-                f"cannot write the demo volume under {directory}: {error.strerror or error}"
-            ) from error
+        paths = api.write_demo_volume(directory, pages=pages, seed=seed)
         if json_out:
             emit_json({"volume": str(directory / "volume-01"), "pages": [str(p) for p in paths]})
         else:

@@ -4,19 +4,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from archive_colorizer.catalog.open import open_catalog
 from archive_colorizer.cli.context import emit_json, settings_of, stderr_console
-from archive_colorizer.services.export import (
-    EXPORT_FORMATS,
-    ExportOptions,
-    ExportRecord,
-    export,
-)
-from archive_colorizer.services.report import DEFAULT_THUMBNAIL, write_report
+from archive_colorizer.config import DEFAULT_THUMBNAIL, EXPORT_FORMATS
+from archive_colorizer.services import api
+
+if TYPE_CHECKING:
+    from archive_colorizer.services.export import ExportRecord
 
 #: exit status when some pages could not be exported (named on stderr)
 EXIT_PROBLEMS = 3
@@ -98,7 +95,7 @@ def register(app: typer.Typer) -> None:
         if tile not in (256, 512):
             raise typer.BadParameter("the tile size is 256 or 512", param_hint="--tile")
         settings = settings_of(ctx)
-        options = ExportOptions(
+        options = api.ExportOptions(
             format=format,
             out=out,
             volume=volume,
@@ -119,8 +116,7 @@ def register(app: typer.Typer) -> None:
             elif record is not None and record.status == "replaced" and not json_out:
                 err.print(f"replaced: {record.export_path}", highlight=False, soft_wrap=True)
 
-        with open_catalog(settings.database_url, read_only=True) as engine:
-            summary = export(engine, settings.store, options, on_page=progress)
+        summary = api.export(settings, options, on_page=progress)
         if json_out:
             emit_json(summary.as_dict())
         else:
@@ -154,8 +150,7 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     ) -> None:
         settings = settings_of(ctx)
-        with open_catalog(settings.database_url, read_only=True) as engine:
-            summary = write_report(engine, settings.store, out, volume=volume, thumbnail=thumbnail)
+        summary = api.write_report(settings, out, volume=volume, thumbnail=thumbnail)
         if json_out:
             emit_json(summary)
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import (
@@ -17,9 +17,11 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from archive_colorizer.catalog.open import open_catalog
 from archive_colorizer.cli.context import emit_json, settings_of, stderr_console
-from archive_colorizer.services.ingest import FileOutcome, FileStatus, ingest, plan
+from archive_colorizer.services import api
+
+if TYPE_CHECKING:
+    from archive_colorizer.services.ingest import FileOutcome
 
 #: exit status when the run finished but at least one file was rejected
 EXIT_REJECTED = 3
@@ -54,7 +56,7 @@ PATH or an unreachable database.
 
 
 #: outcomes named on stderr as they happen
-_NAMED = (FileStatus.REJECTED, FileStatus.DUPLICATE, FileStatus.SKIPPED)
+_NAMED = ("rejected", "duplicate", "skipped")  # FileStatus values
 
 
 def _describe(outcome: FileOutcome) -> str:
@@ -85,42 +87,39 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         settings = settings_of(ctx)
         # missing paths fail here, before anything is written
-        work = plan(paths, volume, settings=settings, follow_links=follow_links)
+        work = api.plan_ingest(settings, paths, volume, follow_links=follow_links)
         console = stderr_console()
         started = time.monotonic()
         show_progress = sys.stderr.isatty()
-        with open_catalog(settings.database_url) as engine:
-            if show_progress:
-                with Progress(
-                    TextColumn("[bold]ingest[/]"),
-                    BarColumn(),
-                    TextColumn("{task.fields[done]}/{task.fields[files]} files"),
-                    DownloadColumn(),
-                    TransferSpeedColumn(),
-                    TimeRemainingColumn(),
-                    console=console,
-                    transient=True,
-                ) as progress:
-                    task = progress.add_task("ingest", total=work.bytes, done=0, files=work.files)
-                    done = 0
+        if show_progress:
+            with Progress(
+                TextColumn("[bold]ingest[/]"),
+                BarColumn(),
+                TextColumn("{task.fields[done]}/{task.fields[files]} files"),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=console,
+                transient=True,
+            ) as progress:
+                task = progress.add_task("ingest", total=work.bytes, done=0, files=work.files)
+                done = 0
 
-                    def advance(outcome: FileOutcome) -> None:
-                        nonlocal done
-                        done += 1
-                        if outcome.status in _NAMED:
-                            progress.console.print(
-                                _describe(outcome), markup=False, highlight=False
-                            )
-                        progress.update(task, advance=outcome.size, done=done)
-
-                    summary = ingest(engine, settings, paths, prepared=work, on_file=advance)
-            else:
-
-                def report(outcome: FileOutcome) -> None:
+                def advance(outcome: FileOutcome) -> None:
+                    nonlocal done
+                    done += 1
                     if outcome.status in _NAMED:
-                        typer.echo(_describe(outcome), err=True)
+                        progress.console.print(_describe(outcome), markup=False, highlight=False)
+                    progress.update(task, advance=outcome.size, done=done)
 
-                summary = ingest(engine, settings, paths, prepared=work, on_file=report)
+                summary = api.ingest(settings, paths, work, advance)
+        else:
+
+            def report(outcome: FileOutcome) -> None:
+                if outcome.status in _NAMED:
+                    typer.echo(_describe(outcome), err=True)
+
+            summary = api.ingest(settings, paths, work, report)
         seconds = time.monotonic() - started
         if json_out:
             emit_json(summary.as_dict())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 from rich import box
@@ -10,14 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from archive_colorizer.cli.context import emit_json, stdout_console
-from archive_colorizer.errors import WeightsChecksumError
-
-if TYPE_CHECKING:
-    from archive_colorizer.inference.registry import InstalledModel
-
-#: same value as archive_colorizer.inference.registry.ENV_MODELS_DIR (kept here so that
-#: `archcolor --help` does not import torch)
-ENV_MODELS_DIR = "ARCHCOLOR_MODELS_DIR"
+from archive_colorizer.config import ENV_MODELS_DIR
+from archive_colorizer.services import api
 
 HELP = f"""List the installed colorization models.
 
@@ -41,34 +35,6 @@ a card is broken, or the default model is not installed.
 EXIT_UNVERIFIED = 3
 
 
-def _status(model: InstalledModel) -> str:
-    from archive_colorizer.inference.registry import verify_weights
-
-    try:
-        verify_weights(model)
-    except WeightsChecksumError:
-        return "missing" if not model.weights_path.is_file() else "MISMATCH"
-    return "ok"
-
-
-def _row(model: InstalledModel, default: str | None) -> dict[str, Any]:
-    card = model.card
-    return {
-        "name": card.name,
-        "arch": card.arch,
-        "config": card.config,
-        "parameters": card.parameters,
-        "weights_bytes": card.weights_bytes,
-        "weights_sha256": card.weights_sha256,
-        "status": _status(model),
-        "default": card.name == default,
-        "directory": str(model.directory),
-        "training_data": card.training_data,
-        "metrics": card.metrics,
-        "created": card.created,
-    }
-
-
 def _size(count: int) -> str:
     for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if count >= scale:
@@ -83,20 +49,12 @@ def register(app: typer.Typer) -> None:
     def models_command(
         json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     ) -> None:
-        from archive_colorizer.inference.registry import (
-            default_model_name,
-            models_dirs,
-            scan_models,
-        )
-
-        default = default_model_name()
-        models, broken = scan_models()
-        rows = [_row(model, default) for model in models]
-        problems = [{"directory": str(b.directory), "reason": b.reason} for b in broken]
-        dirs = [str(d) for d in models_dirs()]
+        listing = api.list_models()
+        default, rows, problems = listing["default"], listing["models"], listing["broken"]
+        dirs = listing["models_dirs"]
         default_missing = default is not None and not any(row["default"] for row in rows)
         if json_out:
-            emit_json({"models_dirs": dirs, "default": default, "models": rows, "broken": problems})
+            emit_json(listing)
         else:
             console = stdout_console()
             for problem in problems:

@@ -7,12 +7,10 @@ released back to the queue); 1 an error before any work started.
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
-from collections.abc import Callable, Mapping
-from types import FrameType
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import (
@@ -25,49 +23,73 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from archive_colorizer.catalog.open import open_catalog
-from archive_colorizer.catalog.schema import utcnow
 from archive_colorizer.cli.context import emit_json, settings_of, stderr_console, stdout_console
-from archive_colorizer.config import DEFAULT_WORKER_MEMORY_MB, ENV_WORKER_MEMORY_MB, Settings
-from archive_colorizer.errors import JobError
-from archive_colorizer.services import process as service
-from archive_colorizer.services.colorize import (
+from archive_colorizer.config import (
     DEFAULT_CHROMA_SIZE,
-    RENDERS,
-    ColorizeParams,
-    resolve_rendering,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_WORKER_MEMORY_MB,
+    ENV_WORKER_MEMORY_MB,
+    JOB_STATES,
+    RENDER_MODES,
 )
-from archive_colorizer.services.guard import check_store
-from archive_colorizer.services.store import ensure_writable
-from archive_colorizer.services.worker import (
-    JobReport,
-    WorkerConfig,
-    WorkerInterrupted,
-    WorkerSummary,
-    run_worker,
-    run_worker_processes,
-)
+from archive_colorizer.errors import JobError
+from archive_colorizer.services import api
+
+if TYPE_CHECKING:
+    from archive_colorizer.services.enqueue import EnqueueSummary
+    from archive_colorizer.services.jobs import Progress as RunProgress
+    from archive_colorizer.services.process import ProcessRun
+    from archive_colorizer.services.worker import JobReport
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
 
 
 class _Feedback:
-    """Progress of a run on stderr: a rich progress bar on a terminal (pages done/total, MP/s,
-    ETA, failures); without a terminal (cron, logs, containers) one plain line per finished
-    page (``lines``); nothing when neither (``--json`` on a terminal)."""
+    """What a `process` run shows (a RunObserver). Progress on stderr: a rich progress bar on
+    a terminal (pages done/total, MP/s, ETA, failures); without a terminal (cron, logs,
+    containers) one plain line per finished page (``lines``); nothing when neither (``--json``
+    on a terminal). With ``json_out`` one JSON line per job finished in this process."""
 
-    def __init__(self, engine: Any, only: Any, bar: bool, lines: bool = False) -> None:
-        self.engine = engine
-        self.only = only
-        self.since = utcnow()
+    def __init__(self, json_out: bool) -> None:
+        err = stderr_console()
+        self.err = err
+        self.json_out = json_out
+        self.bar = err.is_terminal and not json_out
+        self.lines = not err.is_terminal
         self.started = time.monotonic()
+        self.read_progress: Callable[[], RunProgress] | None = None
         self.progress: Progress | None = None
         self.task: Any = None
-        self.lines = lines
         self.finished_pages = 0  # done or dead in this run
         self.pixels = 0  # of the pages done in this run
-        if bar:
+
+    def enqueued(self, queued: EnqueueSummary, model: str, swept: int) -> None:
+        if queued.scans == 0:
+            where = "the catalog has" if queued.volume is None else f"volume {queued.volume!r} has"
+            self.err.print(
+                f"{where} no ingested pages to colorize: run `archcolor ingest FOLDER "
+                f"--volume {queued.volume or 'NAME'}` first",
+                highlight=False,
+                soft_wrap=True,
+            )
+        if self.json_out:
+            return
+        self.err.print(
+            f"{queued.scans} pages selected: {queued.queued} queued, {queued.requeued} "
+            f"queued again ({queued.repaired} repaired), {queued.already_done} already "
+            f"done, {queued.in_queue} already queued, {queued.dead} dead; model "
+            f"{model}; {swept} stale temporary files removed",
+            highlight=False,
+            soft_wrap=True,
+        )
+        for problem in queued.problems[:20]:
+            self.err.print(f"  repair: {problem}", highlight=False, soft_wrap=True)
+
+    def running(self, read_progress: Callable[[], RunProgress]) -> None:
+        self.read_progress = read_progress
+        self.started = time.monotonic()
+        if self.bar:
             self.progress = Progress(
                 TextColumn("[bold]colorizing"),
                 BarColumn(),
@@ -77,16 +99,21 @@ class _Feedback:
                 TimeElapsedColumn(),
                 TextColumn("ETA"),
                 TimeRemainingColumn(),
-                console=stderr_console(),
+                console=self.err,
                 transient=False,
             )
             self.task = self.progress.add_task("pages", total=None, rate="", failures="")
             self.progress.start()
 
+    def job_finished(self, report: JobReport, *, here: bool) -> None:
+        if here and self.json_out:
+            emit_json(report.as_json())
+        self.finished(report)
+
     def tick(self) -> None:
-        if self.progress is None:
+        if self.progress is None or self.read_progress is None:
             return
-        snapshot = service.progress(self.engine, self.only, self.since)
+        snapshot = self.read_progress()
         counts = snapshot.counts
         elapsed = max(1e-6, time.monotonic() - self.started)
         megapixels = snapshot.pixels_done / 1e6 / elapsed
@@ -122,9 +149,9 @@ class _Feedback:
             what += f" ({megapixels:.2f} MP, {megapixels / report.seconds:.2f} MP/s)"
         if report.error:
             what += f": {report.error.splitlines()[0][:200]}"
-        counts = service.progress(self.engine, self.only, self.since).counts
+        counts = self.read_progress().counts if self.read_progress is not None else {}
         elapsed = max(1e-6, time.monotonic() - self.started)
-        left = counts["pending"] + counts["running"] + counts["failed"]
+        left = sum(counts.get(state, 0) for state in ("pending", "running", "failed"))
         eta = "-"
         if self.finished_pages:
             eta = _clock(left * elapsed / self.finished_pages)
@@ -188,7 +215,7 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(
                 "--render",
-                help=f"{' or '.join(RENDERS)}: how colour meets the master's tones. "
+                help=f"{' or '.join(RENDER_MODES)}: how colour meets the master's tones. "
                 "[default: the model card's, else luminance]",
                 show_default=False,
             ),
@@ -217,7 +244,7 @@ def register(app: typer.Typer) -> None:
         ] = 60.0,
         max_attempts: Annotated[
             int, typer.Option("--max-attempts", min=1, help="Attempts before a job is dead.")
-        ] = service.DEFAULT_MAX_ATTEMPTS,
+        ] = DEFAULT_MAX_ATTEMPTS,
         poll_seconds: Annotated[
             float,
             typer.Option("--poll-seconds", min=0.05, help="Idle polling interval in seconds."),
@@ -257,116 +284,44 @@ def register(app: typer.Typer) -> None:
                 "say which pages: --pending (every ingested page without a derivative)",
                 param_hint="--pending",
             )
-        settings = settings_of(ctx)
-        # --render is checked before the model is looked up; the card decides when it is not given
-        params = ColorizeParams(
-            chroma_size=chroma_size, paper_mask=paper_mask, render=render or RENDERS[0]
+        options = api.ProcessOptions(
+            model=model,
+            volume=volume,
+            workers=workers,
+            limit=limit,
+            device=device,
+            chroma_size=chroma_size,
+            paper_mask=paper_mask,
+            render=render,
+            follow=follow,
+            repair=repair,
+            force=force,
+            lease_seconds=lease_seconds,
+            max_attempts=max_attempts,
+            poll_seconds=poll_seconds,
+            json_lines=json_out,
+            worker_memory_mb=worker_memory_mb,
         )
-        identity = service.resolve_model(model)
-        params = resolve_rendering(params, render, identity)
-        err = stderr_console()
-        with open_catalog(settings.database_url) as engine:
-            check_store(engine, settings.store)  # never inside a folder of masters
-            _check_before_work(settings)  # before it is created there
-            queued = service.enqueue(
-                engine,
-                model=identity,
-                params=params,
-                volume=volume,
-                force=force,
-                repair=repair,
-                store=settings.store,
-                max_attempts=max_attempts,
-                limit=limit,
-            )
-            if queued.scans == 0:
-                where = "the catalog has" if volume is None else f"volume {volume!r} has"
-                err.print(
-                    f"{where} no ingested pages to colorize: run `archcolor ingest FOLDER "
-                    f"--volume {volume or 'NAME'}` first",
-                    highlight=False,
-                    soft_wrap=True,
-                )
-            queued_total = [queued.queued + queued.requeued]
-            only = service.claim_filter(engine, identity, volume)
-            settings.store.mkdir(parents=True, exist_ok=True)
-            swept = service.sweep_store(engine, settings.store)
-            if not json_out:
-                err.print(
-                    f"{queued.scans} pages selected: {queued.queued} queued, {queued.requeued} "
-                    f"queued again ({queued.repaired} repaired), {queued.already_done} already "
-                    f"done, {queued.in_queue} already queued, {queued.dead} dead; model "
-                    f"{identity.name}; {len(swept)} stale temporary files removed",
-                    highlight=False,
-                    soft_wrap=True,
-                )
-                for problem in queued.problems[:20]:
-                    err.print(f"  repair: {problem}", highlight=False, soft_wrap=True)
-            config = WorkerConfig(
-                database_url=settings.database_url,
-                only=only,
-                lease_seconds=lease_seconds,
-                follow=follow,
-                poll_seconds=poll_seconds,
-                limit=limit,
-                json_lines=json_out,
-            )
-            factory = service.ColorizeRunnerFactory(
-                store=str(settings.store),
-                model=identity.name,
-                device=device,
-                expected_weights_sha256=identity.weights_sha256,
-                pixel_limit=settings.pixel_limit,
-                memory_limit_bytes=worker_memory_mb * 1024 * 1024 or None,
-            )
-            feedback = _Feedback(
-                engine, only, bar=err.is_terminal and not json_out, lines=not err.is_terminal
-            )
-
-            def queue_new_pages() -> None:
-                """--follow: queue pages ingested since this command started."""
-                more = service.enqueue(
-                    engine,
-                    model=identity,
-                    params=params,
-                    volume=volume,
-                    force=False,
-                    repair=False,
-                    store=settings.store,
-                    max_attempts=max_attempts,
-                    limit=None,
-                )
-                queued_total[0] += more.queued
-
-            refill = _Throttled(queue_new_pages, poll_seconds * REFILL_POLLS) if follow else None
-            try:
-                summary, errors = _work(config, factory, workers, limit, json_out, feedback, refill)
-            finally:
-                feedback.close()
-            counts = service.progress(engine, only, feedback.since).counts
-            seconds = time.monotonic() - feedback.started
-        _finish(summary, errors, counts, json_out, queued_total[0], seconds)
+        run = api.run_process(settings_of(ctx), options, _Feedback(json_out))
+        _finish(run, json_out)
 
     @app.command("jobs")
     def jobs_command(
         ctx: typer.Context,
         state: Annotated[
             str | None,
-            typer.Option(
-                "--state", help=f"Only jobs in this state: {', '.join(service.JOB_STATES)}."
-            ),
+            typer.Option("--state", help=f"Only jobs in this state: {', '.join(JOB_STATES)}."),
         ] = None,
         volume: Annotated[str | None, typer.Option("--volume", help="Only this volume.")] = None,
         limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N rows.")] = None,
         json_out: JsonOption = False,
     ) -> None:
         """List colorization jobs: state, attempts, worker, lease and last error."""
-        if state is not None and state not in service.JOB_STATES:
+        if state is not None and state not in JOB_STATES:
             raise typer.BadParameter(
-                f"must be one of {', '.join(service.JOB_STATES)}", param_hint="--state"
+                f"must be one of {', '.join(JOB_STATES)}", param_hint="--state"
             )
-        with open_catalog(settings_of(ctx).database_url, read_only=True) as engine:
-            rows = service.list_jobs(engine, state=state, volume=volume, limit=limit)
+        rows = api.list_jobs(settings_of(ctx), state=state, volume=volume, limit=limit)
         if json_out:
             emit_json(rows)
             return
@@ -404,8 +359,7 @@ def register(app: typer.Typer) -> None:
         """Put a dead or failed job (or every dead job) back in the queue with fresh attempts."""
         if (job_id is None) == (not dead):
             raise typer.BadParameter("give either a JOB_ID or --dead", param_hint="JOB_ID")
-        with open_catalog(settings_of(ctx).database_url) as engine:
-            ids = service.retry_jobs(engine, job_id=job_id, dead=dead)
+        ids = api.retry_jobs(settings_of(ctx), job_id=job_id, dead=dead)
         if json_out:
             emit_json({"requeued": ids})
         else:
@@ -428,8 +382,7 @@ def register(app: typer.Typer) -> None:
         """Exit 0 when this machine can work the queue: the database is reachable and at the
         schema head, the model's weights match their card (and load), the store is writable.
         Exit 1 otherwise. For liveness/readiness probes."""
-        settings = settings_of(ctx)
-        checks = service.health(settings.database_url, settings.store, model, load_model=not quick)
+        checks = api.health(settings_of(ctx), model, load_model=not quick)
         ok = all(check.ok for check in checks)
         if json_out:
             emit_json(
@@ -450,141 +403,15 @@ def register(app: typer.Typer) -> None:
     app.add_typer(worker_app, name="worker")
 
 
-def _check_before_work(settings: Settings) -> None:
-    """Before anything is queued or claimed: the store is (or can become) a folder archcolor
-    can write into. (``open_catalog`` checks that the database is writable.)"""
-    ensure_writable(settings.store)
-
-
-def _work(
-    config: WorkerConfig,
-    factory: service.ColorizeRunnerFactory,
-    workers: int,
-    limit: int | None,
-    json_out: bool,
-    feedback: _Feedback,
-    refill: Callable[[], None] | None = None,
-) -> tuple[WorkerSummary, list[str]]:
-    if not config.follow and _nothing_to_do(config):
-        return WorkerSummary(worker="-"), []  # do not load the model for nothing
-    if workers == 1:
-
-        def finished(report: JobReport) -> None:
-            if json_out:
-                emit_json(report.as_json())
-            feedback.finished(report)
-            feedback.tick()
-
-        runner = _load_interruptibly(factory)
-        if runner is None:
-            return WorkerSummary(worker="-", interrupted_by=_stopped_by[0]), []
-        feedback.tick()
-        return run_worker(config, runner, on_finished=finished, on_idle=refill), []
-    if limit is not None:  # share the limit: the processes together finish at most `limit`
-        share = max(1, limit // workers)
-        config = WorkerConfig(**{**config.__dict__, "limit": share})
-
-    def tick() -> None:
-        feedback.tick()
-        if refill is not None:
-            refill()
-
-    pool = run_worker_processes(config, factory, workers, tick=tick, on_finished=feedback.finished)
-    errors = list(pool.errors)
-    stopped = pool.total.interrupted_by is not None
-    for index, code in enumerate(pool.exit_codes):
-        if stopped and code in (130, 143, -2, -15):
-            continue  # stopped by the signal while loading its model
-        if code not in (0, None) and not pool.errors:
-            errors.append(f"worker process {index} exited with status {code}")
-    return pool.total, errors
-
-
-#: --follow: idle workers look for newly ingested pages to queue every this many polls
-REFILL_POLLS = 15
-
-
-class _Throttled:
-    """Call ``action`` at most once every ``seconds`` (the first call runs it)."""
-
-    def __init__(self, action: Callable[[], None], seconds: float) -> None:
-        self.action = action
-        self.seconds = seconds
-        self.last: float | None = None
-
-    def __call__(self) -> None:
-        now = time.monotonic()
-        if self.last is None or now - self.last >= self.seconds:
-            self.last = now
-            self.action()
-
-
-_stopped_by: list[str] = [""]
-
-
-def _load_interruptibly(
-    factory: service.ColorizeRunnerFactory,
-) -> service.ColorizeRunner | None:
-    """Load the model; None when SIGINT/SIGTERM arrives meanwhile (nothing was claimed yet)."""
-
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        _stopped_by[0] = signal.Signals(signum).name
-        raise WorkerInterrupted(_stopped_by[0])
-
-    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        return factory()
-    except WorkerInterrupted:
-        return None
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
-def _nothing_to_do(config: WorkerConfig) -> bool:
-    from archive_colorizer.catalog.engine import create_catalog_engine
-    from archive_colorizer.catalog.queue import outlook
-
-    engine = create_catalog_engine(config.database_url)
-    try:
-        seen = outlook(engine, config.only)
-    finally:
-        engine.dispose()
-    return seen.claimable == 0 and seen.waiting == 0
-
-
-def run_summary(summary: WorkerSummary, queued: int, seconds: float) -> dict[str, Any]:
-    """The ``--json`` summary object that ends every `process` run."""
-    megapixels = summary.pixels / 1e6
-    return {
-        "summary": True,
-        "queued": queued,
-        "done": summary.done,
-        "failed": summary.failed,
-        "dead": summary.dead,
-        "released": summary.released,
-        "megapixels": round(megapixels, 3),
-        "seconds": round(seconds, 3),
-        "megapixels_per_second": round(megapixels / seconds, 4) if seconds > 0 else 0.0,
-        "stopped_by": summary.interrupted_by,
-    }
-
-
-def _finish(
-    summary: WorkerSummary,
-    errors: list[str],
-    counts: Mapping[str, int],
-    json_out: bool,
-    queued: int,
-    seconds: float,
-) -> None:
+def _finish(run: ProcessRun, json_out: bool) -> None:
     err = stderr_console()
-    figures = run_summary(summary, queued, seconds)
+    summary, counts, seconds = run.summary, run.counts, run.seconds
+    figures = run.as_json()
     if json_out:
         emit_json(figures)
     line = (
-        f"this run: {queued} queued, {summary.done} done, {summary.failed} failed (will retry), "
-        f"{summary.dead} dead, {summary.released} released, {summary.lost} lost, "
+        f"this run: {run.queued} queued, {summary.done} done, {summary.failed} failed (will "
+        f"retry), {summary.dead} dead, {summary.released} released, {summary.lost} lost, "
         f"{summary.reaped} expired leases reaped; {figures['megapixels']:.2f} MP in "
         f"{seconds:.1f} s ({figures['megapixels_per_second']:.2f} MP/s); queue: "
         f"{counts['pending']} pending, {counts['running']} running, {counts['failed']} failed, "
@@ -593,11 +420,11 @@ def _finish(
     if summary.interrupted_by:
         line += f"; stopped by {summary.interrupted_by}"
     err.print(line, highlight=False, soft_wrap=True)
-    for error in errors:
+    for error in run.errors:
         err.print(f"error: {error}", highlight=False, soft_wrap=True)
     if summary.interrupted_by:
         raise typer.Exit(SIGNAL_EXIT.get(summary.interrupted_by, 1))
-    if errors:
-        raise JobError("; ".join(errors))
+    if run.errors:
+        raise JobError("; ".join(run.errors))
     if counts["dead"]:
         raise typer.Exit(3)

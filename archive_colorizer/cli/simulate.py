@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from archive_colorizer.cli.context import emit_json
+from archive_colorizer.services import api
 
 
 def register(app: typer.Typer) -> None:
@@ -29,9 +30,7 @@ def register(app: typer.Typer) -> None:
         json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
     ) -> None:
         """Render IN as a simulated engraving in OUT (same width and height; IN is only read)."""
-        from archive_colorizer.services.simulate import simulate_file
-
-        result = simulate_file(source, target, style, seed)
+        result = api.simulate_file(source, target, style, seed)
         if json_output:
             emit_json(result)
         else:

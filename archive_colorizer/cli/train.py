@@ -17,6 +17,7 @@ from rich.progress import (
 )
 
 from archive_colorizer.cli.context import emit_json, stderr_console, stdout_console
+from archive_colorizer.services import api
 
 DATA_HELP = (
     "Images: a data root holding index.csv (path,split,source,...; rows of --split are used) "
@@ -199,16 +200,9 @@ def register_train(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Train a colorization model (checkpoint every epoch; weights + card at the end)."""
-        from archive_colorizer.services.training import (
-            parse_network_config,
-            parse_source_shares,
-            parse_sources,
-            run_training,
-        )
-
         reporter = RichReporter()
         try:
-            result = run_training(
+            result = api.train(
                 data=data,
                 val=val,
                 out=out,
@@ -226,11 +220,11 @@ def register_train(app: typer.Typer) -> None:
                 time_budget_minutes=time_budget,
                 max_samples=max_samples,
                 threads=threads,
-                network_config=parse_network_config(network_config),
+                network_config=network_config,
                 init_from=init_from,
                 cache_features=cache_features,
-                source_shares=parse_source_shares(source_share),
-                skip_sources=parse_sources(skip_sources),
+                source_shares=source_share,
+                skip_sources=skip_sources,
                 class_weight=class_weight,
                 bilevel_share=bilevel_share,
                 train_split=split,
@@ -424,107 +418,35 @@ def register_evaluate(app: typer.Typer) -> None:
         Every candidate is rendered with the truth's own L* (chroma is what is measured);
         results per image (--json) and means, overall and per content type.
         """
-        from archive_colorizer.errors import ConfigurationError
-        from archive_colorizer.imaging.datasets import list_images
-        from archive_colorizer.imaging.simulate import STYLES
-        from archive_colorizer.services import evaluate as evaluation
-        from archive_colorizer.services.training import parse_network_config
-
-        if simulate is not None and simulate not in STYLES:
-            raise ConfigurationError(f"--simulate {simulate!r}: choose one of {', '.join(STYLES)}")
-        if mode not in ("photos", "prints"):
-            raise ConfigurationError(f"--mode {mode!r}: choose photos or prints")
-        rendering = render or ("wash" if mode == "prints" else "luminance")
-        if rendering not in ("wash", "luminance"):
-            raise ConfigurationError(f"--render {render!r}: choose wash or luminance")
-        items = evaluation.resolve_items(data, split, limit, half, mode)
-        if mode == "prints":
-            _evaluate_prints(
-                items,
-                model,
-                baselines_only,
-                rendering,
-                darkening,
-                network_config,
-                contact_sheet,
-                device,
-                threads,
-                json_output,
-                markdown,
-            )
-            return
-        overrides = parse_network_config(network_config)
-        if train_mean is not None:
-            try:
-                mean_a, mean_b = (float(part) for part in train_mean.split(","))
-            except ValueError:
-                raise ConfigurationError(
-                    f"--train-mean {train_mean!r}: expected two numbers 'A,B'"
-                ) from None
-        else:
-            source = train_data or data
-            if train_data is None and not (data / "index.csv").is_file():
-                raise ConfigurationError(
-                    "--data has no index.csv: pass --train-data DIR or --train-mean A,B for the "
-                    "mean-chroma baseline"
-                )
-            mean_a, mean_b = evaluation.mean_chroma(list_images(source, train_split))
-        predictor = None
-        model_name = None
-        if not baselines_only:
-            import torch
-
-            from archive_colorizer.inference.registry import load_predictor
-
-            if threads:
-                torch.set_num_threads(threads)
-            predictor = load_predictor(model, device=device, half=False, config_overrides=overrides)
-            model_name = predictor.model_name
-        wash_darkening = _darkening(predictor, darkening)
-        result = evaluation.evaluate(
-            predictor,
-            items,
-            (mean_a, mean_b),
-            simulate,
-            seed,
-            rendering=rendering,
-            darkening=wash_darkening,
+        run = api.evaluate(
+            data,
+            model=model,
+            split=split,
+            simulate=simulate,
+            seed=seed,
+            limit=limit,
+            half=half,
+            mode=mode,
+            render=render,
+            darkening=darkening,
+            network_config=network_config,
+            contact_sheet=contact_sheet,
+            device=device,
+            threads=threads,
+            baselines_only=baselines_only,
+            train_mean=train_mean,
+            train_data=train_data,
+            train_split=train_split,
+            margins=margins,
+            tiling=tiling,
         )
-        sheet = None
-        if contact_sheet is not None and predictor is not None:
-            sheet = evaluation.contact_sheet(
-                predictor, items, contact_sheet, style=simulate or "hatching", seed=seed
-            )
-        neutrality = None
-        if margins and predictor is not None:
-            neutrality = evaluation.margin_neutrality(
-                predictor, items, style=simulate or "hatching", seed=seed
-            )
-        seams = None
-        if tiling is not None and predictor is not None:
-            from archive_colorizer.inference.registry import load_predictor as load
-
-            # seams are the tiler's: compare at full working size, without the card's input cap
-            whole, tiled = (
-                load(
-                    model,
-                    device=device,
-                    half=False,
-                    tile_size=size,
-                    config_overrides=overrides,
-                    input_cap=None,
-                )
-                for size in (None, tiling)
-            )
-            seams = evaluation.tiling_report(whole, tiled, items, timed=predictor)
-        payload = result.to_dict()
-        payload["mode"] = mode
-        payload["render"] = rendering
-        payload["darkening"] = wash_darkening
-        payload["tiling"] = seams
-        payload["model"] = model_name
-        payload["contact_sheet"] = str(sheet) if sheet else None
-        payload["margins"] = neutrality
+        if mode == "prints":
+            _print_prints(run, json_output, markdown)
+            return
+        payload, result, items, sheet = run.payload, run.result, run.items, run.sheet
+        model_name = payload["model"]
+        mean_a, mean_b = run.extras["mean_ab"]
+        seams, neutrality = run.extras["seams"], run.extras["neutrality"]
         if json_output:
             emit_json(payload)
             return
@@ -592,58 +514,9 @@ def print_markdown_table(means: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def _darkening(predictor: Any, given: float | None) -> float:
-    """``--darkening``, else the model card's ``wash_darkening`` (the value the pipeline uses),
-    else the default."""
-    from archive_colorizer.imaging.wash import WASH_DARKENING
-
-    if given is not None:
-        return given
-    value = getattr(getattr(predictor, "card", None), "wash_darkening", None)
-    return float(value) if isinstance(value, int | float) else WASH_DARKENING
-
-
-def _evaluate_prints(
-    items: Any,
-    model: str | None,
-    baselines_only: bool,
-    rendering: str,
-    darkening: float | None,
-    network_config: str | None,
-    contact_sheet: Path | None,
-    device: str,
-    threads: int | None,
-    json_output: bool,
-    markdown: bool,
-) -> None:
-    from archive_colorizer.imaging.datasets import spread
-    from archive_colorizer.services import evaluate_prints as prints
-    from archive_colorizer.services.training import parse_network_config
-
-    predictor = None
-    if not baselines_only:
-        import torch
-
-        from archive_colorizer.inference.registry import load_predictor
-
-        if threads:
-            torch.set_num_threads(threads)
-        predictor = load_predictor(
-            model,
-            device=device,
-            half=False,
-            config_overrides=parse_network_config(network_config),
-        )
-    wash_darkening = _darkening(predictor, darkening)
-    result = prints.evaluate_prints(predictor, items, rendering, wash_darkening)
-    sheet = None
-    if contact_sheet is not None and predictor is not None:
-        sheet = prints.print_contact_sheet(
-            predictor, spread(list(items), 16), contact_sheet, rendering, wash_darkening
-        )
-    payload = result.to_dict()
-    payload["model"] = predictor.model_name if predictor is not None else None
-    payload["contact_sheet"] = str(sheet) if sheet else None
+def _print_prints(run: Any, json_output: bool, markdown: bool) -> None:
+    payload, result, items, sheet = run.payload, run.result, run.items, run.sheet
+    rendering, wash_darkening = run.extras["rendering"], run.extras["darkening"]
     if json_output:
         emit_json(payload)
         return

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import (
@@ -15,10 +15,18 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from archive_colorizer.catalog.open import open_catalog
 from archive_colorizer.cli.context import emit_json, settings_of, stderr_console
-from archive_colorizer.imaging.decode_check import DEFAULT_MEMORY_LIMIT_BYTES, DEFAULT_TIMEOUT_S
-from archive_colorizer.services.verify import DecodeLimits, FixityStatus, VerifyOutcome, verify
+from archive_colorizer.config import (
+    DEFAULT_DECODE_MEMORY_LIMIT_BYTES as DEFAULT_MEMORY_LIMIT_BYTES,
+)
+from archive_colorizer.config import DEFAULT_DECODE_TIMEOUT_S as DEFAULT_TIMEOUT_S
+from archive_colorizer.services import api
+
+if TYPE_CHECKING:
+    from archive_colorizer.services.verify import VerifyOutcome
+
+#: FixityStatus.OK
+_OK = "ok"
 
 #: exit status when a file is missing, unreadable, changed or undecodable
 EXIT_FAILED = 3
@@ -64,57 +72,53 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     ) -> None:
         settings = settings_of(ctx)
-        limits = DecodeLimits(
+        limits = api.DecodeLimits(
             timeout_s=decode_timeout, memory_limit_bytes=decode_memory_mb * 1024 * 1024
         )
 
         def report(outcome: VerifyOutcome) -> None:
-            if outcome.status != FixityStatus.OK:
+            if outcome.status != _OK:
                 typer.echo(
                     f"{outcome.status}: {outcome.volume}/{outcome.path}: {outcome.detail}", err=True
                 )
 
-        with open_catalog(settings.database_url) as engine:
-            if sys.stderr.isatty():
-                console = stderr_console()
-                with Progress(
-                    TextColumn("[bold]verify[/]"),
-                    BarColumn(),
-                    TextColumn("{task.fields[done]}/{task.fields[files]} files"),
-                    DownloadColumn(),
-                    TransferSpeedColumn(),
-                    TimeRemainingColumn(),
-                    console=console,
-                    transient=True,
-                ) as progress:
-                    task = progress.add_task("verify", total=None, done=0, files=0)
-                    done = 0
+        if sys.stderr.isatty():
+            console = stderr_console()
+            with Progress(
+                TextColumn("[bold]verify[/]"),
+                BarColumn(),
+                TextColumn("{task.fields[done]}/{task.fields[files]} files"),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=console,
+                transient=True,
+            ) as progress:
+                task = progress.add_task("verify", total=None, done=0, files=0)
+                done = 0
 
-                    def start(files: int, size: int) -> None:
-                        progress.update(task, total=size, files=files)
+                def start(files: int, size: int) -> None:
+                    progress.update(task, total=size, files=files)
 
-                    def advance(outcome: VerifyOutcome) -> None:
-                        nonlocal done
-                        done += 1
-                        if outcome.status != FixityStatus.OK:
-                            progress.console.print(
-                                _describe(outcome), markup=False, highlight=False
-                            )
-                        progress.update(task, advance=outcome.size, done=done)
+                def advance(outcome: VerifyOutcome) -> None:
+                    nonlocal done
+                    done += 1
+                    if outcome.status != _OK:
+                        progress.console.print(_describe(outcome), markup=False, highlight=False)
+                    progress.update(task, advance=outcome.size, done=done)
 
-                    summary = verify(
-                        engine,
-                        settings,
-                        volume=volume,
-                        decode=decode,
-                        limits=limits,
-                        on_file=advance,
-                        on_start=start,
-                    )
-            else:
-                summary = verify(
-                    engine, settings, volume=volume, decode=decode, limits=limits, on_file=report
+                summary = api.verify(
+                    settings,
+                    volume=volume,
+                    decode=decode,
+                    limits=limits,
+                    on_file=advance,
+                    on_start=start,
                 )
+        else:
+            summary = api.verify(
+                settings, volume=volume, decode=decode, limits=limits, on_file=report
+            )
         if json_out:
             emit_json(summary.as_dict())
         else:

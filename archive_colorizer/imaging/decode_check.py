@@ -15,14 +15,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-from archive_colorizer.config import DEFAULT_PAGE_LIMIT, DEFAULT_PIXEL_LIMIT
+from archive_colorizer.config import (
+    DEFAULT_DECODE_MEMORY_LIMIT_BYTES,
+    DEFAULT_DECODE_TIMEOUT_S,
+    DEFAULT_PAGE_LIMIT,
+    DEFAULT_PIXEL_LIMIT,
+)
 from archive_colorizer.errors import CorruptTiffError, MasterError, PixelLimitError
 from archive_colorizer.imaging.tiff_facts import TiffFacts, read_facts
 
 #: default wall-clock limit for decoding one page
-DEFAULT_TIMEOUT_S = 120.0
+DEFAULT_TIMEOUT_S = DEFAULT_DECODE_TIMEOUT_S
 #: default address-space limit of the child (interpreter, numpy and codecs take ~0.5 GiB of it)
-DEFAULT_MEMORY_LIMIT_BYTES = 2 * 1024**3
+DEFAULT_MEMORY_LIMIT_BYTES = DEFAULT_DECODE_MEMORY_LIMIT_BYTES
 
 _EXIT_OK = 0
 _EXIT_DECODE_FAILED = 2

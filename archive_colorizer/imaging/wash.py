@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from archive_colorizer.config import RENDER_MODES
 from archive_colorizer.imaging.color import (
     _DELTA,
     _DELTA2_3,
@@ -57,7 +58,6 @@ F32 = npt.NDArray[np.float32]
 #: the ways archcolor combines predicted colour with a master's tones: ``luminance`` keeps the
 #: master's L* and swaps in a*, b*; ``wash`` is this module's master x wash. The first is the
 #: default of models whose card names no mode.
-RENDER_MODES = ("luminance", "wash")
 
 #: L* lost per unit of wash chroma (``L*_w = 100 - WASH_DARKENING · C*``), fitted on real
 #: hand-coloured prints (see models/*/MODEL_CARD.md for the fit of the shipped model).

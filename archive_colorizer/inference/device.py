@@ -100,3 +100,9 @@ def release_cached_memory(device: torch.device) -> None:
     """Return cached allocator blocks after an out-of-memory error (CUDA only)."""
     if device.type == "cuda":
         torch.cuda.empty_cache()
+
+
+def set_threads(threads: int | None) -> None:
+    """Let torch use ``threads`` CPU threads (None or 0: its default)."""
+    if threads:
+        torch.set_num_threads(threads)

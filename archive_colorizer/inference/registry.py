@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from archive_colorizer.config import ENV_MODELS_DIR
 from archive_colorizer.errors import ModelError, ModelNotFoundError, WeightsChecksumError
 from archive_colorizer.imaging.hashing import sha256_file
 from archive_colorizer.inference.cards import CARD_FILE, ModelCard, read_card
@@ -24,7 +25,6 @@ if TYPE_CHECKING:  # torch is imported only when a network is loaded (`archcolor
     from archive_colorizer.inference.inferer import NetworkPredictor
     from archive_colorizer.inference.networks.base import ColorizationNet
 
-ENV_MODELS_DIR = "ARCHCOLOR_MODELS_DIR"
 DEFAULT_FILE = "DEFAULT"
 
 

@@ -18,9 +18,10 @@ from archive_colorizer.catalog.schema import (
     ScanState,
     Volume,
 )
+from archive_colorizer.config import SCAN_STATE_CHOICES
 
 #: what `archcolor scans --state` accepts; "current" (default) = ingested and rejected
-STATE_CHOICES = ("current", "ingested", "rejected", "superseded", "all")
+STATE_CHOICES = SCAN_STATE_CHOICES
 
 #: scan columns in the order `show` and the JSON output list them
 SCAN_FACTS = (

@@ -47,7 +47,7 @@ import numpy as np
 import numpy.typing as npt
 
 from archive_colorizer import __version__
-from archive_colorizer.config import DEFAULT_PIXEL_LIMIT
+from archive_colorizer.config import DEFAULT_CHROMA_SIZE, DEFAULT_PIXEL_LIMIT
 from archive_colorizer.errors import ConfigurationError, InferenceError, OutputError
 from archive_colorizer.imaging import color, metadata
 from archive_colorizer.imaging.geometry import linear_taps, working_size
@@ -82,7 +82,6 @@ PIPELINE_VERSION = 3
 #: coarsely than luminance), the network's global features see 224 px anyway, and ~1 MP keeps
 #: the network at seconds on a CPU while a 30000 px master still gets a colour sample every
 #: ~30 px — far finer than any colour boundary a viewer can place in an engraving.
-DEFAULT_CHROMA_SIZE = 1024
 #: Gaussian sigma in WORKING pixels. The master is area-reduced to twice the working size,
 #: blurred with sigma 2 x 0.5 = 1 px there (the classic anti-alias filter for a 2x decimation)
 #: and area-reduced by 2. This removes the moiré that engraved line and halftone screens leave

@@ -66,6 +66,7 @@ from sqlalchemy.orm import Session
 from archive_colorizer import __version__
 from archive_colorizer.catalog.repository import require_volume
 from archive_colorizer.catalog.schema import Derivative, Job, Scan, ScanState, Volume
+from archive_colorizer.config import EXPORT_FORMATS
 from archive_colorizer.errors import (
     ArchcolorError,
     ConfigurationError,
@@ -105,7 +106,6 @@ __all__ = [
     "sweep_temporaries",
 ]
 
-EXPORT_FORMATS = ("tiff", "jpeg", "png", "webp")
 MANIFEST_JSON = "manifest.json"
 MANIFEST_CSV = "manifest.csv"
 MANIFEST_SHA256 = "manifest-sha256.txt"

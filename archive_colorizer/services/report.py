@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from archive_colorizer import __version__
 from archive_colorizer.catalog.repository import require_volume
 from archive_colorizer.catalog.schema import Derivative, Job, JobState, Scan, ScanState, Volume
+from archive_colorizer.config import DEFAULT_THUMBNAIL
 from archive_colorizer.errors import ArchcolorError, OutputError
 from archive_colorizer.imaging.access_copy import WEB_LONG_SIDE, output_bands, to_uint8
 from archive_colorizer.imaging.atomic import write_bytes_atomically
@@ -57,7 +58,6 @@ __all__ = [
 ]
 
 #: thumbnail long side, px: large enough to judge colour
-DEFAULT_THUMBNAIL = 640
 #: the chromatic share is measured at this long side, whatever the thumbnail size (ink and paper
 #: are averaged there, as the eye does at a glance)
 MEASURE_SIZE = 320

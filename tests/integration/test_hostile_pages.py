@@ -31,7 +31,10 @@ from archive_colorizer.catalog.schema import Derivative, Scan, ScanState
 from archive_colorizer.config import Settings
 from archive_colorizer.imaging.hashing import sha256_file
 from archive_colorizer.imaging.tiff_facts import read_facts
-from archive_colorizer.services import process
+from archive_colorizer.services import enqueue as queueing
+from archive_colorizer.services import jobs as job_reads
+from archive_colorizer.services import models as model_identity
+from archive_colorizer.services import runner as job_runner
 from archive_colorizer.services.colorize import ColorizeParams
 from archive_colorizer.services.ingest import ingest
 from archive_colorizer.services.verify import verify
@@ -56,14 +59,14 @@ def _process(
     params: ColorizeParams = PARAMS,
     **runner: object,
 ) -> list[dict[str, object]]:
-    model = process.resolve_model(None)
-    process.enqueue(engine, model=model, params=params, store=store)
+    model = model_identity.resolve_model(None)
+    queueing.enqueue(engine, model=model, params=params, store=store)
     only = ClaimFilter(model_name=model.name, weights_sha256=model.weights_sha256)
-    worker = process.ColorizeRunner(store, predictor, **runner)  # type: ignore[arg-type]
+    worker = job_runner.ColorizeRunner(store, predictor, **runner)  # type: ignore[arg-type]
     run_worker(
         WorkerConfig(database_url=url, only=only, poll_seconds=0.05, backoff_base=0.01), worker
     )
-    return process.list_jobs(engine)
+    return job_reads.list_jobs(engine)
 
 
 def _scans(engine: Engine) -> list[Scan]:

@@ -24,7 +24,9 @@ from archive_colorizer.imaging.metadata import parse_xmp
 from archive_colorizer.imaging.synthetic import write_synthetic_page
 from archive_colorizer.inference import registry
 from archive_colorizer.inference.fixture import FIXTURE_NAME
-from archive_colorizer.services import process
+from archive_colorizer.services import enqueue as queueing
+from archive_colorizer.services import models as model_identity
+from archive_colorizer.services import runner as job_runner
 from archive_colorizer.services import store as store_layout
 from archive_colorizer.services.colorize import ColorizeParams
 from archive_colorizer.services.ingest import ingest
@@ -71,9 +73,9 @@ def _ingest(engine: Engine, url: str, folder: Path, store: Path) -> None:
 
 def _run(
     engine: Engine, url: str, store: Path, predictor: object, **enqueue: object
-) -> tuple[process.EnqueueSummary, WorkerSummary]:
-    model = process.resolve_model(None)
-    queued = process.enqueue(
+) -> tuple[queueing.EnqueueSummary, WorkerSummary]:
+    model = model_identity.resolve_model(None)
+    queued = queueing.enqueue(
         engine,
         model=model,
         params=PARAMS,
@@ -81,7 +83,7 @@ def _run(
         **enqueue,  # type: ignore[arg-type]
     )
     only = ClaimFilter(model_name=model.name, weights_sha256=model.weights_sha256)
-    runner = process.ColorizeRunner(store, predictor)  # type: ignore[arg-type]
+    runner = job_runner.ColorizeRunner(store, predictor)  # type: ignore[arg-type]
     summary = run_worker(WorkerConfig(database_url=url, only=only, poll_seconds=0.1), runner)
     return queued, summary
 
@@ -238,15 +240,15 @@ def test_duplicate_pages_get_a_job_each_and_keys_separate_parameters(
     folder = _masters(tmp_path, 1)
     (folder / "copy.tif").write_bytes((folder / "page-00.tif").read_bytes())
     _ingest(engine, database_url, folder, store)
-    model = process.resolve_model(None)
-    first = process.enqueue(engine, model=model, params=PARAMS)
+    model = model_identity.resolve_model(None)
+    first = queueing.enqueue(engine, model=model, params=PARAMS)
     assert (first.scans, first.queued) == (2, 2)  # one job per catalogued page
     with Session(engine) as session:
         jobs = session.scalars(select(Job)).all()
         assert len({job.scan_id for job in jobs}) == 2
-    other = process.enqueue(engine, model=model, params=ColorizeParams(chroma_size=32))
+    other = queueing.enqueue(engine, model=model, params=ColorizeParams(chroma_size=32))
     assert other.queued == 2  # other parameters, other keys
-    assert process.enqueue(engine, model=model, params=PARAMS).queued == 0
+    assert queueing.enqueue(engine, model=model, params=PARAMS).queued == 0
 
 
 # --- attack 6: identical content at two paths ------------------------------------------------
@@ -316,13 +318,13 @@ def test_deleting_one_of_two_identical_pages_leaves_the_other_colorized(
     assert set(_current_by_scan(engine)) == {scans["page-99.tif"]}
 
 
-def _legacy_key(scan: Scan, model: process.ModelIdentity) -> str:
+def _legacy_key(scan: Scan, model: model_identity.ModelIdentity) -> str:
     """The idempotency key archcolor wrote before jobs were per page: no scan in it."""
     from archive_colorizer.services.colorize import PIPELINE_VERSION
 
     text = (
         f"{scan.sha256}\n{scan.page_index}\n{model.weights_sha256}\n"
-        f"{process.params_hash(PARAMS.as_dict())}\n{PIPELINE_VERSION}"
+        f"{queueing.params_hash(PARAMS.as_dict())}\n{PIPELINE_VERSION}"
     )
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -334,7 +336,7 @@ def test_an_upgraded_catalog_keeps_its_done_jobs_and_colorizes_the_copies_they_s
     folder = _masters(tmp_path, 1)
     _ingest(engine, database_url, folder, store)
     _run(engine, database_url, store, predictor)
-    model = process.resolve_model(None)
+    model = model_identity.resolve_model(None)
     with Session(engine) as session, session.begin():  # as the previous archcolor keyed it
         job = session.scalars(select(Job)).one()
         job.idempotency_key = _legacy_key(job.scan, model)
@@ -436,10 +438,10 @@ def test_a_master_changed_and_restored_while_colorized_is_colorized_again(
         restored.replace(master)
 
     editing = _EditingPredictor(predictor, change_and_restore)
-    model = process.resolve_model(None)
-    process.enqueue(engine, model=model, params=PARAMS)
+    model = model_identity.resolve_model(None)
+    queueing.enqueue(engine, model=model, params=PARAMS)
     only = ClaimFilter(model_name=model.name, weights_sha256=model.weights_sha256)
-    runner = process.ColorizeRunner(store, editing)  # type: ignore[arg-type]
+    runner = job_runner.ColorizeRunner(store, editing)  # type: ignore[arg-type]
     config = WorkerConfig(database_url=database_url, only=only, poll_seconds=0.1, backoff_base=0)
     summary = run_worker(config, runner)
     assert sha256_file(master)[0] == recorded and editing.edit is None

@@ -1,0 +1,208 @@
+"""`archcolor colorize INPUT -o OUTPUT`: one master page into a derivative TIFF, no catalog
+needed (a catalog, when there is one, guards OUTPUT).
+
+The master is opened read-only; the derivative is staged beside OUTPUT and renamed into place
+only after the master was found unchanged (sha256 and stat identity before and after).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from archive_colorizer import __version__
+from archive_colorizer.config import ENV_SOURCE_DATE_EPOCH, Settings
+from archive_colorizer.errors import (
+    ConfigurationError,
+    FixityError,
+    InputError,
+    OutputError,
+    PathNotFoundError,
+)
+from archive_colorizer.imaging.atomic import fsync_directory
+from archive_colorizer.imaging.hashing import FileSnapshot, changes_since, snapshot
+from archive_colorizer.imaging.tiff_facts import PageFacts, read_facts
+from archive_colorizer.services.colorize import ColorizeParams, colorize_master, resolve_rendering
+from archive_colorizer.services.guard import check_output_path_if_catalogued
+
+__all__ = ["TIFF_SUFFIXES", "colorize_file", "embedded_provenance"]
+
+
+def embedded_provenance(
+    *,
+    source_name: str,
+    source_sha256: str,
+    model_name: str,
+    weights_sha256: str,
+    parameters: dict[str, Any],
+    when: datetime,
+    **more: Any,
+) -> dict[str, Any]:
+    """What a derivative carries in its XMP: its source, model, parameters, archcolor version
+    and time (``more``: the queue's facts, for derivatives made by jobs)."""
+    return {
+        "source_name": source_name,
+        "source_sha256": source_sha256,
+        "model_name": model_name,
+        "weights_sha256": weights_sha256,
+        "parameters": parameters,
+        "archcolor_version": __version__,
+        "datetime": when,
+        **more,
+    }
+
+
+def _creation_time() -> datetime:
+    """Now (UTC, seconds), or the time in SOURCE_DATE_EPOCH when set (reproducible files)."""
+    epoch = os.environ.get(ENV_SOURCE_DATE_EPOCH, "").strip()
+    if epoch:
+        try:
+            return datetime.fromtimestamp(int(epoch), UTC)
+        except (ValueError, OverflowError, OSError):
+            raise ConfigurationError(
+                f"{ENV_SOURCE_DATE_EPOCH}={epoch!r} is not a Unix time in whole seconds"
+            ) from None
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+#: what OUTPUT may be named: colorize writes TIFF derivatives only
+TIFF_SUFFIXES = (".tif", ".tiff")
+
+
+def _check_paths(source: Path, output: Path, overwrite: bool) -> None:
+    if output.suffix.lower() not in TIFF_SUFFIXES:
+        raise OutputError(
+            f"{output}: colorize writes a TIFF derivative, so OUTPUT must end in .tif or .tiff; "
+            "for JPEG, PNG or WebP copies of processed pages use "
+            "`archcolor export --format jpeg|png|webp`"
+        )
+    if not source.exists():
+        raise PathNotFoundError(f"{source}: no such file; check the path")
+    if not source.is_file():
+        raise InputError(f"{source}: not a file; give one TIFF master")
+    if output.exists() and output.resolve() == source.resolve():
+        raise InputError(f"{output}: OUTPUT is the master itself; masters are never overwritten")
+    if output.exists() and os.path.samefile(source, output):
+        raise InputError(f"{output}: OUTPUT is a link to the master; choose another path")
+    if output.is_dir():
+        raise OutputError(f"{output}: is a folder; give the derivative's file name")
+    if not output.parent.is_dir():
+        raise OutputError(f"{output.parent}: folder does not exist; create it first")
+    if output.exists() and not overwrite:
+        raise OutputError(f"{output}: already exists; pass --overwrite to replace it")
+
+
+def _verify_source_unchanged(before: FileSnapshot, output: Path) -> None:
+    """The master still holds the bytes whose sha256 the derivative's XMP names (see
+    :func:`archive_colorizer.imaging.hashing.changes_since`)."""
+    try:
+        digest, changed = changes_since(before)
+    except FileNotFoundError:
+        raise PathNotFoundError(
+            f"{before.path}: disappeared while it was being colorized; {output} was not written"
+        ) from None
+    if digest != before.sha256 or changed:
+        what = f"sha256 {digest}, {before.sha256} before" if digest != before.sha256 else ""
+        what = what or f"{', '.join(changed)} changed, same sha256"
+        raise FixityError(
+            f"{before.path}: changed while it was being colorized ({what}); {output} was not "
+            "written — run again once the file no longer changes"
+        )
+
+
+def _page_facts(source: Path, page: int, pixel_limit: int, page_limit: int) -> PageFacts:
+    facts = read_facts(source, pixel_limit=pixel_limit, page_limit=page_limit)
+    if not 0 <= page < len(facts.pages):
+        raise InputError(
+            f"{source}: has {len(facts.pages)} image page(s) (0..{len(facts.pages) - 1}); "
+            f"--page {page} does not exist"
+        )
+    return facts.pages[page]
+
+
+def colorize_file(
+    settings: Settings,
+    source: Path,
+    output: Path,
+    *,
+    model: str | None = None,
+    page: int = 0,
+    chroma_size: int | None = None,
+    lowpass: float | None = None,
+    tile_size: int | None = None,
+    device: str = "auto",
+    compression: str | None = None,
+    paper_mask: bool = True,
+    render: str | None = None,
+    overwrite: bool = False,
+    on_warning: Any = None,
+) -> dict[str, Any]:
+    """Colorize page ``page`` of ``source`` into ``output``; the summary `--json` prints
+    (input, output, page, width, height, bits, bytes, sha256, seconds, …)."""
+    from archive_colorizer.inference.registry import load_predictor
+
+    _check_paths(source, output, overwrite)
+    unchecked = check_output_path_if_catalogued(settings.database_url, output, what="OUTPUT")
+    if unchecked and on_warning is not None:
+        on_warning(unchecked)
+    facts = _page_facts(source, page, settings.pixel_limit, settings.page_limit)
+    options: dict[str, Any] = {
+        "chroma_size": chroma_size,
+        "lowpass": lowpass,
+        "compression": compression,
+        "paper_mask": paper_mask,
+        "render": render,  # checked here, before the model loads
+    }
+    params = ColorizeParams(**{k: v for k, v in options.items() if v is not None})
+    predictor = load_predictor(model, device=device, tile_size=tile_size)
+    params = resolve_rendering(params, render, getattr(predictor, "card", None))
+    before = snapshot(source)
+    source_sha256 = before.sha256
+    provenance = embedded_provenance(
+        source_name=source.name,
+        source_sha256=source_sha256,
+        model_name=predictor.model_name,
+        weights_sha256=predictor.weights_sha256,
+        parameters={**params.as_dict(), **predictor.describe()},
+        when=_creation_time(),
+    )
+    started = time.perf_counter()
+    staging = output.with_name(f".{output.name}.{os.getpid()}.colorizing")
+    try:
+        result = colorize_master(
+            source,
+            staging,
+            predictor,
+            params,
+            page_index=page,
+            provenance=provenance,
+            ifd_offset=facts.ifd_offset,
+            pixel_limit=settings.pixel_limit,
+        )
+        _verify_source_unchanged(before, output)  # before OUTPUT is replaced
+        os.replace(staging, output)
+    finally:
+        staging.unlink(missing_ok=True)
+    fsync_directory(output.parent)
+    seconds = time.perf_counter() - started
+    summary = {
+        "input": str(source),
+        "output": str(output),
+        "page": page,
+        "width": result.width,
+        "height": result.height,
+        "bits": result.bits,
+        "bytes": result.bytes,
+        "sha256": result.sha256,
+        "seconds": round(seconds, 4),
+        "megapixels_per_second": round(facts.width * facts.height / 1e6 / seconds, 4),
+        "stage_seconds": {k: round(v, 4) for k, v in result.stage_seconds.items()},
+        "model": predictor.model_name,
+        "weights_sha256": predictor.weights_sha256,
+        "device": str(predictor.device),
+        "parameters": provenance["parameters"],
+    }
+    return summary

@@ -1,0 +1,236 @@
+"""Queueing colorization jobs: one job per catalogued page and everything its derivative
+depends on.
+
+For each current ingested scan (optionally of one volume), a
+   job keyed by its *idempotency key* — sha256 over the scan, the master's sha256 and page, the
+   model's weights sha256, the parameters' hash and the pipeline version. A key already queued
+   or done is skipped (re-running is always safe). Every catalogued page has its own job and
+   derivative, also when its bytes repeat another page's: replacing or deleting one copy never
+   takes the derivative of another. (Catalogs written before the scan was part of the key keep
+   their done jobs: a job under the old key still counts for the scan that owns it.)
+   ``force`` re-runs done jobs (a new generation: new derivative file and row, the old ones
+   kept as history); ``repair`` re-runs only done jobs whose current derivative file is
+   missing or no longer matches its sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, selectinload
+
+from archive_colorizer.catalog import queue
+from archive_colorizer.catalog.schema import (
+    Derivative,
+    Event,
+    Job,
+    JobState,
+    Scan,
+    ScanState,
+    Volume,
+    utcnow,
+)
+from archive_colorizer.config import DEFAULT_MAX_ATTEMPTS
+from archive_colorizer.imaging.hashing import sha256_file
+from archive_colorizer.provenance import EventType, Outcome, agent
+from archive_colorizer.services import store as store_layout
+from archive_colorizer.services.colorize import PIPELINE_VERSION, ColorizeParams
+from archive_colorizer.services.models import ModelIdentity
+
+if TYPE_CHECKING:
+    pass
+
+
+#: jobs inserted or looked up per statement
+_BATCH = 500
+
+
+def params_hash(params: Mapping[str, Any]) -> str:
+    """sha256 of the parameters' canonical JSON."""
+    canonical = json.dumps(dict(params), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def idempotency_key(
+    scan_id: int,
+    master_sha256: str,
+    page_index: int,
+    weights_sha256: str,
+    parameters_hash: str,
+    pipeline: int,
+) -> str:
+    """The catalogued page and everything its derivative depends on, hashed: same key ⇔ same
+    derivative of the same page (byte-identical pages at two paths have two keys)."""
+    text = (
+        f"scan {scan_id}\n{master_sha256}\n{page_index}\n{weights_sha256}\n"
+        f"{parameters_hash}\n{pipeline}"
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def legacy_idempotency_key(
+    master_sha256: str, page_index: int, weights_sha256: str, parameters_hash: str, pipeline: int
+) -> str:
+    """The key earlier archcolor releases wrote, without the scan: byte-identical pages shared one
+    job, owned by the first scan. Still looked up so an upgraded catalog keeps its done jobs."""
+    text = f"{master_sha256}\n{page_index}\n{weights_sha256}\n{parameters_hash}\n{pipeline}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class EnqueueSummary:
+    """What enqueueing found and did."""
+
+    #: the volume selected (None: all)
+    volume: str | None = None
+    scans: int = 0  # current ingested scans selected
+    queued: int = 0  # new jobs
+    requeued: int = 0  # done jobs re-run (--force / --repair)
+    repaired: int = 0  # of which: derivative missing or changed
+    already_done: int = 0
+    in_queue: int = 0  # pending, running or failed already
+    dead: int = 0  # dead jobs left alone (see `archcolor retry`)
+    problems: list[str] = field(default_factory=list)
+
+
+def _derivative_intact(store: Path, derivative: Derivative) -> str | None:
+    """None when the file is there with its recorded sha256, else what is wrong."""
+    try:
+        path = store_layout.inside_store(store, derivative.path)
+    except Exception as error:
+        return str(error)
+    if not path.is_file():
+        return f"derivative {derivative.path} is missing from the store {store}"
+    digest, _size = sha256_file(path)
+    if digest != derivative.sha256:
+        return (
+            f"derivative {derivative.path} changed: sha256 {digest}, recorded {derivative.sha256}"
+        )
+    return None
+
+
+def enqueue(
+    engine: Engine,
+    *,
+    model: ModelIdentity,
+    params: ColorizeParams,
+    volume: str | None = None,
+    force: bool = False,
+    repair: bool = False,
+    store: Path | None = None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    limit: int | None = None,
+) -> EnqueueSummary:
+    """Queue a job for every selected scan without a done job for this model and parameters."""
+    if repair and store is None:
+        raise ValueError("repair needs the store to check derivatives in")
+    parameters = params.as_dict()
+    digest = params_hash(parameters)
+    summary = EnqueueSummary(volume=volume)
+    now = utcnow()
+    with Session(queue.writer(engine)) as session, session.begin():
+        query = (
+            select(Scan)
+            .join(Scan.volume)
+            .where(Scan.state == ScanState.INGESTED, Scan.sha256.is_not(None))
+            .order_by(Volume.name, Scan.path, Scan.page_index)
+        )
+        if volume is not None:
+            from archive_colorizer.catalog.repository import require_volume
+
+            query = query.where(Scan.volume_id == require_volume(session, volume).id)
+        scans = session.scalars(query).all()
+        summary.scans = len(scans)
+        keyed: dict[str, Scan] = {}
+        legacy: dict[str, str] = {}  # key → the key an older archcolor gave the same page
+        for scan in scans:
+            facts = (str(scan.sha256), scan.page_index, model.weights_sha256, digest)
+            key = idempotency_key(scan.id, *facts, PIPELINE_VERSION)
+            keyed[key] = scan
+            legacy[key] = legacy_idempotency_key(*facts, PIPELINE_VERSION)
+        keys = list(keyed)
+        lookup = keys + sorted(set(legacy.values()))
+        existing: dict[str, Job] = {}
+        for start in range(0, len(lookup), _BATCH):
+            chunk = lookup[start : start + _BATCH]
+            for job in session.scalars(
+                select(Job)
+                .where(Job.idempotency_key.in_(chunk))
+                .options(selectinload(Job.derivatives))
+            ):
+                existing[job.idempotency_key] = job
+        new_rows: list[dict[str, Any]] = []
+        for key in keys:
+            scan = keyed[key]
+            found = existing.get(key)
+            if found is None:  # a job under the old key counts for the scan it was made for
+                old = existing.get(legacy[key])
+                found = old if old is not None and old.scan_id == scan.id else None
+            if found is None:
+                if limit is not None and summary.queued + len(new_rows) >= limit:
+                    continue
+                new_rows.append(
+                    {
+                        "scan_id": scan.id,
+                        "model_name": model.name,
+                        "weights_sha256": model.weights_sha256,
+                        "params": parameters,
+                        "params_hash": digest,
+                        "pipeline_version": PIPELINE_VERSION,
+                        "idempotency_key": key,
+                        "generation": 1,
+                        "state": str(JobState.PENDING),
+                        "attempts": 0,
+                        "max_attempts": max_attempts,
+                        "queued_at": now,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+                continue
+            job = found
+            if job.state == JobState.DEAD:
+                summary.dead += 1
+            elif job.state != JobState.DONE:
+                summary.in_queue += 1
+            else:
+                problem = None
+                if repair and store is not None:
+                    current = [d for d in job.derivatives if d.current]
+                    problem = (
+                        "no current derivative registered"
+                        if not current
+                        else _derivative_intact(store, current[-1])
+                    )
+                if force or problem is not None:
+                    job.generation += 1
+                    job.state = JobState.PENDING
+                    job.attempts = 0
+                    job.not_before = None
+                    job.last_error = None
+                    job.queued_at = now
+                    job.finished_at = None
+                    summary.requeued += 1
+                    if problem is not None:
+                        summary.repaired += 1
+                        summary.problems.append(problem)
+                        session.add(
+                            Event(
+                                scan_id=job.scan_id,
+                                type=str(EventType.FIXITY_CHECK),
+                                outcome=str(Outcome.FAILURE),
+                                detail=f"{problem}; job {job.id} queued again (repair)",
+                                agent=agent(),
+                            )
+                        )
+                else:
+                    summary.already_done += 1
+        for start in range(0, len(new_rows), _BATCH):
+            summary.queued += queue.insert_jobs(session, new_rows[start : start + _BATCH])
+    return summary

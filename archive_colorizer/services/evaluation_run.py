@@ -1,0 +1,206 @@
+"""`archcolor evaluate`: load the model (or none, for the baselines alone), measure it on a
+split of a data set against the baselines, and return what the CLI prints (photos:
+:mod:`~archive_colorizer.services.evaluate`; prints:
+:mod:`~archive_colorizer.services.evaluate_prints`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from archive_colorizer.errors import ConfigurationError
+from archive_colorizer.imaging.datasets import list_images, spread
+from archive_colorizer.imaging.simulate import STYLES
+from archive_colorizer.imaging.wash import WASH_DARKENING
+from archive_colorizer.services import evaluate as evaluation
+from archive_colorizer.services import evaluate_prints as prints
+from archive_colorizer.services.training import parse_network_config
+
+__all__ = ["EvaluationRun", "run_evaluation"]
+
+
+@dataclass
+class EvaluationRun:
+    """The ``--json`` payload and the result object the tables are printed from."""
+
+    payload: dict[str, Any]
+    result: Any
+    items: Any
+    sheet: Path | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def _load(model: str | None, device: str, threads: int | None, **how: Any) -> Any:
+    from archive_colorizer.inference.device import set_threads
+    from archive_colorizer.inference.registry import load_predictor
+
+    set_threads(threads)
+    return load_predictor(model, device=device, half=False, **how)
+
+
+def run_evaluation(
+    data: Path,
+    *,
+    model: str | None,
+    split: str,
+    simulate: str | None,
+    seed: int,
+    limit: int | None,
+    half: Any,
+    mode: str,
+    render: str | None,
+    darkening: float | None,
+    network_config: str | None,
+    contact_sheet: Path | None,
+    device: str,
+    threads: int | None,
+    baselines_only: bool,
+    train_mean: str | None,
+    train_data: Path | None,
+    train_split: str,
+    margins: bool,
+    tiling: int | None,
+) -> EvaluationRun:
+    """Measure ``model`` (or only the baselines) on ``data``'s ``split``."""
+
+    if simulate is not None and simulate not in STYLES:
+        raise ConfigurationError(f"--simulate {simulate!r}: choose one of {', '.join(STYLES)}")
+    if mode not in ("photos", "prints"):
+        raise ConfigurationError(f"--mode {mode!r}: choose photos or prints")
+    rendering = render or ("wash" if mode == "prints" else "luminance")
+    if rendering not in ("wash", "luminance"):
+        raise ConfigurationError(f"--render {render!r}: choose wash or luminance")
+    items = evaluation.resolve_items(data, split, limit, half, mode)
+    if mode == "prints":
+        return _evaluate_prints(
+            items,
+            model,
+            baselines_only,
+            rendering,
+            darkening,
+            network_config,
+            contact_sheet,
+            device,
+            threads,
+        )
+    overrides = parse_network_config(network_config)
+    if train_mean is not None:
+        try:
+            mean_a, mean_b = (float(part) for part in train_mean.split(","))
+        except ValueError:
+            raise ConfigurationError(
+                f"--train-mean {train_mean!r}: expected two numbers 'A,B'"
+            ) from None
+    else:
+        source = train_data or data
+        if train_data is None and not (data / "index.csv").is_file():
+            raise ConfigurationError(
+                "--data has no index.csv: pass --train-data DIR or --train-mean A,B for the "
+                "mean-chroma baseline"
+            )
+        mean_a, mean_b = evaluation.mean_chroma(list_images(source, train_split))
+    predictor = None
+    model_name = None
+    if not baselines_only:
+        predictor = _load(model, device, threads, config_overrides=overrides)
+        model_name = predictor.model_name
+    wash_darkening = _darkening(predictor, darkening)
+    result = evaluation.evaluate(
+        predictor,
+        items,
+        (mean_a, mean_b),
+        simulate,
+        seed,
+        rendering=rendering,
+        darkening=wash_darkening,
+    )
+    sheet = None
+    if contact_sheet is not None and predictor is not None:
+        sheet = evaluation.contact_sheet(
+            predictor, items, contact_sheet, style=simulate or "hatching", seed=seed
+        )
+    neutrality = None
+    if margins and predictor is not None:
+        neutrality = evaluation.margin_neutrality(
+            predictor, items, style=simulate or "hatching", seed=seed
+        )
+    seams = None
+    if tiling is not None and predictor is not None:
+        from archive_colorizer.inference.registry import load_predictor as load
+
+        # seams are the tiler's: compare at full working size, without the card's input cap
+        whole, tiled = (
+            load(
+                model,
+                device=device,
+                half=False,
+                tile_size=size,
+                config_overrides=overrides,
+                input_cap=None,
+            )
+            for size in (None, tiling)
+        )
+        seams = evaluation.tiling_report(whole, tiled, items, timed=predictor)
+    payload = result.to_dict()
+    payload["mode"] = mode
+    payload["render"] = rendering
+    payload["darkening"] = wash_darkening
+    payload["tiling"] = seams
+    payload["model"] = model_name
+    payload["contact_sheet"] = str(sheet) if sheet else None
+    payload["margins"] = neutrality
+    return EvaluationRun(
+        payload=payload,
+        result=result,
+        items=items,
+        sheet=sheet,
+        extras={"mean_ab": (mean_a, mean_b), "seams": seams, "neutrality": neutrality},
+    )
+
+
+def _darkening(predictor: Any, given: float | None) -> float:
+    """``--darkening``, else the model card's ``wash_darkening`` (the value the pipeline uses),
+    else the default."""
+
+    if given is not None:
+        return given
+    value = getattr(getattr(predictor, "card", None), "wash_darkening", None)
+    return float(value) if isinstance(value, int | float) else WASH_DARKENING
+
+
+def _evaluate_prints(
+    items: Any,
+    model: str | None,
+    baselines_only: bool,
+    rendering: str,
+    darkening: float | None,
+    network_config: str | None,
+    contact_sheet: Path | None,
+    device: str,
+    threads: int | None,
+) -> EvaluationRun:
+
+    predictor = None
+    if not baselines_only:
+        predictor = _load(
+            model, device, threads, config_overrides=parse_network_config(network_config)
+        )
+    wash_darkening = _darkening(predictor, darkening)
+    result = prints.evaluate_prints(predictor, items, rendering, wash_darkening)
+    sheet = None
+    if contact_sheet is not None and predictor is not None:
+        sheet = prints.print_contact_sheet(
+            predictor, spread(list(items), 16), contact_sheet, rendering, wash_darkening
+        )
+    payload = result.to_dict()
+    payload["model"] = predictor.model_name if predictor is not None else None
+    payload["contact_sheet"] = str(sheet) if sheet else None
+    return EvaluationRun(
+        payload=payload,
+        result=result,
+        items=items,
+        sheet=sheet,
+        extras={"rendering": rendering, "darkening": wash_darkening},
+    )
