@@ -21,6 +21,13 @@ ENV_STORE = "ARCHCOLOR_STORE"
 ENV_PIXEL_LIMIT = "ARCHCOLOR_PIXEL_LIMIT"
 ENV_PAGE_LIMIT = "ARCHCOLOR_PAGE_LIMIT"
 ENV_WORKER_MEMORY_MB = "ARCHCOLOR_WORKER_MEMORY_MB"
+#: C2PA Content Credentials: signing certificate chain, private key (and its password: only in
+#: the environment, never an option), time-stamp authority URL, trust anchors for verify
+ENV_C2PA_CERT = "ARCHCOLOR_C2PA_CERT"
+ENV_C2PA_KEY = "ARCHCOLOR_C2PA_KEY"
+ENV_C2PA_KEY_PASSWORD = "ARCHCOLOR_C2PA_KEY_PASSWORD"
+ENV_C2PA_TSA = "ARCHCOLOR_C2PA_TSA"
+ENV_C2PA_TRUST = "ARCHCOLOR_C2PA_TRUST"
 
 
 @dataclass(frozen=True)

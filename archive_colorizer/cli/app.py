@@ -17,6 +17,7 @@ from archive_colorizer import __version__
 from archive_colorizer.catalog.engine import as_catalog_error
 from archive_colorizer.cli import (
     browse,
+    c2pa,
     colorize,
     db,
     demo,
@@ -113,6 +114,7 @@ for module in (
     colorize,
     process,
     export,
+    c2pa,
     simulate,
     train,
     demo,
