@@ -46,8 +46,9 @@ earlier into the same folder (another volume, say) stay listed while their files
 Content Credentials (``ExportOptions.c2pa``, :mod:`archive_colorizer.provenance.c2pa`): every
 exported page file is signed with the archive's certificate: the manifest (master as parent
 ingredient, colorization action, model, parameters, hard binding) is embedded where the library
-supports the format (TIFF, JPEG, PNG and WebP with c2pa-python 0.38), else — or with
-``c2pa_sidecar`` — written beside the file as ``<name>.c2pa`` (listed in the manifests); each
+supports the format (TIFF, JPEG, PNG and WebP with c2pa-python 0.38), else — for pyramidal
+TIFFs (the library would append an image-less IFD), or with ``c2pa_sidecar`` — written beside
+the file as ``<name>.c2pa`` (listed in the manifests); each
 page record in ``manifest.json`` says ``"c2pa": "embedded"`` or ``"sidecar"`` (with
 ``c2pa_manifest``, the sidecar's path). A signed TIFF is the derivative plus the manifest, so its
 sha256 differs from the derivative's (with ``c2pa_sidecar`` it stays identical).
@@ -636,8 +637,17 @@ def _export_signed(
             )
         if not (options.format == "tiff" and not options.pyramid):
             digest, size, width, height = _make_file(options, source, made, notes, target.name)
-        embed = not options.c2pa_sidecar and content_credentials.can_embed(options.media_type)
-        if not embed and not options.c2pa_sidecar:
+        embed = (
+            not options.c2pa_sidecar
+            and not options.pyramid
+            and content_credentials.can_embed(options.media_type)
+        )
+        if options.pyramid and not options.c2pa_sidecar:
+            notes.append(
+                f"{target.name}: C2PA manifest in the sidecar {sidecar.name} (embedding it would "
+                "append an image-less IFD to the pyramid that image servers do not expect)"
+            )
+        elif not embed and not options.c2pa_sidecar:
             notes.append(
                 f"{target.name}: the C2PA library cannot embed a manifest in "
                 f"{options.media_type}; it is in the sidecar {sidecar.name}"

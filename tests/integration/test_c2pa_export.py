@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import tifffile
+from PIL import Image
 
 from archive_colorizer.cli.app import run
 from archive_colorizer.imaging.hashing import sha256_file
@@ -57,9 +59,16 @@ def test_signed_tiff_and_jpeg_verify_against_the_catalog_and_tampering_is_caught
 
     tiff = tmp_path / "tiff/vol-1/page-00-p0001.tif"
     with tifffile.TiffFile(tiff) as handle:  # the XMP provenance is still there, readable
+        assert len(handle.pages) == 1
         page = handle.pages[0]
         assert parse_xmp(page.tags.valueof(700)).derived_from_sha256 is not None
         offset = page.dataoffsets[0] + 3
+        pixels = page.asarray()
+    with Image.open(tiff) as image:  # and for Pillow (libtiff): same pixels, same XMP
+        assert np.array_equal(np.asarray(image.convert("RGB")), pixels)
+        assert parse_xmp(image.tag_v2[700]).weights_sha256 is not None
+    with Image.open(tmp_path / "jpeg/vol-1/page-00-p0001.jpg") as image:
+        assert b"trainedAlgorithmicMedia" in image.info["xmp"]
     data = bytearray(tiff.read_bytes())
     data[offset] ^= 0x01
     tiff.write_bytes(bytes(data))
@@ -96,6 +105,18 @@ def test_sidecar_tiff_stays_the_derivative_and_unsigned_export_is_missing(
                            str(tmp_path / "chain/test-ca.pem"), str(out))  # fmt: skip
     assert code == 0 and report["files"][0]["status"] == "trusted"
     assert report["files"][0]["sidecar"].endswith(".tif.c2pa")
+
+    pyramid = tmp_path / "pyramid"
+    sign = env_sign[:1] + env_sign[2:]
+    assert (
+        run([*base, "export", "--format", "tiff", "--pyramid", "--out", str(pyramid), *sign]) == 0
+    )
+    page = json.loads((pyramid / "manifest.json").read_text())["pages"][0]
+    assert page["c2pa"] == "sidecar"
+    with tifffile.TiffFile(pyramid / page["export_path"]) as handle:
+        assert len(handle.pages) == len(handle.series[0].levels)  # the levels only
+    code, report = _verify(capsys, *base, "verify", "--c2pa", str(pyramid))
+    assert code == 0 and report["files"][0]["status"] == "valid"
 
     plain = tmp_path / "plain"
     assert run([*base, "export", "--format", "png", "--out", str(plain)]) == 0
