@@ -48,6 +48,13 @@ ENV_WORKER_MEMORY_MB = "ARCHCOLOR_WORKER_MEMORY_MB"
 ENV_MODELS_DIR = "ARCHCOLOR_MODELS_DIR"
 #: Unix seconds: the time written into derivatives, so that two runs are byte-identical
 ENV_SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH"
+#: C2PA Content Credentials: signing certificate chain, private key (and its password: only in
+#: the environment, never an option), time-stamp authority URL, trust anchors for verify
+ENV_C2PA_CERT = "ARCHCOLOR_C2PA_CERT"
+ENV_C2PA_KEY = "ARCHCOLOR_C2PA_KEY"
+ENV_C2PA_KEY_PASSWORD = "ARCHCOLOR_C2PA_KEY_PASSWORD"
+ENV_C2PA_TSA = "ARCHCOLOR_C2PA_TSA"
+ENV_C2PA_TRUST = "ARCHCOLOR_C2PA_TRUST"
 
 
 @dataclass(frozen=True)

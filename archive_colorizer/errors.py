@@ -29,6 +29,10 @@ that names the file/row and says what to do::
     │   └── DeviceError                requested device unavailable / out of memory at the floor
     ├── OutputError                  a derivative or export could not be written
     │   └── ProtectedPathError         the output would land on a master or in an ingested folder
+    ├── ContentCredentialsError      C2PA Content Credentials could not be made or read
+    │   ├── C2paUnavailableError       the c2pa-python library is not installed
+    │   ├── SigningCredentialsError    certificate chain / private key missing or unusable
+    │   └── C2paFormatError            the library cannot sign or read this file format
     └── JobError                     queue problems
         ├── TransientJobError          retry later with backoff
         └── PermanentJobError          dead-letter at once
@@ -142,6 +146,23 @@ class OutputError(ArchcolorError):
 class ProtectedPathError(OutputError):
     """The output would land on a catalogued master or inside an ingested folder; write it
     elsewhere (masters are never overwritten)."""
+
+
+class ContentCredentialsError(ArchcolorError):
+    """C2PA Content Credentials could not be made or read."""
+
+
+class C2paUnavailableError(ContentCredentialsError):
+    """Content Credentials need the c2pa-python library: pip install 'archive-colorizer[c2pa]'."""
+
+
+class SigningCredentialsError(ContentCredentialsError):
+    """The C2PA signing certificate chain or private key is missing or unusable; check
+    --c2pa-cert / --c2pa-key (or ARCHCOLOR_C2PA_CERT / ARCHCOLOR_C2PA_KEY)."""
+
+
+class C2paFormatError(ContentCredentialsError):
+    """The C2PA library cannot sign or read this file format."""
 
 
 class JobError(ArchcolorError):

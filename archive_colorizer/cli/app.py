@@ -16,6 +16,7 @@ import typer
 from archive_colorizer import __version__
 from archive_colorizer.cli import (
     browse,
+    c2pa,
     colorize,
     db,
     demo,
@@ -112,6 +113,7 @@ for module in (
     colorize,
     process,
     export,
+    c2pa,
     simulate,
     train,
     demo,

@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from archive_colorizer.cli.context import emit_json, settings_of, stderr_console
-from archive_colorizer.config import DEFAULT_THUMBNAIL, EXPORT_FORMATS
+from archive_colorizer.config import (
+    DEFAULT_THUMBNAIL,
+    ENV_C2PA_CERT,
+    ENV_C2PA_KEY,
+    ENV_C2PA_TSA,
+    EXPORT_FORMATS,
+)
 from archive_colorizer.services import api
 
 if TYPE_CHECKING:
@@ -36,6 +42,16 @@ manifest per volume (iiif/<volume>/manifest.json, or data/iiif/… in a bag) for
 most 2400 px long side: the exported JPEG when that small, else a copy in
 iiif/<volume>/access/) and links the exported file as `rendering`; with --pyramid it paints the
 TIFF through an IIIF Image API 3 service at URL/iiif/3/<path under OUT, / as %2F>.
+
+--c2pa signs every exported page file with C2PA Content Credentials (--c2pa-cert CHAIN.pem:
+the signer's certificate then its CAs; --c2pa-key KEY.pem, its password in
+ARCHCOLOR_C2PA_KEY_PASSWORD; optional --c2pa-tsa URL, the only network use): the master as parent
+ingredient (file name, sha256), c2pa.opened → c2pa.color_adjustments (digital source type
+trainedAlgorithmicMedia, archcolor and its version, model, weights sha256, parameters) and a hard
+binding to the file's bytes, embedded in the TIFF/JPEG/PNG/WebP, or in a sidecar <file>.c2pa
+where the library cannot embed (or with --c2pa-sidecar; manifest.json says which). A signed TIFF
+is the derivative plus its manifest. `archcolor c2pa test-cert DIR` makes an untrusted test chain;
+`archcolor verify --c2pa OUT` checks the result.
 
 --json prints one object: selected, written, replaced, unchanged, problems, bytes, seconds, ….
 
@@ -90,6 +106,24 @@ def register(app: typer.Typer) -> None:
                 "--iiif-base-url", help="Write IIIF manifests for OUT served at this URL."
             ),
         ] = None,
+        c2pa: Annotated[
+            bool, typer.Option("--c2pa", help="Sign each file with C2PA Content Credentials.")
+        ] = False,
+        c2pa_cert: Annotated[
+            Path | None,
+            typer.Option("--c2pa-cert", envvar=ENV_C2PA_CERT, help="PEM chain, signer first."),
+        ] = None,
+        c2pa_key: Annotated[
+            Path | None,
+            typer.Option("--c2pa-key", envvar=ENV_C2PA_KEY, help="PEM private key of the signer."),
+        ] = None,
+        c2pa_tsa: Annotated[
+            str | None,
+            typer.Option("--c2pa-tsa", envvar=ENV_C2PA_TSA, help="RFC 3161 time-stamp URL."),
+        ] = None,
+        c2pa_sidecar: Annotated[
+            bool, typer.Option("--c2pa-sidecar", help="C2PA manifests in <file>.c2pa sidecars.")
+        ] = False,
         json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     ) -> None:
         if tile not in (256, 512):
@@ -107,6 +141,8 @@ def register(app: typer.Typer) -> None:
             pyramid_compression=pyramid_compression,
             bagit=bagit,
             iiif_base_url=iiif_base_url,
+            c2pa=api.signing_credentials(c2pa_cert, c2pa_key, c2pa_tsa) if c2pa else None,
+            c2pa_sidecar=c2pa_sidecar,
         )
         err = stderr_console()
 

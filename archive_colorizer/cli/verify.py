@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -15,6 +16,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from archive_colorizer.cli.c2pa import TrustOption, verify_paths
 from archive_colorizer.cli.context import emit_json, settings_of, stderr_console
 from archive_colorizer.config import (
     DEFAULT_DECODE_MEMORY_LIMIT_BYTES as DEFAULT_MEMORY_LIMIT_BYTES,
@@ -42,6 +44,9 @@ record the new version.
 
 Exit status: 0 when every file is intact, 3 when any is missing, unreadable, changed or
 undecodable (each is named on stderr), 1 on an error.
+
+--c2pa PATH...: instead, verify the C2PA Content Credentials of exported files (see
+`archcolor c2pa verify --help`; --c2pa-trust CA.pem checks the signer against a trust anchor).
 """
 
 
@@ -70,8 +75,20 @@ def register(app: typer.Typer) -> None:
             ),
         ] = DEFAULT_MEMORY_LIMIT_BYTES // (1024 * 1024),
         json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+        c2pa: Annotated[
+            bool, typer.Option("--c2pa", help="Verify the C2PA manifests of PATH... instead.")
+        ] = False,
+        c2pa_trust: TrustOption = None,
+        paths: Annotated[
+            list[Path] | None, typer.Argument(help="With --c2pa: exported files or folders.")
+        ] = None,
     ) -> None:
         settings = settings_of(ctx)
+        if c2pa:
+            verify_paths(settings, list(paths or []), c2pa_trust, json_out)
+            return
+        if paths:
+            raise typer.BadParameter("PATH... is for --c2pa (masters come from the catalog)")
         limits = api.DecodeLimits(
             timeout_s=decode_timeout, memory_limit_bytes=decode_memory_mb * 1024 * 1024
         )

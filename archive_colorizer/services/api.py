@@ -55,13 +55,16 @@ __all__ = [
     "list_jobs",
     "list_models",
     "list_scans",
+    "make_test_credentials",
     "plan_ingest",
     "retry_jobs",
     "run_process",
     "show_scan",
+    "signing_credentials",
     "simulate_file",
     "train",
     "verify",
+    "verify_credentials",
     "write_demo_volume",
     "write_report",
 ]
@@ -227,6 +230,38 @@ def write_report(
 
     with _catalog(settings, read_only=True) as engine:
         return report.write_report(engine, settings.store, out, volume=volume, thumbnail=thumbnail)
+
+
+# --- C2PA Content Credentials ------------------------------------------------------------------
+
+
+def signing_credentials(cert: Path | None, key: Path | None, tsa_url: str | None = None) -> Any:
+    """The archive's checked C2PA signing credentials (``export --c2pa``)."""
+    from archive_colorizer.services import credentials
+
+    return credentials.signing_credentials(cert, key, tsa_url)
+
+
+def make_test_credentials(folder: Path) -> Any:
+    """An UNTRUSTED C2PA test chain in ``folder``."""
+    from archive_colorizer.services import credentials
+
+    return credentials.make_test_credentials(folder)
+
+
+def verify_credentials(
+    settings: Settings,
+    paths: Sequence[Path],
+    *,
+    trust: Path | None,
+    on_file: Callable[[dict[str, Any]], None],
+) -> Any:
+    """Verify the C2PA manifests of ``paths``, against the catalog when it can be opened."""
+    from archive_colorizer.services import credentials
+
+    return credentials.verify_against_catalog(
+        settings.database_url, paths, trust_anchors=trust, on_file=on_file
+    )
 
 
 # --- colorize, process, jobs, health, models -----------------------------------------------------

@@ -42,6 +42,16 @@ relative to ``--out``; in a bag this is the payload manifest), ``manifest.csv`` 
 ``manifest.json`` (one record per page: master path and sha256, derivative path and sha256,
 width, height, model, weights sha256, exported path, sha256, size and format). Pages exported
 earlier into the same folder (another volume, say) stay listed while their files are intact.
+
+Content Credentials (``ExportOptions.c2pa``, :mod:`archive_colorizer.provenance.c2pa`): every
+exported page file is signed with the archive's certificate: the manifest (master as parent
+ingredient, colorization action, model, parameters, hard binding) is embedded where the library
+supports the format (TIFF, JPEG, PNG and WebP with c2pa-python 0.38), else — for pyramidal
+TIFFs (the library would append an image-less IFD), or with ``c2pa_sidecar`` — written beside
+the file as ``<name>.c2pa`` (listed in the manifests); each
+page record in ``manifest.json`` says ``"c2pa": "embedded"`` or ``"sidecar"`` (with
+``c2pa_manifest``, the sidecar's path). A signed TIFF is the derivative plus the manifest, so its
+sha256 differs from the derivative's (with ``c2pa_sidecar`` it stays identical).
 """
 
 from __future__ import annotations
@@ -83,6 +93,7 @@ from archive_colorizer.imaging.atomic import file_mode, fsync_directory, write_b
 from archive_colorizer.imaging.hashing import CHUNK_BYTES, sha256_file
 from archive_colorizer.imaging.pyramid import PYRAMID_COMPRESSIONS, write_pyramid
 from archive_colorizer.imaging.row_reducer import reduced_size
+from archive_colorizer.provenance import c2pa as content_credentials
 from archive_colorizer.services import bagit, iiif
 from archive_colorizer.services.guard import (
     EXPORT_TAG_FILES,
@@ -146,6 +157,10 @@ class ExportOptions:
     iiif_base_url: str | None = None
     #: long side of the JPEGs the IIIF canvases paint (without --pyramid)
     iiif_access_size: int = WEB_LONG_SIDE
+    #: sign every exported page file with C2PA Content Credentials (None: do not)
+    c2pa: content_credentials.SigningCredentials | None = None
+    #: put the C2PA manifest in a ``.c2pa`` sidecar even where it could be embedded
+    c2pa_sidecar: bool = False
 
     def __post_init__(self) -> None:
         if self.format not in EXPORT_FORMATS:
@@ -173,6 +188,8 @@ class ExportOptions:
             raise ConfigurationError(
                 f"the IIIF image size must be a positive number of px, not {self.iiif_access_size}"
             )
+        if self.c2pa_sidecar and self.c2pa is None:
+            raise ConfigurationError("--c2pa-sidecar places C2PA manifests: use it with --c2pa")
         if self.iiif_base_url is not None and not self.iiif_base_url.startswith(
             ("http://", "https://")
         ):
@@ -195,6 +212,12 @@ class ExportOptions:
 
     def recipe(self) -> dict[str, Any]:
         """The options the exported bytes depend on (recorded to skip unchanged files)."""
+        recipe = self._format_recipe()
+        if self.c2pa is not None:
+            recipe["c2pa"] = {**self.c2pa.recipe(), "sidecar": self.c2pa_sidecar}
+        return recipe
+
+    def _format_recipe(self) -> dict[str, Any]:
         if self.format == "tiff" and not self.pyramid:
             return {"format": "tiff"}
         if self.pyramid:
@@ -252,10 +275,17 @@ class ExportRecord:
     export_height: int
     recipe: dict[str, Any] = field(default_factory=dict)
     status: str = "written"  # written | replaced | unchanged (this run; not in manifests)
+    #: C2PA manifest: "embedded", "sidecar" or None (not signed)
+    c2pa: str | None = None
+    #: the sidecar manifest store's path under --out (c2pa == "sidecar")
+    c2pa_manifest: str | None = None
 
     def manifest_entry(self) -> dict[str, Any]:
         entry = asdict(self)
         entry.pop("status")
+        for key in ("c2pa", "c2pa_manifest"):
+            if entry[key] is None:
+                entry.pop(key)
         return entry
 
 
@@ -482,17 +512,19 @@ def _export_one(
     recipe: dict[str, Any],
     notes: list[str],
     session: Session,
-) -> tuple[str, str, int, int, int]:
-    """Export one page; returns (status, sha256, bytes, width, height)."""
+) -> tuple[str, str, int, int, int, str | None]:
+    """Export one page; returns (status, sha256, bytes, width, height, c2pa placement)."""
     existing = sha256_file(target)[0] if target.is_file() else None
     if target.exists() and existing is None:
         raise _not_ours(target)  # a folder or special file where the export goes
     ours = previous is not None
     if existing is not None and existing != item.derivative_sha256:
         check_output_file(session, target, existing, what="export file")
+    if options.c2pa is not None:
+        return _export_signed(item, options, source, target, existing, previous, recipe, notes)
     if options.format == "tiff" and not options.pyramid:
         if existing == item.derivative_sha256:
-            return "unchanged", existing, target.stat().st_size, item.width, item.height
+            return "unchanged", existing, target.stat().st_size, item.width, item.height, None
         with _scratch(target) as made:
             digest, size = _copy_hashing(source, made)
             if digest != item.derivative_sha256:
@@ -502,7 +534,7 @@ def _export_one(
                     "`archcolor process --pending --repair`"
                 )
             status = _settle(made, target, digest, existing, ours)
-            return status, digest, size, item.width, item.height
+            return status, digest, size, item.width, item.height, None
     if (
         existing is not None
         and previous is not None
@@ -516,6 +548,7 @@ def _export_one(
             target.stat().st_size,
             int(previous.get("export_width", item.width)),
             int(previous.get("export_height", item.height)),
+            None,
         )
     digest_source, _size = sha256_file(source)
     if digest_source != item.derivative_sha256:
@@ -524,31 +557,131 @@ def _export_one(
             f"{item.derivative_sha256}; not exported — run `archcolor process --pending --repair`"
         )
     with _scratch(target) as made:
-        if options.pyramid:
-            pyramid = write_pyramid(
-                source,
-                made,
-                tile=options.pyramid_tile,
-                compression=options.pyramid_compression,
-                quality=options.quality,
-            )
-            digest, size, width, height = (
-                pyramid.sha256,
-                pyramid.bytes,
-                pyramid.width,
-                pyramid.height,
-            )
+        digest, size, width, height = _make_file(options, source, made, notes, target.name)
+        return _settle(made, target, digest, existing, ours), digest, size, width, height, None
+
+
+def _make_file(
+    options: ExportOptions, source: Path, made: Path, notes: list[str], name: str
+) -> tuple[str, int, int, int]:
+    """Write the exported form of ``source`` at ``made``; returns (sha256, bytes, w, h)."""
+    if options.pyramid:
+        pyramid = write_pyramid(
+            source,
+            made,
+            tile=options.pyramid_tile,
+            compression=options.pyramid_compression,
+            quality=options.quality,
+        )
+        digest, size, width, height = (
+            pyramid.sha256,
+            pyramid.bytes,
+            pyramid.width,
+            pyramid.height,
+        )
+    else:
+        copy = write_access_copy(
+            source,
+            made,
+            format=options.format,
+            quality=options.quality,
+            max_size=options.max_size,
+        )
+        notes.extend(f"{name}: {note}" for note in copy.notes)
+        digest, size, width, height = copy.sha256, copy.bytes, copy.width, copy.height
+    return digest, size, width, height
+
+
+def _export_signed(
+    item: ExportItem,
+    options: ExportOptions,
+    source: Path,
+    target: Path,
+    existing: str | None,
+    previous: dict[str, Any] | None,
+    recipe: dict[str, Any],
+    notes: list[str],
+) -> tuple[str, str, int, int, int, str | None]:
+    """Export one page signed with C2PA Content Credentials (embedded, else a sidecar)."""
+    credentials = options.c2pa
+    assert credentials is not None
+    sidecar = target.with_name(target.name + content_credentials.SIDECAR_SUFFIX)
+    if (
+        existing is not None
+        and previous is not None
+        and previous.get("derivative_sha256") == item.derivative_sha256
+        and previous.get("recipe") == recipe
+        and previous.get("export_sha256") == existing
+        and (previous.get("c2pa") != "sidecar" or sidecar.is_file())
+    ):
+        return (
+            "unchanged",
+            existing,
+            target.stat().st_size,
+            int(previous.get("export_width", item.width)),
+            int(previous.get("export_height", item.height)),
+            previous.get("c2pa"),
+        )
+    ours = previous is not None
+    with _scratch(target) as made, _scratch(target) as signed:
+        if options.format == "tiff" and not options.pyramid:
+            digest, size = _copy_hashing(source, made)
+            width, height = item.width, item.height
         else:
-            copy = write_access_copy(
-                source,
-                made,
-                format=options.format,
-                quality=options.quality,
-                max_size=options.max_size,
+            digest, size = sha256_file(source)
+        if digest != item.derivative_sha256:
+            raise FixityError(
+                f"{source}: sha256 {digest} does not match the catalog's "
+                f"{item.derivative_sha256}; not exported — run `archcolor process --pending "
+                "--repair`"
             )
-            notes.extend(f"{target.name}: {note}" for note in copy.notes)
-            digest, size, width, height = copy.sha256, copy.bytes, copy.width, copy.height
-        return _settle(made, target, digest, existing, ours), digest, size, width, height
+        if not (options.format == "tiff" and not options.pyramid):
+            digest, size, width, height = _make_file(options, source, made, notes, target.name)
+        embed = (
+            not options.c2pa_sidecar
+            and not options.pyramid
+            and content_credentials.can_embed(options.media_type)
+        )
+        if options.pyramid and not options.c2pa_sidecar:
+            notes.append(
+                f"{target.name}: C2PA manifest in the sidecar {sidecar.name} (embedding it would "
+                "append an image-less IFD to the pyramid that image servers do not expect)"
+            )
+        elif not embed and not options.c2pa_sidecar:
+            notes.append(
+                f"{target.name}: the C2PA library cannot embed a manifest in "
+                f"{options.media_type}; it is in the sidecar {sidecar.name}"
+            )
+        parameters = (item.provenance.get("activity") or {}).get("parameters") or {}
+        definition = content_credentials.manifest_definition(
+            title=target.name,
+            media_type=options.media_type,
+            master={
+                "sha256": item.master_sha256,
+                "title": PurePosixPath(item.master_path).name,
+                "path": item.master_path,
+                "volume": item.volume,
+                "page": item.page_index + 1,
+            },
+            derivative={
+                "sha256": item.derivative_sha256,
+                "width": item.width,
+                "height": item.height,
+            },
+            model_name=item.model,
+            weights_sha256=item.weights_sha256,
+            parameters=parameters,
+            transcoded=None if options.format == "tiff" else options._format_recipe(),
+            resized=(width, height) if (width, height) != (item.width, item.height) else None,
+        )
+        manifest = content_credentials.sign_file(
+            made, signed, definition, credentials, options.media_type, sidecar=not embed
+        )
+        digest, size = sha256_file(signed)
+        status = _settle(signed, target, digest, existing, ours)
+        if not embed:
+            write_bytes_atomically(sidecar, manifest)
+    return status, digest, size, width, height, "embedded" if embed else "sidecar"
 
 
 def export(
@@ -626,7 +759,7 @@ def export(
                 target = inside_folder(out, export_path)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target = inside_folder(out, export_path)  # the folders just made may not lead out
-                status, digest, size, width, height = _export_one(
+                status, digest, size, width, height, signed = _export_one(
                     item,
                     options,
                     source,
@@ -663,6 +796,12 @@ def export(
                 export_height=height,
                 recipe=recipe,
                 status=status,
+                c2pa=signed,
+                c2pa_manifest=(
+                    export_path + content_credentials.SIDECAR_SUFFIX
+                    if signed == "sidecar"
+                    else None
+                ),
             )
             summary.records.append(record)
             setattr(summary, status, getattr(summary, status) + 1)
@@ -854,6 +993,10 @@ def _write_manifests(
     files: dict[str, tuple[str, int]] = {
         str(p["export_path"]): (str(p["export_sha256"]), int(p["export_bytes"])) for p in pages
     }
+    for page in pages:  # C2PA sidecar manifest stores are delivered files too
+        sidecar = page.get("c2pa_manifest")
+        if sidecar and inside_folder(out, str(sidecar)).is_file():
+            files[str(sidecar)] = sha256_file(inside_folder(out, str(sidecar)))
     # IIIF manifests and images of earlier runs (other volumes) stay listed while intact
     iiif_root = out / ("data/iiif" if options.bagit else "iiif")
     if iiif_root.is_dir():
