@@ -249,24 +249,32 @@ class IizukaEffL0(ColorizationNet):
         """:meth:`decode_heads` from :func:`decoder_skips` (what a feature cache stores)."""
         if hints is not None and not self.hint_inputs:
             raise ValueError("this network has no hint inputs (hint_inputs=False)")
-        pyramid = self._hint_inputs(hints, skips) if self.hint_inputs else None
+        # without hints the hint channels (zero inputs) are left out of the convolutions, so a
+        # network built from a model without hints computes its output bit for bit
+        pyramid = self._hint_inputs(hints, skips) if hints is not None else None
 
-        def add(scale: int, *tensors: Tensor) -> Tensor:
-            extra = (pyramid[scale],) if pyramid is not None else ()
-            return (
-                torch.cat((*tensors, *extra), dim=1)
-                if len(tensors) + len(extra) > 1
-                else tensors[0]
-            )
+        def block(layer: nn.Sequential, scale: int, *tensors: Tensor) -> Tensor:
+            x = torch.cat(tensors, dim=1) if len(tensors) > 1 else tensors[0]
+            if pyramid is not None:
+                return layer(torch.cat((x, pyramid[scale]), dim=1))
+            if not self.hint_inputs:
+                return layer(x)
+            conv, *rest = list(layer)
+            if not isinstance(conv, nn.Conv2d):  # pragma: no cover - ConvBNReLU starts so
+                raise TypeError("a hint block starts with a convolution")
+            x = functional.conv2d(x, conv.weight[:, : x.shape[1]], None, conv.stride, conv.padding)
+            for module in rest:  # BatchNorm, ReLU
+                x = module(x)
+            return x
 
-        mid = self.mid(add(16, skips[16]))
+        mid = block(self.mid, 16, skips[16])
         prior = self.global_fc(global_vec.to(mid.dtype))
         prior_map = prior[:, :, None, None].expand(-1, -1, *mid.shape[-2:])
         fused = self.fusion(torch.cat((mid, prior_map), dim=1))
         x = functional.interpolate(fused, scale_factor=2.0, mode="bilinear", align_corners=False)
-        x = self.up8(add(8, x, skips[8]))
+        x = block(self.up8, 8, x, skips[8])
         x = functional.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
-        x = self.up4(add(4, x, skips[4], skips[2]))
+        x = block(self.up4, 4, x, skips[4], skips[2])
         regression = self.regression(x)
         logits = self.classifier(x) if self.classifier is not None else None
         return regression, logits
