@@ -45,7 +45,7 @@ from archive_colorizer.errors import (
     PathNotFoundError,
 )
 from archive_colorizer.imaging.color import srgb_codes_to_lab
-from archive_colorizer.imaging.hints import Hint
+from archive_colorizer.imaging.hints import Hint, HintMaps, rasterise_hints
 from archive_colorizer.provenance import EventType, Outcome
 
 __all__ = [
@@ -60,6 +60,7 @@ __all__ = [
     "current_hints",
     "displayed_size",
     "export_hints",
+    "hint_maps",
     "import_hints",
     "list_hints",
     "parse_hints",
@@ -326,6 +327,11 @@ def raster_hints(hints: Sequence[dict[str, Any]]) -> list[Hint]:
             )
         )
     return result
+
+
+def hint_maps(scan: Scan, hint_set: HintSet, working: tuple[int, int]) -> HintMaps:
+    """The scan's hint set rasterised at the working size ``(w, h)`` of its displayed page."""
+    return rasterise_hints(raster_hints(hint_set.hints), displayed_size(scan), working)
 
 
 # ---------------------------------------------------------------- the catalog

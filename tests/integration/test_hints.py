@@ -17,7 +17,9 @@ from archive_colorizer.provenance import EventType
 from archive_colorizer.services.hints import (
     FORMAT,
     clear_hints,
+    current_hints,
     export_hints,
+    hint_maps,
     import_hints,
     list_hints,
 )
@@ -94,6 +96,13 @@ def test_import_list_reimport_history_export_clear(
     again = import_hints(engine, path)  # the same file: nothing changes
     assert (again.imported, again.unchanged) == (0, 3)
     assert _counts(engine) == (3, 3, 3)
+
+    with Session(engine) as session:  # the rotated page's hint lands at its displayed place
+        rot = session.scalars(select(Scan).where(Scan.path == "rot.tif")).one()
+        hint_set = current_hints(session, rot.id)
+        assert hint_set is not None and hint_set.hint_count == 1
+        maps = hint_maps(rot, hint_set, (15, 20))  # half of the displayed 30 x 40
+    assert maps.mask.shape == (20, 15) and maps.count == 1 and maps.mask[19, 14] == 1
 
     listed = list_hints(engine, volume="plates")
     assert [(row.path, row.page, row.hints) for row in listed] == [
