@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from archive_colorizer.catalog.schema import Event, HintSet, Scan
 from archive_colorizer.config import Settings
-from archive_colorizer.errors import HintsError, NotFoundError
+from archive_colorizer.errors import ConfigurationError, HintsError, NotFoundError
 from archive_colorizer.provenance import EventType
 from archive_colorizer.services.hints import (
     FORMAT,
@@ -219,3 +219,23 @@ def test_not_json_and_wrong_format(engine: Engine, tmp_path: Path) -> None:
     with pytest.raises(HintsError, match=r"'format' must be 'archcolor-hints/1'"):
         import_hints(engine, _write(tmp_path, {"pages": []}))
     assert _counts(engine) == (0, 0, 0)
+
+
+def test_export_needs_a_volume_when_several_have_hints(
+    engine: Engine, volume: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(NotFoundError, match="holds no colour hints"):
+        export_hints(engine)
+    import_hints(engine, _write(tmp_path, _document()))
+    assert export_hints(engine)["volume"] == "plates"  # the only one
+    other = tmp_path / "other"
+    factories.write_gray8(other / "x.tif")
+    ingest(engine, Settings(), [other])
+    page = {"file": "x.tif", "hints": [{"point": [1, 1], "color": "#000000"}]}
+    document = {"format": FORMAT, "volume": "other", "pages": [page]}
+    assert import_hints(engine, _write(tmp_path, document), author="D. Curator").imported == 1
+    assert list_hints(engine, volume="other")[0].author == "D. Curator"
+    with pytest.raises(ConfigurationError, match=r"2 volumes .*export one with --volume"):
+        export_hints(engine)
+    with pytest.raises(NotFoundError, match="no scan with id 999"):
+        list_hints(engine, scan_id=999)
