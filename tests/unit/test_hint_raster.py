@@ -19,7 +19,7 @@ BLUE = (50.0, 10.0, -50.0)
 def page_and_point(draw: st.DrawFn) -> tuple[int, int, int, int, float, float]:
     page_w = draw(st.integers(1, 20_000))
     page_h = draw(st.integers(1, 20_000))
-    work_w, work_h = working_size(page_w, page_h, draw(st.sampled_from([0, 64, 512, 1024])))
+    work_w, work_h = working_size(page_w, page_h, draw(st.sampled_from([64, 512, 1024])))
     x = draw(st.floats(0, page_w - 1, allow_nan=False))
     y = draw(st.floats(0, page_h - 1, allow_nan=False))
     return page_w, page_h, work_w, work_h, x, y
