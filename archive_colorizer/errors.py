@@ -15,6 +15,7 @@ that names the file/row and says what to do::
     │       └── NothingToExportError       no current derivatives for the selection
     ├── InputError                   a path or file the user gave us is unusable
     │   ├── PathNotFoundError
+    │   ├── HintsError                 a colour-hints file is malformed or names unknown pages
     │   └── MasterError                a master file cannot be used
     │       ├── NotATiffError
     │       ├── CorruptTiffError
@@ -89,6 +90,10 @@ class InputError(ArchcolorError):
 
 class PathNotFoundError(InputError):
     """The given path does not exist; check the spelling and that the volume is mounted."""
+
+
+class HintsError(InputError):
+    """The colour-hints file cannot be used; see docs/hints.md for the format."""
 
 
 class MasterError(InputError):

@@ -12,6 +12,8 @@ version; older catalogs may hold keys without the scan, see ``services.enqueue``
 ``Derivative`` rows are the files a job produced in the store, with W3C PROV-style provenance;
 re-running a job (``--force``, ``--repair``) adds a new row and marks the older ones
 non-current, so history is kept.
+``HintSet`` rows are a curator's colour hints for one scan (see ``docs/hints.md``): at most one
+current set per scan; importing changed hints adds a new current set and keeps the old one.
 
 Timestamps are timezone-aware UTC on every database (:class:`UtcDateTime`). Constraint names
 follow :data:`NAMING_CONVENTION`, so Alembic migrations can refer to them on SQLite and PostgreSQL.
@@ -293,4 +295,48 @@ class Derivative(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     job: Mapped[Job] = relationship(back_populates="derivatives")
+    scan: Mapped[Scan] = relationship()
+
+
+#: the "one current hint set per scan" predicate as literal SQL (for the partial unique index)
+CURRENT_HINT_SET_SQL = "is_current"
+
+
+class HintSet(Base):
+    """A curator's colour hints for one scan (points and strokes in displayed pixels).
+
+    Rows are never updated except to end them: a new import for the scan makes a new current
+    row and ends the old one (``is_current`` False, ``ended_at`` set); ``archcolor hints
+    clear`` ends the current row without a successor. Who and when are recorded here and as
+    ``hint-import`` / ``hint-clear`` events of the scan.
+    """
+
+    __tablename__ = "hint_sets"
+    __table_args__ = (
+        Index(
+            "uq_hint_sets_scan_id_current",
+            "scan_id",
+            unique=True,
+            postgresql_where=text(CURRENT_HINT_SET_SQL),
+            sqlite_where=text(CURRENT_HINT_SET_SQL),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"), index=True)
+    #: sha256 of the canonical JSON of ``hints`` (what a derivative made with them depends on)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    #: the hints in their canonical form (see ``services.hints``)
+    hints: Mapped[list[Any]] = mapped_column(PortableJson)
+    hint_count: Mapped[int] = mapped_column(Integer)
+    #: who chose the colours (the file's ``author``, ``--author`` or the login name)
+    author: Mapped[str] = mapped_column(String(255))
+    note: Mapped[str | None] = mapped_column(Text)
+    #: name of the file the set was imported from
+    source: Mapped[str | None] = mapped_column(String(1024))
+    is_current: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    #: when a newer import replaced it or it was cleared (None while current)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
     scan: Mapped[Scan] = relationship()

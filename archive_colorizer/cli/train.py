@@ -190,6 +190,14 @@ def register_train(app: typer.Typer) -> None:
                 "(teaches the network bilevel scans).",
             ),
         ] = 0.0,
+        hints: Annotated[
+            bool,
+            typer.Option(
+                "--hints",
+                help="Give the network colour-hint inputs and train them on hints sampled from "
+                "the ground truth (iizuka-effl0; see docs/hints.md).",
+            ),
+        ] = False,
         split: Annotated[str, typer.Option("--split", help="index.csv split of --data.")] = "train",
         val_split: Annotated[str, typer.Option("--val-split")] = "val",
         val_images: Annotated[
@@ -227,6 +235,7 @@ def register_train(app: typer.Typer) -> None:
                 skip_sources=skip_sources,
                 class_weight=class_weight,
                 bilevel_share=bilevel_share,
+                hints=hints,
                 train_split=split,
                 val_split=val_split,
                 val_images=val_images,

@@ -149,7 +149,7 @@ def network_input_size(height: int, width: int, max_side: int | None) -> tuple[i
 def sliding_window(
     image: Tensor, predict: Callable[[Tensor], Tensor], tiles: list[Tile], channels: int
 ) -> Tensor:
-    """Merge ``predict(window)`` cores of ``image`` ``(1, 1, H, W)`` into ``(1, channels, H, W)``.
+    """Merge ``predict(window)`` cores of ``image`` ``(1, C, H, W)`` into ``(1, channels, H, W)``.
 
     The output lives on the CPU in float32 whatever device ``predict`` computes on.
     """
@@ -246,12 +246,31 @@ class NetworkPredictor:
             "threads": self.threads if self.device.type == "cpu" else None,
         }
 
-    def predict_ab(self, lightness: np.ndarray) -> np.ndarray:
-        """a*, b* ``float32 (2, h, w)`` for L* ``(h, w)`` in 0..100 at the working resolution."""
+    def predict_ab(self, lightness: np.ndarray, hints: np.ndarray | None = None) -> np.ndarray:
+        """a*, b* ``float32 (2, h, w)`` for L* ``(h, w)`` in 0..100 at the working resolution.
+
+        ``hints``: colour hints at the same resolution, ``float32 (3, h, w)``: a*, b* (0 where
+        no hint) and the mask (``archive_colorizer.imaging.hints.HintMaps.stacked()``); only
+        for a model with hint inputs.
+        """
         array = np.ascontiguousarray(lightness, dtype=np.float32)
         if array.ndim != 2 or array.shape[0] < 1 or array.shape[1] < 1:
             raise InferenceError(f"lightness must be a non-empty 2-D array, got {array.shape}")
         image = torch.from_numpy(array)[None, None]
+        if hints is not None:
+            if not self.network.hint_inputs:
+                raise InferenceError(
+                    f"model {self.model_name or '?'} takes no colour hints; use a model trained "
+                    "with hints (`archcolor train --hints`) or leave the hints out"
+                )
+            maps = np.ascontiguousarray(hints, dtype=np.float32)
+            if maps.shape != (3, *array.shape):
+                raise InferenceError(
+                    f"hint maps must be (3, {array.shape[0]}, {array.shape[1]}) like the "
+                    f"working image, got {maps.shape}"
+                )
+            # one tensor: the sliding window cuts L* and the hints alike
+            image = torch.cat((image, torch.from_numpy(maps)[None]), dim=1)
         try:
             with torch.inference_mode(), deterministic(self.device), cpu_threads(self.threads):
                 ab = self._predict(image)
@@ -286,7 +305,9 @@ class NetworkPredictor:
         on_device = image.to(self.device, self.dtype)
         try:
             global_vec = self.network.global_features(
-                resize_for_global(image.to(self.device), self.network.global_size).to(self.dtype)
+                resize_for_global(image[:, :1].to(self.device), self.network.global_size).to(
+                    self.dtype
+                )
             )
         except RuntimeError as error:  # torch.OutOfMemoryError is one
             if not is_out_of_memory(error):
@@ -298,7 +319,9 @@ class NetworkPredictor:
         info.global_seconds = time.perf_counter() - started
 
         def local(window: Tensor) -> Tensor:
-            return self.network.colorize(window, global_vec)
+            if window.shape[1] == 1:
+                return self.network.colorize(window, global_vec)
+            return self.network.colorize_hinted(window[:, :1], global_vec, window[:, 1:])
 
         height, width = image.shape[-2:]
         tile_size = self.tile_size

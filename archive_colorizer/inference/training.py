@@ -26,6 +26,12 @@
   fixed set of samples computed once (:class:`FeatureCache`): on a CPU the encoder's forward pass
   is most of a step's cost, so the decoder sees many more samples per minute.
 * ``init_from``: start from an installed model's weights (fine-tuning it further).
+* ``hints`` (Zhang et al. 2017): the network gets colour-hint inputs (``hint_inputs``; from an
+  ``init_from`` model without them, their weights start at zero) and every step samples hints
+  from each crop's ground truth at 1/4 (:func:`sample_hint_maps`: none for ~30 % of the crops,
+  else a geometric count up to :data:`HINT_MAX` of points and short strokes coloured with the
+  local mean, some with noise) from a generator of its own, so the image batches (and the
+  feature cache) are exactly those of a run without hints.
 * A checkpoint after every epoch (and when the time budget stops a run) holds everything needed
   for an exact resume. At the end the weights go to ``weights.safetensors`` with a model card.
 """
@@ -53,6 +59,7 @@ from archive_colorizer.imaging.atomic import file_mode
 from archive_colorizer.imaging.color import grey_to_lightness, srgb_codes_to_lab
 from archive_colorizer.imaging.datasets import ImageItem, by_source, load_rgb, spread
 from archive_colorizer.imaging.hashing import sha256_file
+from archive_colorizer.imaging.hints import Hint, rasterise_hints
 from archive_colorizer.imaging.prints import decompose_print
 from archive_colorizer.imaging.simulate import STYLES, simulate
 from archive_colorizer.inference.cards import (
@@ -76,6 +83,21 @@ PRINT_SCALE = (0.6, 1.0)
 #: range of the L* threshold that makes a print's ink layer bilevel (``bilevel_share``)
 BILEVEL_CUT = (40.0, 70.0)
 REBALANCE_LAMBDA = 0.5
+#: hint sampling (at 1/4 of the crop): share of crops without hints, the most hints per crop,
+#: the geometric distribution's p for the others, share of strokes (else points), radii (1/4
+#: px), share of hints whose colour is off by normal noise of HINT_NOISE_AB in a* and b*
+HINT_NONE_SHARE = 0.3
+HINT_MAX = 30
+HINT_GEOMETRIC_P = 0.125
+HINT_STROKE_SHARE = 0.3
+HINT_RADII = (0.0, 0.0, 1.0, 2.0)
+HINT_NOISE_SHARE = 0.15
+HINT_NOISE_AB = 6.0
+#: a stroke whose pixels' true a* or b* spread more than this (std) becomes a point: a
+#: curator's stroke stays inside one colour
+HINT_STROKE_SPREAD = 6.0
+#: the hint generator's stream tag (seeded with seed, epoch, step and this)
+HINT_STREAM = 4243
 
 
 @dataclass
@@ -110,6 +132,8 @@ class TrainConfig:
     source_shares: dict[str, float] = field(default_factory=dict)
     #: share of print samples whose ink layer is made bilevel (thresholded) before cropping
     bilevel_share: float = 0.0
+    #: train colour-hint inputs on hints sampled from the ground truth (iizuka-effl0 only)
+    hints: bool = False
 
     def validate(self) -> None:
         if self.size < 32 or self.size % 16:
@@ -136,6 +160,13 @@ class TrainConfig:
         if not self.train_items:
             raise ConfigurationError("no training images")
         source_weights(self.train_items, self.source_shares)
+        if self.hints and (
+            self.arch != "iizuka-effl0" or self.network_config.get("hint_inputs", True) is False
+        ):
+            raise ConfigurationError(
+                "--hints needs a network with hint inputs: --arch iizuka-effl0 (without "
+                '"hint_inputs": false in --network-config)'
+            )
         if self.cache_features is not None:
             if self.arch != "iizuka-effl0":
                 raise ConfigurationError(
@@ -177,6 +208,7 @@ class TrainConfig:
             "cache_features": self.cache_features,
             "source_shares": self.source_shares,
             "bilevel_share": self.bilevel_share,
+            "hints": self.hints,
         }
 
 
@@ -441,6 +473,54 @@ def ab_to_bins(ab: Tensor, grid: int) -> Tensor:
     return index.select(-3, 0) * grid + index.select(-3, 1)
 
 
+# ---------------------------------------------------------------- hints
+
+
+def _covered(
+    points: list[tuple[float, float]], radius: float, width: int, height: int
+) -> NDArray[np.bool_]:
+    shape = rasterise_hints([Hint(tuple(points), radius, (0.0, 0.0, 0.0))], (width, height),
+                            (width, height))  # fmt: skip
+    return np.asarray(shape.mask > 0)
+
+
+def sample_hint_maps(target: NDArray[np.float32], rng: np.random.Generator) -> NDArray[np.float32]:
+    """Hint maps ``(3, h, w)`` (a*, b* where hinted, else 0; mask) sampled from the true a*, b*
+    ``(2, h, w)`` of a crop at 1/4: see the module docstring and the ``HINT_*`` constants."""
+    _, height, width = target.shape
+    maps = np.zeros((3, height, width), dtype=np.float32)
+    if rng.random() < HINT_NONE_SHARE:
+        return maps
+    count = min(HINT_MAX, int(rng.geometric(HINT_GEOMETRIC_P)))
+    for _ in range(count):
+        x, y = float(rng.uniform(0, width - 1)), float(rng.uniform(0, height - 1))
+        radius = float(HINT_RADII[int(rng.integers(len(HINT_RADII)))])
+        points = [(x, y)]
+        if rng.random() < HINT_STROKE_SHARE:
+            for _ in range(int(rng.integers(1, 4))):
+                angle, length = float(rng.uniform(0, 2 * math.pi)), float(rng.uniform(2, 6))
+                x = min(max(x + length * math.cos(angle), 0.0), width - 1.0)
+                y = min(max(y + length * math.sin(angle), 0.0), height - 1.0)
+                points.append((x, y))
+        covered = _covered(points, radius, width, height)
+        if len(points) > 1 and float(target[:, covered].std(axis=1).max()) > HINT_STROKE_SPREAD:
+            covered = _covered(points[:1], radius, width, height)  # crosses an edge: a point
+        a, b = float(target[0][covered].mean()), float(target[1][covered].mean())
+        if rng.random() < HINT_NOISE_SHARE:
+            a += float(rng.normal(0, HINT_NOISE_AB))
+            b += float(rng.normal(0, HINT_NOISE_AB))
+        maps[0][covered], maps[1][covered], maps[2][covered] = a, b, 1.0
+    return maps
+
+
+def hint_batch(target_quarter: Tensor, seed: int, epoch: int, step: int) -> Tensor:
+    """Hint maps ``(B, 3, h, w)`` for a batch's true a*, b* at 1/4 ``(B, 2, h, w)`` (CPU), from
+    a generator seeded by ``(seed, epoch, step)`` of its own (:data:`HINT_STREAM`)."""
+    rng = np.random.default_rng([seed, epoch, step, HINT_STREAM])
+    truth = target_quarter.detach().float().cpu().numpy()
+    return torch.from_numpy(np.stack([sample_hint_maps(sample, rng) for sample in truth]))
+
+
 # ---------------------------------------------------------------- model steps
 
 
@@ -449,9 +529,10 @@ def _is_effl0(network: nn.Module) -> bool:
 
 
 def forward_train(
-    network: ColorizationNet, lightness: Tensor, frozen_encoder: bool
+    network: ColorizationNet, lightness: Tensor, frozen_encoder: bool, hints: Tensor | None = None
 ) -> tuple[Tensor, Tensor | None, int]:
-    """``(ab prediction, class logits or None, downscale of both)`` for training crops."""
+    """``(ab prediction, class logits or None, downscale of both)`` for training crops (with
+    hint maps at 1/4 of the crops, for a network with hint inputs)."""
     if isinstance(network, IizukaEffL0):
         encoder_input = network.encoder_input(lightness)
         if frozen_encoder:
@@ -460,8 +541,10 @@ def forward_train(
         else:
             features = network.encoder.features(encoder_input, depth=32)
         prior = network.pooled_prior(features[32])
-        regression, logits = network.decode_heads(features, prior)
+        regression, logits = network.decode_heads(features, prior, hints)
         return regression, logits, 4
+    if hints is not None:
+        raise ConfigurationError(f"a {network.arch!r} network takes no hints")
     return network(lightness), None, 1
 
 
@@ -472,9 +555,10 @@ def compute_loss(
     frozen_encoder: bool,
     class_weights: Tensor | None,
     class_weight: float,
+    hints: Tensor | None = None,
 ) -> Tensor:
     """Smooth-L1 on ab (units of 10) + ``class_weight`` x rebalanced cross-entropy."""
-    prediction, logits, scale = forward_train(network, lightness, frozen_encoder)
+    prediction, logits, scale = forward_train(network, lightness, frozen_encoder, hints)
     target = functional.avg_pool2d(target_ab, scale) if scale > 1 else target_ab
     return heads_loss(network, prediction, logits, target, class_weights, class_weight)
 
@@ -565,10 +649,14 @@ class FeatureCache:
         device: torch.device,
         class_weights: Tensor | None,
         class_weight: float,
+        hints: Tensor | None = None,
     ) -> Tensor:
-        """The training loss of the decoder on the cached samples ``indices``."""
+        """The training loss of the decoder on the cached samples ``indices`` (with hint maps
+        at 1/4, e.g. sampled from ``self.targets[indices]``)."""
         skips = {scale: value[indices].to(device).float() for scale, value in self.skips.items()}
-        regression, logits = network.decode_skips(skips, self.priors[indices].to(device))
+        if hints is not None:
+            hints = hints.to(device)
+        regression, logits = network.decode_skips(skips, self.priors[indices].to(device), hints)
         target = self.targets[indices].to(device)
         return heads_loss(network, regression, logits, target, class_weights, class_weight)
 
@@ -643,12 +731,15 @@ def validate(network: ColorizationNet, items: list[ImageItem], size: int) -> dic
 
 def build_for_training(config: TrainConfig) -> ColorizationNet:
     """A fresh network; ``iizuka-effl0`` starts from the ImageNet encoder weights."""
+    network_config = dict(config.network_config)
+    if config.hints:
+        network_config["hint_inputs"] = True
     if config.init_from is not None:
-        return network_from_model(config.init_from, config.arch, config.network_config)
+        return network_from_model(config.init_from, config.arch, network_config)
     extra: dict[str, Any] = {}
     if config.arch == "iizuka-effl0":
         extra["pretrained"] = True
-    network = build_network(config.arch, **config.network_config, **extra)
+    network = build_network(config.arch, **network_config, **extra)
     return network
 
 
@@ -668,7 +759,12 @@ def network_from_model(directory: Path, arch: str, overrides: dict[str, Any]) ->
         return network
     rebuilt = build_network(arch, **{**card.config, **overrides})
     try:
-        rebuilt.load_state_dict(network.state_dict(), strict=True)
+        if isinstance(rebuilt, IizukaEffL0) and rebuilt.hint_inputs != network.hint_inputs:
+            if not rebuilt.hint_inputs:
+                raise RuntimeError("hint inputs cannot be removed")
+            rebuilt.load_without_hints(network.state_dict())  # hint weights start at zero
+        else:
+            rebuilt.load_state_dict(network.state_dict(), strict=True)
     except RuntimeError as error:
         raise ConfigurationError(
             f"--network-config {overrides!r} changes the shape of {card.name}'s network "
@@ -815,10 +911,19 @@ def train(
                 break
             if cache is not None and order is not None and isinstance(network, IizukaEffL0):
                 indices = order[step * config.batch : (step + 1) * config.batch]
-                loss = cache.loss(network, indices, device, class_weights, config.class_weight)
+                hints = None
+                if config.hints:
+                    hints = hint_batch(cache.targets[indices], config.seed, epoch, step)
+                loss = cache.loss(
+                    network, indices, device, class_weights, config.class_weight, hints
+                )
                 count = len(indices)
             else:
                 lightness, target = source.batch(epoch, step)
+                hints = None
+                if config.hints:
+                    quarter = functional.avg_pool2d(target, 4)
+                    hints = hint_batch(quarter, config.seed, epoch, step).to(device)
                 loss = compute_loss(
                     network,
                     lightness.to(device),
@@ -826,6 +931,7 @@ def train(
                     frozen,
                     class_weights,
                     config.class_weight,
+                    hints,
                 )
                 count = config.batch
             optimizer.zero_grad(set_to_none=True)

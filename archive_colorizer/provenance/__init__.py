@@ -27,6 +27,8 @@ class EventType(StrEnum):
     FIXITY_CHECK = "fixity-check"
     VALIDATION = "validation"  # the pixels of a page were decoded successfully (or not)
     COLORIZATION = "colorization"  # a derivative was made from the scan (or could not be)
+    HINT_IMPORT = "hint-import"  # a curator's colour hints for the scan were recorded
+    HINT_CLEAR = "hint-clear"  # the scan's current colour hints were withdrawn (kept as history)
 
 
 class Outcome(StrEnum):

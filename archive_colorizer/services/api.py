@@ -44,14 +44,18 @@ __all__ = [
     "as_error",
     "catalog_status",
     "check_catalog_output",
+    "clear_hints",
     "colorize_file",
     "database_name",
     "db_status",
     "db_upgrade",
     "evaluate",
     "export",
+    "export_hints",
     "health",
+    "import_hints",
     "ingest",
+    "list_hints",
     "list_jobs",
     "list_models",
     "list_scans",
@@ -230,6 +234,43 @@ def write_report(
 
     with _catalog(settings, read_only=True) as engine:
         return report.write_report(engine, settings.store, out, volume=volume, thumbnail=thumbnail)
+
+
+# --- colour hints ---------------------------------------------------------------------------------
+
+
+def import_hints(settings: Settings, file: Path, *, author: str | None) -> Any:
+    """Record the hints of ``file`` (all or nothing; unchanged pages are left alone)."""
+    from archive_colorizer.services import hints
+
+    with _catalog(settings) as engine:
+        return hints.import_hints(engine, file, author=author)
+
+
+def list_hints(settings: Settings, *, scan_id: int | None, volume: str | None) -> list[Any]:
+    """The current hint sets of one scan, one volume or all."""
+    from archive_colorizer.services import hints
+
+    with _catalog(settings, read_only=True) as engine:
+        return hints.list_hints(engine, scan_id=scan_id, volume=volume)
+
+
+def export_hints(settings: Settings, *, volume: str | None) -> dict[str, Any]:
+    """The current hints of ``volume`` (or all) as a hints document."""
+    from archive_colorizer.services import hints
+
+    with _catalog(settings, read_only=True) as engine:
+        return hints.export_hints(engine, volume=volume)
+
+
+def clear_hints(
+    settings: Settings, *, scan_id: int | None, volume: str | None, author: str | None
+) -> Any:
+    """End the current hint sets of a scan or a volume (kept as history, with an event)."""
+    from archive_colorizer.services import hints
+
+    with _catalog(settings) as engine:
+        return hints.clear_hints(engine, scan_id=scan_id, volume=volume, author=author)
 
 
 # --- C2PA Content Credentials ------------------------------------------------------------------

@@ -102,6 +102,7 @@ def run_training(
     skip_sources: tuple[str, ...] = (),
     class_weight: float = 0.5,
     bilevel_share: float = 0.0,
+    hints: bool = False,
     reporter: Reporter | None = None,
 ) -> TrainResult:
     """Train a model into ``out`` (``models/<arch>.<tag>``); see `archcolor train --help`."""
@@ -142,5 +143,6 @@ def run_training(
         source_shares=source_shares or {},
         class_weight=class_weight,
         bilevel_share=bilevel_share,
+        hints=hints,
     )
     return train(config, resume=resume, reporter=reporter)

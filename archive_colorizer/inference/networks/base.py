@@ -45,6 +45,8 @@ class ColorizationNet(nn.Module, ABC):
     receptive_margin: int = 0
     #: length of the global feature vector
     global_dim: int = 0
+    #: whether :meth:`colorize` takes colour hints (``hints=``; see ``iizuka-effl0``)
+    hint_inputs: bool = False
 
     @abstractmethod
     def global_features(self, lightness_224: Tensor) -> Tensor:
@@ -53,6 +55,11 @@ class ColorizationNet(nn.Module, ABC):
     @abstractmethod
     def colorize(self, lightness: Tensor, global_vec: Tensor) -> Tensor:
         """a*, b* ``(N, 2, H, W)`` from L* ``(N, 1, H, W)`` (any H, W >= 1) and the prior."""
+
+    def colorize_hinted(self, lightness: Tensor, global_vec: Tensor, hints: Tensor) -> Tensor:
+        """:meth:`colorize` with colour hints ``(N, 3, H, W)`` at the same size: a*, b* in Lab
+        units (0 where no hint) and the mask. Only networks with ``hint_inputs`` take them."""
+        raise ValueError(f"a {self.arch!r} network takes no colour hints")
 
     @abstractmethod
     def config(self) -> dict[str, Any]:

@@ -14,6 +14,10 @@ Layout (channels; scale relative to the working image)::
                    over ``ab_grid`` x ``ab_grid`` quantised ab bins (Zhang et al. 2016), decoded by
                    the annealed mean at ``temperature``
     output         a*, b* = (1 - mix) * regression + mix * annealed mean, bilinear x4 to input size
+    hints          (``hint_inputs``, Zhang et al. 2017) hint a*/110, b*/110 and mask, average-pooled
+                   to 1/16, 1/8 and 1/4, concatenated to the inputs of the mid-level conv and the
+                   two decoder convs; their weights start at zero, so a network built from a
+                   model without hints computes exactly that model's output until it is trained
 
 The local path stops at the 1/16 stage, so ``stride`` is 16; the 1/32 stages and the head run
 only for the global prior.
@@ -42,6 +46,10 @@ from archive_colorizer.inference.networks.effnet_lite import (
 
 ARCH = "iizuka-effl0"
 AB_RANGE = 110.0
+#: hint channels: a*, b* (0 where no hint) and the mask
+HINT_CHANNELS = 3
+#: the convolutions that read the hints (state-dict prefixes) at scales 16, 8, 4
+HINT_CONVS = {16: "mid.0", 8: "up8.0", 4: "up4.0"}
 
 
 def lightness_to_grey(lightness: Tensor) -> Tensor:
@@ -71,6 +79,20 @@ class ConvBNReLU(nn.Sequential):
         )
 
 
+def hint_pyramid(hints_quarter: Tensor) -> dict[int, Tensor]:
+    """Hint maps (a*, b* in Lab units, mask) at 1/4 → the network's normalised hint inputs at
+    1/4, 1/8 and 1/16 (average pooling, so a pooled pixel holds the hints' mean a*, b* weighted
+    by their coverage, and the covered fraction)."""
+    scale = torch.tensor(
+        [1.0 / AB_RANGE, 1.0 / AB_RANGE, 1.0],
+        dtype=hints_quarter.dtype,
+        device=hints_quarter.device,
+    )
+    quarter = hints_quarter * scale[None, :, None, None]
+    eighth = functional.avg_pool2d(quarter, 2)
+    return {4: quarter, 8: eighth, 16: functional.avg_pool2d(eighth, 2)}
+
+
 def decoder_skips(features: dict[int, Tensor]) -> dict[int, Tensor]:
     """The encoder features the decoder reads: 1/16, 1/8, 1/4 as they are and the 1/2 features
     average-pooled to 1/4 (the smallest form, so a training cache can hold many samples)."""
@@ -98,6 +120,7 @@ class IizukaEffL0(ColorizationNet):
         prior_dim: int = 256,
         mid_channels: int = 128,
         decoder_channels: tuple[int, int] | list[int] = (96, 64),
+        hint_inputs: bool = False,
     ) -> None:
         super().__init__()
         if ab_grid < 0:
@@ -114,16 +137,22 @@ class IizukaEffL0(ColorizationNet):
         self.prior_dim = int(prior_dim)
         self.mid_channels = int(mid_channels)
         self.decoder_channels = (int(decoder_channels[0]), int(decoder_channels[1]))
+        self.hint_inputs = bool(hint_inputs)
+        extra = HINT_CHANNELS if self.hint_inputs else 0
         self.encoder = load_pretrained_lite0() if pretrained else EfficientNetLite0()
         self.encoder.drop_classifier()
         self.global_fc = nn.Sequential(nn.Linear(HEAD_CHANNELS, self.prior_dim), nn.ReLU())
-        self.mid = ConvBNReLU(SCALE_CHANNELS[16], self.mid_channels)
+        self.mid = ConvBNReLU(SCALE_CHANNELS[16] + extra, self.mid_channels)
         self.fusion = nn.Sequential(
             nn.Conv2d(self.mid_channels + self.prior_dim, self.mid_channels, 1), nn.ReLU()
         )
         c8, c4 = self.decoder_channels
-        self.up8 = ConvBNReLU(self.mid_channels + SCALE_CHANNELS[8], c8)
-        self.up4 = ConvBNReLU(c8 + SCALE_CHANNELS[4] + SCALE_CHANNELS[2], c4)
+        self.up8 = ConvBNReLU(self.mid_channels + SCALE_CHANNELS[8] + extra, c8)
+        self.up4 = ConvBNReLU(c8 + SCALE_CHANNELS[4] + SCALE_CHANNELS[2] + extra, c4)
+        if self.hint_inputs:
+            with torch.no_grad():
+                for conv in self.hint_convs():
+                    conv.weight[:, -HINT_CHANNELS:].zero_()
         self.regression = nn.Conv2d(c4, 2, 1)
         self.classifier: nn.Conv2d | None = None
         if self.ab_grid:
@@ -145,7 +174,7 @@ class IizukaEffL0(ColorizationNet):
         return ops
 
     def config(self) -> dict[str, Any]:
-        return {
+        config: dict[str, Any] = {
             "ab_grid": self.ab_grid,
             "mix": self.mix,
             "temperature": self.temperature,
@@ -153,6 +182,34 @@ class IizukaEffL0(ColorizationNet):
             "mid_channels": self.mid_channels,
             "decoder_channels": list(self.decoder_channels),
         }
+        if self.hint_inputs:  # absent otherwise: cards of models without hints stay as they were
+            config["hint_inputs"] = True
+        return config
+
+    def hint_convs(self) -> list[nn.Conv2d]:
+        """The convolutions whose last HINT_CHANNELS inputs are the hints (1/16, 1/8, 1/4)."""
+        convs = [self.mid[0], self.up8[0], self.up4[0]]
+        return [conv for conv in convs if isinstance(conv, nn.Conv2d)]
+
+    def load_without_hints(self, state: dict[str, Tensor]) -> None:
+        """Load the state dict of the same network without ``hint_inputs`` (strict otherwise):
+        its weights fill the non-hint input channels, the hint channels' weights are zero."""
+        if not self.hint_inputs:
+            self.load_state_dict(state, strict=True)
+            return
+        own = self.state_dict()
+        merged = dict(state)
+        for prefix in HINT_CONVS.values():
+            key = f"{prefix}.weight"
+            old, new = state[key], own[key]
+            if old.shape[1] + HINT_CHANNELS != new.shape[1] or old.shape[0] != new.shape[0]:
+                raise ValueError(
+                    f"{key}: {tuple(old.shape)} does not fit {tuple(new.shape)} less the hints"
+                )
+            weight = torch.zeros_like(new)
+            weight[:, : old.shape[1]] = old
+            merged[key] = weight
+        self.load_state_dict(merged, strict=True)
 
     def encoder_input(self, lightness: Tensor) -> Tensor:
         """L* ``(N,1,H,W)`` → the encoder's normalised 3-channel input."""
@@ -169,23 +226,55 @@ class IizukaEffL0(ColorizationNet):
         return self.pooled_prior(head)
 
     def decode_heads(
-        self, features: dict[int, Tensor], global_vec: Tensor
+        self, features: dict[int, Tensor], global_vec: Tensor, hints: Tensor | None = None
     ) -> tuple[Tensor, Tensor | None]:
-        """Regression a*, b* and class logits (or None) at 1/4 from encoder features."""
-        return self.decode_skips(decoder_skips(features), global_vec)
+        """Regression a*, b* and class logits (or None) at 1/4 from encoder features (and the
+        hint maps at 1/4, ``(N, 3, h, w)``: a*, b* in Lab units, 0 where no hint, and mask)."""
+        return self.decode_skips(decoder_skips(features), global_vec, hints)
+
+    def _hint_inputs(self, hints: Tensor | None, skips: dict[int, Tensor]) -> dict[int, Tensor]:
+        quarter = skips[4]
+        if hints is None:
+            hints = quarter.new_zeros((quarter.shape[0], HINT_CHANNELS, *quarter.shape[-2:]))
+        elif hints.shape[-2:] != quarter.shape[-2:] or hints.shape[1] != HINT_CHANNELS:
+            raise ValueError(
+                f"hints must be (N, {HINT_CHANNELS}, {quarter.shape[-2]}, {quarter.shape[-1]}) "
+                f"at 1/4, got {tuple(hints.shape)}"
+            )
+        return hint_pyramid(hints.to(quarter.dtype))
 
     def decode_skips(
-        self, skips: dict[int, Tensor], global_vec: Tensor
+        self, skips: dict[int, Tensor], global_vec: Tensor, hints: Tensor | None = None
     ) -> tuple[Tensor, Tensor | None]:
         """:meth:`decode_heads` from :func:`decoder_skips` (what a feature cache stores)."""
-        mid = self.mid(skips[16])
+        if hints is not None and not self.hint_inputs:
+            raise ValueError("this network has no hint inputs (hint_inputs=False)")
+        # without hints the hint channels (zero inputs) are left out of the convolutions, so a
+        # network built from a model without hints computes its output bit for bit
+        pyramid = self._hint_inputs(hints, skips) if hints is not None else None
+
+        def block(layer: nn.Sequential, scale: int, *tensors: Tensor) -> Tensor:
+            x = torch.cat(tensors, dim=1) if len(tensors) > 1 else tensors[0]
+            if pyramid is not None:
+                return layer(torch.cat((x, pyramid[scale]), dim=1))
+            if not self.hint_inputs:
+                return layer(x)
+            conv, *rest = list(layer)
+            if not isinstance(conv, nn.Conv2d):  # pragma: no cover - ConvBNReLU starts so
+                raise TypeError("a hint block starts with a convolution")
+            x = functional.conv2d(x, conv.weight[:, : x.shape[1]], None, conv.stride, conv.padding)
+            for module in rest:  # BatchNorm, ReLU
+                x = module(x)
+            return x
+
+        mid = block(self.mid, 16, skips[16])
         prior = self.global_fc(global_vec.to(mid.dtype))
         prior_map = prior[:, :, None, None].expand(-1, -1, *mid.shape[-2:])
         fused = self.fusion(torch.cat((mid, prior_map), dim=1))
         x = functional.interpolate(fused, scale_factor=2.0, mode="bilinear", align_corners=False)
-        x = self.up8(torch.cat((x, skips[8]), dim=1))
+        x = block(self.up8, 8, x, skips[8])
         x = functional.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
-        x = self.up4(torch.cat((x, skips[4], skips[2]), dim=1))
+        x = block(self.up4, 4, x, skips[4], skips[2])
         regression = self.regression(x)
         logits = self.classifier(x) if self.classifier is not None else None
         return regression, logits
@@ -202,16 +291,32 @@ class IizukaEffL0(ColorizationNet):
             return regression
         return (1.0 - self.mix) * regression + self.mix * self.annealed_mean(logits)
 
-    def colorize(self, lightness: Tensor, global_vec: Tensor) -> Tensor:
+    def colorize(
+        self, lightness: Tensor, global_vec: Tensor, hints: Tensor | None = None
+    ) -> Tensor:
+        """a*, b* for ``lightness``; ``hints`` ``(N, 3, H, W)`` at the same size (a*, b* in Lab
+        units, 0 where no hint, and the mask), only for a network with ``hint_inputs``."""
         check_lightness(lightness)
         height, width = lightness.shape[-2:]
         padded = pad_to_multiple(lightness, self.stride)
         features = self.encoder.features(self.encoder_input(padded), depth=16)
-        quarter = self.combine(*self.decode_heads(features, global_vec))
+        quarter_hints = None
+        if hints is not None:
+            if hints.shape[-2:] != lightness.shape[-2:]:
+                raise ValueError(
+                    f"hints {tuple(hints.shape)} do not match lightness {tuple(lightness.shape)}"
+                )
+            quarter_hints = functional.avg_pool2d(pad_to_multiple(hints, self.stride), 4)
+        quarter = self.combine(*self.decode_heads(features, global_vec, quarter_hints))
         full = functional.interpolate(
             quarter, scale_factor=4.0, mode="bilinear", align_corners=False
         )
         return full[:, :, :height, :width]
+
+    def colorize_hinted(self, lightness: Tensor, global_vec: Tensor, hints: Tensor) -> Tensor:
+        if not self.hint_inputs:
+            return super().colorize_hinted(lightness, global_vec, hints)
+        return self.colorize(lightness, global_vec, hints)
 
 
 def build_iizuka_effl0(**config: Any) -> IizukaEffL0:
