@@ -412,6 +412,15 @@ def register_evaluate(app: typer.Typer) -> None:
                 "wash_darkening, else the built-in 0.53).",
             ),
         ] = None,
+        reference: Annotated[
+            str | None,
+            typer.Option(
+                "--reference",
+                help="Prints mode: the network's global prior from a colour reference instead "
+                "of the page: same-book (another print of the same book in the split) or an "
+                "image file used for every print.",
+            ),
+        ] = None,
         device: Annotated[str, typer.Option("--device")] = "cpu",
         threads: Annotated[int | None, typer.Option("--threads", min=1)] = None,
         json_output: Annotated[
@@ -448,6 +457,7 @@ def register_evaluate(app: typer.Typer) -> None:
             train_split=train_split,
             margins=margins,
             tiling=tiling,
+            reference=reference,
         )
         if mode == "prints":
             _print_prints(run, json_output, markdown)

@@ -116,3 +116,39 @@ def spread(items: list[ImageItem], count: int) -> list[ImageItem]:
     if count == 1:
         return [items[0]]
     return [items[round(i * (len(items) - 1) / (count - 1))] for i in range(count)]
+
+
+#: the prints' provenance table beside index.csv (path, ..., pg_id: the book they come from)
+PRINT_SOURCES_FILE = "prints-sources.csv"
+
+
+def print_books(root: Path) -> dict[Path, str]:
+    """``{image path: book id}`` of the real coloured prints under ``root`` (from
+    ``prints-sources.csv``'s ``pg_id``; empty when the table is missing)."""
+    table = root / PRINT_SOURCES_FILE
+    if not table.is_file():
+        return {}
+    with table.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None or not {"path", "pg_id"} <= set(reader.fieldnames):
+            raise InputError(f"{table}: needs the columns path and pg_id")
+        return {root / row["path"]: row["pg_id"] for row in reader if row["pg_id"]}
+
+
+def same_book_references(
+    items: list[ImageItem], pool: list[ImageItem], books: dict[Path, str]
+) -> list[ImageItem | None]:
+    """For each of ``items``, another print of the same book from ``pool`` (the next one after
+    it in path order, wrapping round), or None when its book has no other print there."""
+    by_book: dict[str, list[Path]] = {}
+    for item in pool:
+        if item.path in books:
+            by_book.setdefault(books[item.path], []).append(item.path)
+    chosen: list[ImageItem | None] = []
+    for item in items:
+        others = sorted(by_book.get(books.get(item.path, ""), []))
+        if item.path in others:
+            others = others[others.index(item.path) + 1 :] + others[: others.index(item.path)]
+        others = [path for path in others if path != item.path]
+        chosen.append(ImageItem(others[0], item.source) if others else None)
+    return chosen

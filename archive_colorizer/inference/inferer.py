@@ -246,17 +246,33 @@ class NetworkPredictor:
             "threads": self.threads if self.device.type == "cpu" else None,
         }
 
-    def predict_ab(self, lightness: np.ndarray, hints: np.ndarray | None = None) -> np.ndarray:
+    def predict_ab(
+        self,
+        lightness: np.ndarray,
+        hints: np.ndarray | None = None,
+        reference: np.ndarray | None = None,
+    ) -> np.ndarray:
         """a*, b* ``float32 (2, h, w)`` for L* ``(h, w)`` in 0..100 at the working resolution.
 
         ``hints``: colour hints at the same resolution, ``float32 (3, h, w)``: a*, b* (0 where
         no hint) and the mask (``archive_colorizer.imaging.hints.HintMaps.stacked()``); only
         for a model with hint inputs.
+        ``reference``: the L* ``(h', w')`` of a colour reference (any size): the network's
+        global prior is computed from it instead of from ``lightness`` (Iizuka et al. 2016,
+        §5), so every page given the same reference shares one global "mood".
         """
         array = np.ascontiguousarray(lightness, dtype=np.float32)
         if array.ndim != 2 or array.shape[0] < 1 or array.shape[1] < 1:
             raise InferenceError(f"lightness must be a non-empty 2-D array, got {array.shape}")
         image = torch.from_numpy(array)[None, None]
+        prior_source = None
+        if reference is not None:
+            ref = np.ascontiguousarray(reference, dtype=np.float32)
+            if ref.ndim != 2 or ref.shape[0] < 1 or ref.shape[1] < 1:
+                raise InferenceError(
+                    f"the reference must be a non-empty 2-D L* array, got {ref.shape}"
+                )
+            prior_source = torch.from_numpy(ref)[None, None]
         if hints is not None:
             if not self.network.hint_inputs:
                 raise InferenceError(
@@ -273,7 +289,7 @@ class NetworkPredictor:
             image = torch.cat((image, torch.from_numpy(maps)[None]), dim=1)
         try:
             with torch.inference_mode(), deterministic(self.device), cpu_threads(self.threads):
-                ab = self._predict(image)
+                ab = self._predict(image, prior_source)
         except RuntimeError as error:  # not out-of-memory: _predict turns that into DeviceError
             first = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
             raise InferenceError(
@@ -288,26 +304,25 @@ class NetworkPredictor:
             )
         return np.ascontiguousarray(result, dtype=np.float32)
 
-    def _predict(self, image: Tensor) -> Tensor:
+    def _predict(self, image: Tensor, prior_source: Tensor | None = None) -> Tensor:
         height, width = image.shape[-2:]
         reduced = network_input_size(height, width, self.max_side)
         if reduced == (height, width):
-            return self._predict_at_size(image)
+            return self._predict_at_size(image, prior_source)
         small = functional.interpolate(image, size=reduced, mode="area")
-        ab = self._predict_at_size(small)
+        ab = self._predict_at_size(small, prior_source)
         return functional.interpolate(
             ab, size=(height, width), mode="bilinear", align_corners=False
         )
 
-    def _predict_at_size(self, image: Tensor) -> Tensor:
+    def _predict_at_size(self, image: Tensor, prior_source: Tensor | None = None) -> Tensor:
         info = RunInfo()
         started = time.perf_counter()
         on_device = image.to(self.device, self.dtype)
+        whole = image[:, :1] if prior_source is None else prior_source
         try:
             global_vec = self.network.global_features(
-                resize_for_global(image[:, :1].to(self.device), self.network.global_size).to(
-                    self.dtype
-                )
+                resize_for_global(whole.to(self.device), self.network.global_size).to(self.dtype)
             )
         except RuntimeError as error:  # torch.OutOfMemoryError is one
             if not is_out_of_memory(error):

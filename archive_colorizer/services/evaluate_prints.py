@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -188,14 +188,40 @@ class PrintEvaluation:
         }
 
 
+class ReferencePredictor(Protocol):
+    """A predictor that takes a colour reference for its global prior."""
+
+    def predict_ab(
+        self,
+        lightness: np.ndarray,
+        hints: np.ndarray | None = None,
+        reference: np.ndarray | None = None,
+    ) -> np.ndarray: ...
+
+
+def predict_with_reference(
+    predictor: ChromaPredictor, lightness: F32, reference: ImageItem | None
+) -> F32:
+    """a*, b* of ``lightness``; with ``reference`` its L* gives the global prior."""
+    if reference is None:
+        return np.asarray(predictor.predict_ab(lightness), dtype=np.float32)
+    reference_lightness = srgb_codes_to_lab(load_rgb(reference.path), 8)[0]
+    referenced = cast(ReferencePredictor, predictor)
+    return np.asarray(
+        referenced.predict_ab(lightness, reference=reference_lightness), dtype=np.float32
+    )
+
+
 def evaluate_prints(
     predictor: ChromaPredictor | None,
     items: Sequence[ImageItem],
     render: str = "wash",
     darkening: float = WASH_DARKENING,
     on_image: Callable[[int, int], None] | None = None,
+    references: Sequence[ImageItem | None] | None = None,
 ) -> PrintEvaluation:
-    """Measure ``predictor`` (None: baselines only) and the baselines on the prints ``items``."""
+    """Measure ``predictor`` (None: baselines only) and the baselines on the prints ``items``
+    (``references``: per item a colour reference for the global prior, or None)."""
     if render not in RENDERS:
         raise ValueError(f"render must be one of {', '.join(RENDERS)}, not {render!r}")
     if not items:
@@ -216,9 +242,12 @@ def evaluate_prints(
     for index, truth in enumerate(truths):
         row: dict[str, Any] = {"image": truth.item.path.name, "source": truth.item.source}
         if predictor is not None:
-            ab = np.asarray(predictor.predict_ab(truth.master_lightness), dtype=np.float32)
+            reference = references[index] if references is not None else None
+            ab = predict_with_reference(predictor, truth.master_lightness, reference)
             candidate = render_candidate(truth.master, ab[0], ab[1], render, darkening)
             row["model"] = print_metrics(candidate, truth.truth)
+            if references is not None:
+                row["reference"] = reference.path.name if reference is not None else None
         grey = np.repeat(truth.master[..., None], 3, axis=2)
         row["grey"] = print_metrics(grey, truth.truth)
         tint = render_candidate(truth.master, *flat_ab, "luminance", darkening)

@@ -11,7 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from archive_colorizer.errors import ConfigurationError
-from archive_colorizer.imaging.datasets import list_images, spread
+from archive_colorizer.imaging.datasets import (
+    ImageItem,
+    list_images,
+    print_books,
+    same_book_references,
+    spread,
+)
 from archive_colorizer.imaging.simulate import STYLES
 from archive_colorizer.imaging.wash import WASH_DARKENING
 from archive_colorizer.services import evaluate as evaluation
@@ -62,6 +68,7 @@ def run_evaluation(
     train_split: str,
     margins: bool,
     tiling: int | None,
+    reference: str | None = None,
 ) -> EvaluationRun:
     """Measure ``model`` (or only the baselines) on ``data``'s ``split``."""
 
@@ -73,9 +80,15 @@ def run_evaluation(
     if rendering not in ("wash", "luminance"):
         raise ConfigurationError(f"--render {render!r}: choose wash or luminance")
     items = evaluation.resolve_items(data, split, limit, half, mode)
+    if reference is not None and mode != "prints":
+        raise ConfigurationError("--reference is measured in --mode prints only")
     if mode == "prints":
+        references = None
+        if reference is not None:
+            references = _references(data, split, items, reference)
         return _evaluate_prints(
             items,
+            references,
             model,
             baselines_only,
             rendering,
@@ -170,8 +183,28 @@ def _darkening(predictor: Any, given: float | None) -> float:
     return float(value) if isinstance(value, int | float) else WASH_DARKENING
 
 
+def _references(data: Path, split: str, items: list[Any], reference: str) -> list[Any]:
+    """Per print its colour reference: ``same-book`` (another print of its book in the
+    split) or one image for all."""
+    if reference == "same-book":
+        books = print_books(data)
+        if not books:
+            raise ConfigurationError(
+                f"--reference same-book needs {data}/prints-sources.csv (the prints' books)"
+            )
+        pool = evaluation.resolve_items(data, split, None, None, "prints")
+        return same_book_references(items, pool, books)
+    path = Path(reference)
+    if not path.is_file():
+        raise ConfigurationError(
+            f"--reference {reference}: no such image; give an image file or same-book"
+        )
+    return [ImageItem(path, "reference")] * len(items)
+
+
 def _evaluate_prints(
     items: Any,
+    references: list[Any] | None,
     model: str | None,
     baselines_only: bool,
     rendering: str,
@@ -188,7 +221,9 @@ def _evaluate_prints(
             model, device, threads, config_overrides=parse_network_config(network_config)
         )
     wash_darkening = _darkening(predictor, darkening)
-    result = prints.evaluate_prints(predictor, items, rendering, wash_darkening)
+    result = prints.evaluate_prints(
+        predictor, items, rendering, wash_darkening, references=references
+    )
     sheet = None
     if contact_sheet is not None and predictor is not None:
         sheet = prints.print_contact_sheet(
@@ -197,6 +232,8 @@ def _evaluate_prints(
     payload = result.to_dict()
     payload["model"] = predictor.model_name if predictor is not None else None
     payload["contact_sheet"] = str(sheet) if sheet else None
+    if references is not None:
+        payload["references"] = sum(ref is not None for ref in references)
     return EvaluationRun(
         payload=payload,
         result=result,

@@ -124,3 +124,27 @@ def test_prints_mode_on_a_set_without_prints(
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "people" / "a.png")
     assert run(["evaluate", "--mode", "prints", "--data", str(tmp_path), "--baselines-only"]) == 1
     assert "no prints" in capsys.readouterr().err
+
+
+def test_prints_mode_with_a_same_book_reference(
+    mixed: Path, fixture_models: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (mixed / "prints-sources.csv").write_text(
+        "path,pg_id\ngitenberg-print/p0.png,11\ngitenberg-print/p1.png,11\n", encoding="utf-8"
+    )
+    base = ["evaluate", "--mode", "prints", "--data", str(mixed), "--model", "iizuka.fixture"]
+    plain = evaluate_json([*base, "--json"], capsys)
+    referenced = evaluate_json([*base, "--reference", "same-book", "--json"], capsys)
+    assert referenced["references"] == 2
+    assert {row["image"]: row["reference"] for row in referenced["per_image"]} == {
+        "p0.png": "p1.png",
+        "p1.png": "p0.png",
+    }
+    # the baselines stay, the model's colour comes from another global prior
+    assert referenced["mean"]["grey"] == plain["mean"]["grey"]
+    assert referenced["mean"]["model"] != plain["mean"]["model"]
+    assert run([*base, "--reference", str(mixed / "nowhere.png")]) == 1
+    assert "no such image" in capsys.readouterr().err
+    photos = ["evaluate", "--data", str(mixed), "--baselines-only", "--train-mean", "0,0"]
+    assert run([*photos, "--reference", "same-book"]) == 1
+    assert "--mode prints only" in capsys.readouterr().err

@@ -15,6 +15,7 @@ from archive_colorizer.inference.inferer import (
     sliding_window,
 )
 from archive_colorizer.inference.networks import build_network
+from archive_colorizer.inference.networks.base import resize_for_global
 from archive_colorizer.inference.networks.iizuka_effl0 import HINT_CHANNELS, IizukaEffL0
 
 
@@ -131,3 +132,26 @@ def test_tiled_equals_whole_with_hints() -> None:
             image, lambda w: hinted.colorize_hinted(w[:, :1], gvec, w[:, 1:]), tiles, 2
         )
     assert float((whole - tiled).abs().max()) < 1e-3
+
+
+def test_a_reference_gives_the_global_prior() -> None:
+    plain, _ = _pair()
+    with torch.no_grad():  # an untrained prior barely matters: make it count
+        plain.global_fc[0].weight.mul_(1e8)  # (its random encoder pools to ~1e-8)
+    rng = np.random.default_rng(3)
+    lightness = (rng.random((40, 70)) * 100).astype(np.float32)
+    predictor = NetworkPredictor(plain, half=False, threads=1)
+    own = predictor.predict_ab(lightness)
+    # the page as its own reference is the automatic prediction, bit for bit
+    assert np.array_equal(predictor.predict_ab(lightness, reference=lightness), own)
+    # another image's global features change the colour of the same page
+    other = np.full((90, 60), 20.0, np.float32)
+    other[:, 30:] = 95.0
+    referenced = predictor.predict_ab(lightness, reference=other)
+    assert np.abs(referenced - own).max() > 1e-2
+    with torch.no_grad():
+        prior = plain.global_features(resize_for_global(torch.from_numpy(other)[None, None]))
+        expected = plain.colorize(torch.from_numpy(lightness)[None, None], prior)[0].numpy()
+    np.testing.assert_allclose(referenced, expected, rtol=0, atol=1e-4)
+    with pytest.raises(InferenceError, match="reference must be a non-empty 2-D L"):
+        predictor.predict_ab(lightness, reference=np.zeros((3, 4, 5), np.float32))

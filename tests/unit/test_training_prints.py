@@ -148,3 +148,13 @@ def test_bad_loss_and_bilevel_options_are_configuration_errors(
     config = TrainConfig(train_items=data, val_items=[], out=tmp_path / "m", **{field: value})
     with pytest.raises(ConfigurationError, match=message):
         config.validate()
+
+
+def test_same_book_references_pick_another_print_of_the_book() -> None:
+    from archive_colorizer.imaging.datasets import same_book_references
+
+    pool = [ImageItem(Path(f"/d/{name}.png"), PRINT) for name in ("a1", "a2", "a3", "b1", "c1")]
+    books = {Path(f"/d/{name}.png"): name[0] for name in ("a1", "a2", "a3", "b1", "c1")}
+    chosen = same_book_references([pool[0], pool[2], pool[3]], pool, books)
+    # the next print of the same book in path order, wrapping round; none for a lone print
+    assert [None if c is None else c.path.name for c in chosen] == ["a2.png", "a1.png", None]
