@@ -421,6 +421,15 @@ def register_evaluate(app: typer.Typer) -> None:
                 "image file used for every print.",
             ),
         ] = None,
+        hints: Annotated[
+            int,
+            typer.Option(
+                "--hints",
+                min=0,
+                help="Give a model with hint inputs K point hints per image, sampled from its "
+                "true colour (prints: the wash) with a fixed seed, as a curator would.",
+            ),
+        ] = 0,
         device: Annotated[str, typer.Option("--device")] = "cpu",
         threads: Annotated[int | None, typer.Option("--threads", min=1)] = None,
         json_output: Annotated[
@@ -458,6 +467,7 @@ def register_evaluate(app: typer.Typer) -> None:
             margins=margins,
             tiling=tiling,
             reference=reference,
+            hints=hints,
         )
         if mode == "prints":
             _print_prints(run, json_output, markdown)

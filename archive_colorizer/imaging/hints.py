@@ -139,3 +139,21 @@ def rasterise_hints(
         b[window][covered] = hint.lab[2]
         mask[window][covered] = 1.0
     return HintMaps(a=a, b=b, mask=mask)
+
+
+def truth_hints(
+    ab: npt.ArrayLike, count: int, rng: np.random.Generator, radius: float = 3.0
+) -> FloatArray:
+    """Hint maps ``(3, h, w)`` of ``count`` point hints at random positions of an image whose
+    true a*, b* ``(2, h, w)`` are known, each coloured with the mean truth under its disc of
+    ``radius`` px (how `archcolor evaluate --hints K` stands in for a curator)."""
+    truth = np.asarray(ab, dtype=np.float32)
+    _, height, width = truth.shape
+    hints = []
+    for _ in range(count):
+        x, y = float(rng.uniform(0, width)), float(rng.uniform(0, height))
+        disc = rasterise_hints([Hint(((x, y),), radius, (0.0, 0.0, 0.0))], (width, height),
+                               (width, height)).mask > 0  # fmt: skip
+        colour = (50.0, float(truth[0][disc].mean()), float(truth[1][disc].mean()))
+        hints.append(Hint(((x, y),), radius, colour))
+    return rasterise_hints(hints, (width, height), (width, height)).stacked()

@@ -27,7 +27,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +41,7 @@ from archive_colorizer.imaging.color import (
     srgb_codes_to_lab,
 )
 from archive_colorizer.imaging.datasets import ImageItem, by_source, list_images, load_rgb, spread
+from archive_colorizer.imaging.hints import truth_hints
 from archive_colorizer.imaging.metrics import ciede2000, colour_cast, colourfulness, psnr, ssim
 from archive_colorizer.imaging.simulate import simulate
 from archive_colorizer.imaging.wash import WASH_DARKENING, render_wash_codes
@@ -55,6 +56,21 @@ class ChromaPredictor(Protocol):
     """What evaluation needs from a model: a*, b* ``(2, h, w)`` for L* ``(h, w)``."""
 
     def predict_ab(self, lightness: np.ndarray) -> np.ndarray: ...
+
+
+class HintedPredictor(Protocol):
+    """A predictor that takes colour-hint maps ``(3, h, w)``."""
+
+    def predict_ab(self, lightness: np.ndarray, hints: np.ndarray | None = None) -> np.ndarray: ...
+
+
+#: seed of the truth hints of `evaluate --hints K`
+HINT_SEED = 2017
+
+
+def hint_rng(index: int, count: int) -> np.random.Generator:
+    """The generator of image ``index``'s ``count`` truth hints (fixed: reruns compare)."""
+    return np.random.default_rng([HINT_SEED, count, index])
 
 
 @dataclass(frozen=True)
@@ -92,6 +108,16 @@ def render(lightness: F32, a: npt.ArrayLike, b: npt.ArrayLike) -> U8:
     return np.asarray(lab_to_srgb_codes(lightness, a_plane, b_plane, 8), dtype=np.uint8)
 
 
+def _reduce8(plane: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Box mean over 8 x 8 blocks (the incomplete edge blocks dropped; the plane itself when
+    it is smaller than one block)."""
+    values = np.asarray(plane, dtype=np.float64)
+    height, width = values.shape[0] // 8, values.shape[1] // 8
+    if height == 0 or width == 0:
+        return values
+    return values[: height * 8, : width * 8].reshape(height, 8, width, 8).mean(axis=(1, 3))
+
+
 def image_metrics(
     truth: Truth,
     a: npt.ArrayLike,
@@ -113,7 +139,11 @@ def image_metrics(
     cf_truth = colourfulness(truth.rgb)
     cast_a, cast_b = colour_cast(a_plane, b_plane, truth.a, truth.b)
     delta_e = ciede2000((truth.lightness, a_plane, b_plane), (truth.lightness, truth.a, truth.b))
+    squares = (_reduce8(a_plane) - _reduce8(truth.a)) ** 2 + (
+        _reduce8(b_plane) - _reduce8(truth.b)
+    ) ** 2
     return {
+        "ab_rmse": math.sqrt(float(np.mean(squares)) / 2.0),
         "psnr": psnr(candidate, truth.rgb),
         "ssim": ssim(candidate, truth.rgb),
         "cf_pred": cf_prediction,
@@ -191,9 +221,11 @@ def evaluate(
     on_image: Callable[[int, int], None] | None = None,
     rendering: str = "luminance",
     darkening: float = WASH_DARKENING,
+    hints: int = 0,
 ) -> Evaluation:
     """Measure ``predictor`` (None: baselines only) and the baselines on ``items``; the model's
-    candidate is rendered by ``rendering`` (``luminance`` or ``wash``)."""
+    candidate is rendered by ``rendering`` (``luminance`` or ``wash``); ``hints``: that many
+    point hints per image sampled from its true a*, b* (a model with hint inputs)."""
     if not items:
         raise InputError("no images to evaluate")
     truths: list[Truth] = []
@@ -214,7 +246,12 @@ def evaluate(
             "content": truth.item.content,
         }
         if predictor is not None:
-            ab = np.asarray(predictor.predict_ab(truth.input_lightness), dtype=np.float32)
+            if hints:
+                maps = truth_hints(np.stack((truth.a, truth.b)), hints, hint_rng(index, hints))
+                hinted = cast(HintedPredictor, predictor)
+                ab = np.asarray(hinted.predict_ab(truth.input_lightness, maps), dtype=np.float32)
+            else:
+                ab = np.asarray(predictor.predict_ab(truth.input_lightness), dtype=np.float32)
             row["model"] = image_metrics(truth, ab[0], ab[1], rendering, darkening)
         row["grey"] = image_metrics(truth, 0.0, 0.0)
         row["train-mean"] = image_metrics(truth, *train_mean_ab)

@@ -50,10 +50,11 @@ from archive_colorizer.imaging.color import (
     srgb_codes_to_lab,
 )
 from archive_colorizer.imaging.datasets import ImageItem, load_rgb
+from archive_colorizer.imaging.hints import truth_hints
 from archive_colorizer.imaging.metrics import ciede2000, colourfulness
 from archive_colorizer.imaging.prints import decompose_print
 from archive_colorizer.imaging.wash import WASH_DARKENING, render_wash_codes
-from archive_colorizer.services.evaluate import ChromaPredictor
+from archive_colorizer.services.evaluate import ChromaPredictor, hint_rng
 
 PRINT_METHODS = ("model", "grey", "best-flat-tint", "flat-wash")
 RENDERS = ("wash", "luminance")
@@ -72,6 +73,8 @@ class PrintTruth:
     master: U8
     master_lightness: F32
     mean_wash: F32
+    #: the wash's a*, b* ``(2, H, W)``: what the network should predict
+    wash_ab: F32 | None = None
 
 
 def load_print_truth(item: ImageItem) -> PrintTruth:
@@ -80,7 +83,8 @@ def load_print_truth(item: ImageItem) -> PrintTruth:
     truth = np.asarray(linear_to_codes(layers.print_linear, 8), dtype=np.uint8)
     master = np.asarray(lightness_to_grey(layers.ink_lightness, 8), dtype=np.uint8)
     mean_wash = layers.wash_linear.reshape(-1, 3).mean(axis=0).astype(np.float32)
-    return PrintTruth(item, truth, master, layers.ink_lightness, mean_wash)
+    wash_ab = np.stack((layers.wash_a, layers.wash_b)).astype(np.float32)
+    return PrintTruth(item, truth, master, layers.ink_lightness, mean_wash, wash_ab)
 
 
 def render_candidate(
@@ -200,15 +204,21 @@ class ReferencePredictor(Protocol):
 
 
 def predict_with_reference(
-    predictor: ChromaPredictor, lightness: F32, reference: ImageItem | None
+    predictor: ChromaPredictor,
+    lightness: F32,
+    reference: ImageItem | None,
+    hints: F32 | None = None,
 ) -> F32:
-    """a*, b* of ``lightness``; with ``reference`` its L* gives the global prior."""
-    if reference is None:
+    """a*, b* of ``lightness``; with ``reference`` its L* gives the global prior; ``hints``:
+    hint maps ``(3, h, w)`` for a model with hint inputs."""
+    if reference is None and hints is None:
         return np.asarray(predictor.predict_ab(lightness), dtype=np.float32)
-    reference_lightness = srgb_codes_to_lab(load_rgb(reference.path), 8)[0]
+    reference_lightness = None
+    if reference is not None:
+        reference_lightness = srgb_codes_to_lab(load_rgb(reference.path), 8)[0]
     referenced = cast(ReferencePredictor, predictor)
     return np.asarray(
-        referenced.predict_ab(lightness, reference=reference_lightness), dtype=np.float32
+        referenced.predict_ab(lightness, hints, reference=reference_lightness), dtype=np.float32
     )
 
 
@@ -219,9 +229,11 @@ def evaluate_prints(
     darkening: float = WASH_DARKENING,
     on_image: Callable[[int, int], None] | None = None,
     references: Sequence[ImageItem | None] | None = None,
+    hints: int = 0,
 ) -> PrintEvaluation:
     """Measure ``predictor`` (None: baselines only) and the baselines on the prints ``items``
-    (``references``: per item a colour reference for the global prior, or None)."""
+    (``references``: per item a colour reference for the global prior, or None; ``hints``:
+    that many point hints per print sampled from its true wash, :func:`truth_hints`)."""
     if render not in RENDERS:
         raise ValueError(f"render must be one of {', '.join(RENDERS)}, not {render!r}")
     if not items:
@@ -243,7 +255,10 @@ def evaluate_prints(
         row: dict[str, Any] = {"image": truth.item.path.name, "source": truth.item.source}
         if predictor is not None:
             reference = references[index] if references is not None else None
-            ab = predict_with_reference(predictor, truth.master_lightness, reference)
+            maps = None
+            if hints and truth.wash_ab is not None:
+                maps = truth_hints(truth.wash_ab, hints, hint_rng(index, hints))
+            ab = predict_with_reference(predictor, truth.master_lightness, reference, maps)
             candidate = render_candidate(truth.master, ab[0], ab[1], render, darkening)
             row["model"] = print_metrics(candidate, truth.truth)
             if references is not None:

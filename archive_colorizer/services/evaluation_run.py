@@ -69,6 +69,7 @@ def run_evaluation(
     margins: bool,
     tiling: int | None,
     reference: str | None = None,
+    hints: int = 0,
 ) -> EvaluationRun:
     """Measure ``model`` (or only the baselines) on ``data``'s ``split``."""
 
@@ -89,6 +90,7 @@ def run_evaluation(
         return _evaluate_prints(
             items,
             references,
+            hints,
             model,
             baselines_only,
             rendering,
@@ -128,6 +130,7 @@ def run_evaluation(
         seed,
         rendering=rendering,
         darkening=wash_darkening,
+        hints=hints,
     )
     sheet = None
     if contact_sheet is not None and predictor is not None:
@@ -164,6 +167,7 @@ def run_evaluation(
     payload["model"] = model_name
     payload["contact_sheet"] = str(sheet) if sheet else None
     payload["margins"] = neutrality
+    payload["hints"] = hints
     return EvaluationRun(
         payload=payload,
         result=result,
@@ -205,6 +209,7 @@ def _references(data: Path, split: str, items: list[Any], reference: str) -> lis
 def _evaluate_prints(
     items: Any,
     references: list[Any] | None,
+    hints: int,
     model: str | None,
     baselines_only: bool,
     rendering: str,
@@ -222,7 +227,7 @@ def _evaluate_prints(
         )
     wash_darkening = _darkening(predictor, darkening)
     result = prints.evaluate_prints(
-        predictor, items, rendering, wash_darkening, references=references
+        predictor, items, rendering, wash_darkening, references=references, hints=hints
     )
     sheet = None
     if contact_sheet is not None and predictor is not None:
@@ -234,6 +239,7 @@ def _evaluate_prints(
     payload["contact_sheet"] = str(sheet) if sheet else None
     if references is not None:
         payload["references"] = sum(ref is not None for ref in references)
+    payload["hints"] = hints
     return EvaluationRun(
         payload=payload,
         result=result,

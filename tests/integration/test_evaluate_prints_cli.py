@@ -148,3 +148,48 @@ def test_prints_mode_with_a_same_book_reference(
     photos = ["evaluate", "--data", str(mixed), "--baselines-only", "--train-mean", "0,0"]
     assert run([*photos, "--reference", "same-book"]) == 1
     assert "--mode prints only" in capsys.readouterr().err
+
+
+@pytest.fixture
+def hint_model(fixture_models: Path) -> str:
+    """An untrained iizuka-effl0 with hint inputs whose hint weights are not zero."""
+    import torch
+
+    from archive_colorizer.inference.networks import build_network
+    from archive_colorizer.inference.networks.iizuka_effl0 import IizukaEffL0
+    from archive_colorizer.inference.training import TrainConfig, write_model_files
+
+    torch.manual_seed(0)
+    network = build_network("iizuka-effl0", ab_grid=8, hint_inputs=True)
+    assert isinstance(network, IizukaEffL0)
+    with torch.no_grad():
+        for conv in network.hint_convs():
+            conv.weight[:, -3:].normal_(0.0, 2.0)
+    out = fixture_models / "iizuka-effl0.hinted"
+    write_model_files(network, TrainConfig(train_items=[], val_items=[], out=out), [], 0, 0.0)
+    return out.name
+
+
+def test_hints_sampled_from_the_truth_reach_a_hint_model(
+    mixed: Path, hint_model: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["evaluate", "--mode", "prints", "--data", str(mixed), "--model", hint_model]
+    none = evaluate_json([*base, "--json"], capsys)
+    twenty = evaluate_json([*base, "--hints", "20", "--json"], capsys)
+    again = evaluate_json([*base, "--hints", "20", "--json"], capsys)
+    assert none["hints"] == 0 and twenty["hints"] == 20
+    assert twenty["mean"]["model"] != none["mean"]["model"]
+    assert twenty["mean"] == again["mean"]  # a fixed seed: reruns compare
+    photos = ["evaluate", "--data", str(mixed), "--model", hint_model, "--train-mean", "0,0"]
+    plain = evaluate_json([*photos, "--json"], capsys)
+    hinted = evaluate_json([*photos, "--hints", "5", "--json"], capsys)
+    assert hinted["mean"]["model"]["ab_rmse"] != plain["mean"]["model"]["ab_rmse"]
+
+
+def test_hints_for_a_model_without_hint_inputs_is_one_line(
+    mixed: Path, fixture_models: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["evaluate", "--mode", "prints", "--data", str(mixed), "--model", "iizuka.fixture"]
+    assert run([*argv, "--hints", "5"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "takes no colour hints" in err and len(err.splitlines()) == 1
