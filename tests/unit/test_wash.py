@@ -107,7 +107,9 @@ def test_wrong_dtype_and_bad_darkening_are_refused() -> None:
 @pytest.mark.parametrize("with_strength", [True, False])
 def test_fast_path_equals_the_definition_within_one_code(bits: int, with_strength: bool) -> None:
     """render_wash_codes (reused buffers) = linear_to_codes(wash_linear(...) x Y_m), the
-    module's definition written out, within one code value and mostly exactly."""
+    module's definition written out, within one code value and mostly exactly. 16-bit codes
+    come from a table of linear light in 2**20 steps (pipeline version 4): a step moves the
+    exact code by up to 0.41, so a few per cent of dark pixels round the other way."""
     rng = np.random.default_rng(bits)
     shape = (96, 130)
     dtype = np.uint8 if bits == 8 else np.uint16
@@ -120,7 +122,7 @@ def test_fast_path_equals_the_definition_within_one_code(bits: int, with_strengt
     defined = color.linear_to_codes(layer * color.linear_lut(bits)[grey][..., None], bits)
     difference = np.abs(fast - defined.astype(np.int64))
     assert int(difference.max()) <= 1
-    assert float((difference == 0).mean()) > 0.99
+    assert float((difference == 0).mean()) > (0.99 if bits == 8 else 0.9)
 
 
 def test_a_pixel_does_not_depend_on_its_neighbours_gamut() -> None:
