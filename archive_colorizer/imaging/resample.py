@@ -53,12 +53,23 @@ class _ColumnWeights:
         self.straddle_target = self.first[self.straddling] + 1
         self.weight_second = ((reduced - inside[self.straddling]) / reduced).astype(np.float32)
 
-    def interval_sums(self, rows: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
-        """Per row, the sum of pixel values over each output interval (float32)."""
+    def interval_sums(
+        self, rows: npt.NDArray[np.floating], in_place: bool = False
+    ) -> npt.NDArray[np.float32]:
+        """Per row, the sum of pixel values over each output interval (float32).
+
+        Only pixels straddling two outputs have a first weight below 1 (the others' is exactly
+        1.0), so only those columns are weighted; ``in_place`` lets a float32 ``rows`` the
+        caller no longer needs be weighted where it is instead of in a copy.
+        """
         values = np.asarray(rows, dtype=np.float32)
-        sums = np.add.reduceat(values * self.weight_first, self.starts, axis=1)
+        if not (in_place and values is rows and values.flags.writeable):
+            values = values.copy()
+        second = values[:, self.straddling] * self.weight_second
+        values[:, self.straddling] *= self.weight_first[self.straddling]
+        sums = np.add.reduceat(values, self.starts, axis=1)
         if self.straddling.size:
-            sums[:, self.straddle_target] += values[:, self.straddling] * self.weight_second
+            sums[:, self.straddle_target] += second
         return sums
 
 
@@ -99,7 +110,8 @@ class StreamingAreaReducer:
         for start in range(0, band.shape[0], _ROWS_PER_STEP):
             rows = band[start : start + _ROWS_PER_STEP]
             values = rows if convert is None else convert(rows)
-            blocks.append(self._columns.interval_sums(values).astype(np.float64))
+            owned = convert is not None and not np.shares_memory(values, band)
+            blocks.append(self._columns.interval_sums(values, owned).astype(np.float64))
         return blocks
 
     def add_sums(self, blocks: list[npt.NDArray[np.float64]]) -> None:
