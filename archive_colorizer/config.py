@@ -46,6 +46,8 @@ ENV_PAGE_LIMIT = "ARCHCOLOR_PAGE_LIMIT"
 ENV_WORKER_MEMORY_MB = "ARCHCOLOR_WORKER_MEMORY_MB"
 #: folders holding installed models (separated like PATH)
 ENV_MODELS_DIR = "ARCHCOLOR_MODELS_DIR"
+#: where per-user caches live (the verified weights sha256); default $XDG_CACHE_HOME/archcolor
+ENV_CACHE_DIR = "ARCHCOLOR_CACHE_DIR"
 #: Unix seconds: the time written into derivatives, so that two runs are byte-identical
 ENV_SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH"
 #: C2PA Content Credentials: signing certificate chain, private key (and its password: only in

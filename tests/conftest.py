@@ -20,6 +20,18 @@ POSTGRES_URL = os.environ.get(
 )
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep the per-user cache (verified weights digests) out of the real home folder."""
+    previous = os.environ.get("ARCHCOLOR_CACHE_DIR")
+    os.environ["ARCHCOLOR_CACHE_DIR"] = str(tmp_path_factory.mktemp("archcolor-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("ARCHCOLOR_CACHE_DIR", None)
+    else:
+        os.environ["ARCHCOLOR_CACHE_DIR"] = previous
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     """URL of a new, empty SQLite catalog file."""

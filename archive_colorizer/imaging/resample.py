@@ -9,6 +9,9 @@ how the rows were split into bands.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import cv2
 import numpy as np
 import numpy.typing as npt
@@ -50,12 +53,23 @@ class _ColumnWeights:
         self.straddle_target = self.first[self.straddling] + 1
         self.weight_second = ((reduced - inside[self.straddling]) / reduced).astype(np.float32)
 
-    def interval_sums(self, rows: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
-        """Per row, the sum of pixel values over each output interval (float32)."""
+    def interval_sums(
+        self, rows: npt.NDArray[np.floating], in_place: bool = False
+    ) -> npt.NDArray[np.float32]:
+        """Per row, the sum of pixel values over each output interval (float32).
+
+        Only pixels straddling two outputs have a first weight below 1 (the others' is exactly
+        1.0), so only those columns are weighted; ``in_place`` lets a float32 ``rows`` the
+        caller no longer needs be weighted where it is instead of in a copy.
+        """
         values = np.asarray(rows, dtype=np.float32)
-        sums = np.add.reduceat(values * self.weight_first, self.starts, axis=1)
+        if not (in_place and values is rows and values.flags.writeable):
+            values = values.copy()
+        second = values[:, self.straddling] * self.weight_second
+        values[:, self.straddling] *= self.weight_first[self.straddling]
+        sums = np.add.reduceat(values, self.starts, axis=1)
         if self.straddling.size:
-            sums[:, self.straddle_target] += values[:, self.straddling] * self.weight_second
+            sums[:, self.straddle_target] += second
         return sums
 
 
@@ -79,16 +93,37 @@ class StreamingAreaReducer:
 
     def add(self, band: npt.NDArray[np.floating]) -> None:
         """Add the next ``(rows, width)`` band."""
+        self.add_sums(self.column_sums(band))
+
+    def column_sums(
+        self,
+        band: npt.NDArray[Any],
+        convert: Callable[[npt.NDArray[Any]], npt.NDArray[np.floating]] | None = None,
+    ) -> list[npt.NDArray[np.float64]]:
+        """The horizontal half of :meth:`add` for a ``(rows, width)`` band: a pure function, so
+        bands can be reduced on several threads; pass the results to :meth:`add_sums` in order.
+        ``convert`` (e.g. grey codes → L*) is applied per block of rows, keeping work buffers
+        small."""
         if band.ndim != 2 or band.shape[1] != self.width:
             raise ValueError(f"band of shape {band.shape} does not have width {self.width}")
-        if self._next_row + band.shape[0] > self.height:
-            raise ValueError("more rows than the image height were added")
+        blocks = []
         for start in range(0, band.shape[0], _ROWS_PER_STEP):
-            self._add_rows(band[start : start + _ROWS_PER_STEP])
+            rows = band[start : start + _ROWS_PER_STEP]
+            values = rows if convert is None else convert(rows)
+            owned = convert is not None and not np.shares_memory(values, band)
+            blocks.append(self._columns.interval_sums(values, owned).astype(np.float64))
+        return blocks
 
-    def _add_rows(self, rows: npt.NDArray[np.floating]) -> None:
-        count = rows.shape[0]
-        sums = self._columns.interval_sums(rows).astype(np.float64)  # (count, out_width)
+    def add_sums(self, blocks: list[npt.NDArray[np.float64]]) -> None:
+        """Add the next band as :meth:`column_sums` gave it (the vertical half of :meth:`add`)."""
+        if self._next_row + sum(block.shape[0] for block in blocks) > self.height:
+            raise ValueError("more rows than the image height were added")
+        for block in blocks:
+            self._add_rows(block)
+
+    def _add_rows(self, sums: npt.NDArray[np.float64]) -> None:
+        """Add one block of horizontally reduced rows ``(count, out_width)``."""
+        count = sums.shape[0]
         # vertical integral at the start of every row of this block, from the running total
         y0, y1 = self._next_row, self._next_row + count
         prefix = np.empty((count + 1, self.out_width), dtype=np.float64)

@@ -158,14 +158,51 @@ class MasterPage:
 
         The average is taken over L* (the network's input), exactly (see ``resample``). When
         ``timings`` is given, seconds spent reading/decoding are added to ``timings["read"]``
-        and seconds spent converting/reducing to ``timings["reduce"]``.
+        and seconds spent converting/reducing (on worker threads, summed over them) to
+        ``timings["reduce"]``.
         """
         clock = timings if timings is not None else {}
-        full = (out_width, out_height) == (self.width, self.height)
-        output = np.empty((self.height, self.width), dtype=np.float32) if full else None
-        reducer = (
-            None if full else StreamingAreaReducer(self.width, self.height, out_width, out_height)
-        )
+        if (out_width, out_height) == (self.width, self.height):
+            return self._full_lightness(rows, clock)
+        reducer = StreamingAreaReducer(self.width, self.height, out_width, out_height)
+        lock = threading.Lock()
+
+        def column_sums(grey: Grey) -> list[npt.NDArray[np.float64]]:
+            started = time.perf_counter()
+            sums = reducer.column_sums(grey, lambda codes: color.grey_to_lightness(codes, bits))
+            with lock:
+                clock["reduce"] = clock.get("reduce", 0.0) + time.perf_counter() - started
+            return sums
+
+        bits = self.bits
+        # the horizontal reduction of each band runs on worker threads (numpy releases the
+        # GIL), the cheap vertical one in order here: the same arithmetic for any thread count
+        window: deque[Future[list[npt.NDArray[np.float64]]]] = deque()
+        source = self.grey_bands(rows)
+        with ThreadPoolExecutor(self._workers, thread_name_prefix="archcolor-reduce") as pool:
+            try:
+                while True:
+                    started = time.perf_counter()
+                    item = next(source, None)
+                    clock["read"] = clock.get("read", 0.0) + time.perf_counter() - started
+                    if item is None:
+                        break
+                    window.append(pool.submit(column_sums, item[1]))
+                    if len(window) > self._workers:
+                        reducer.add_sums(window.popleft().result())
+                while window:
+                    reducer.add_sums(window.popleft().result())
+            finally:
+                for future in window:
+                    future.cancel()
+        started = time.perf_counter()
+        result = reducer.result()
+        clock["reduce"] = clock.get("reduce", 0.0) + time.perf_counter() - started
+        return result
+
+    def _full_lightness(self, rows: int, clock: dict[str, float]) -> npt.NDArray[np.float32]:
+        """The whole page's L* (``chroma_size`` 0: the working image is the page)."""
+        output = np.empty((self.height, self.width), dtype=np.float32)
         source = self.grey_bands(rows)
         while True:
             started = time.perf_counter()
@@ -173,22 +210,10 @@ class MasterPage:
             read_done = time.perf_counter()
             clock["read"] = clock.get("read", 0.0) + read_done - started
             if item is None:
-                break
+                return output
             y0, grey = item
-            lightness = color.grey_to_lightness(grey, self.bits)
-            if output is not None:
-                output[y0 : y0 + lightness.shape[0]] = lightness
-            else:
-                assert reducer is not None
-                reducer.add(lightness)
+            output[y0 : y0 + grey.shape[0]] = color.grey_to_lightness(grey, self.bits)
             clock["reduce"] = clock.get("reduce", 0.0) + time.perf_counter() - read_done
-        if output is not None:
-            return output
-        assert reducer is not None
-        started = time.perf_counter()
-        result = reducer.result()
-        clock["reduce"] = clock.get("reduce", 0.0) + time.perf_counter() - started
-        return result
 
     def _segment_rows(self, order: Iterable[int]) -> Iterator[Grey]:
         """Decoded, normalised segment rows in ``order``, decoded ahead on worker threads.

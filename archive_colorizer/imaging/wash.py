@@ -44,11 +44,13 @@ from archive_colorizer.imaging.color import (
     _DELTA2_3,
     WHITE_XYZ,
     XYZ_TO_SRGB,
+    _Buffers,
+    _codes_into,
     _into_gamut,
     _lab_to_linear_planes,
+    _strips,
     into_gamut_inplace,
     linear_lut,
-    linear_planes_to_codes,
 )
 
 __all__ = ["RENDER_MODES", "WASH_DARKENING", "render_wash_codes", "wash_lightness", "wash_linear"]
@@ -105,8 +107,9 @@ def render_wash_codes(
     (``(h, w)`` in 0..1, default 1) thins the wash toward clear water; see the module docstring.
 
     This is the per-pixel hot path of ``wash`` colorization: it computes
-    ``linear_to_codes(wash_linear(a, b, strength, darkening) * Y_m, bits)`` on a few reused
-    buffers with plain ufuncs (equal to that composition within one code value; tested), and
+    ``linear_to_codes(wash_linear(a, b, strength, darkening) * Y_m, bits)`` in cache-sized
+    strips on a few reused buffers with plain ufuncs (equal to that composition within one code
+    value; tested), and
     strictly per pixel (an in-gamut pixel is never touched by the gamut mapping of others).
     """
     expected = np.uint8 if bits == 8 else np.uint16
@@ -116,10 +119,39 @@ def render_wash_codes(
         raise ValueError(f"darkening must be a finite number >= 0, not {darkening!r}")
     shape = grey.shape
     n = grey.size
+    codes = np.ascontiguousarray(grey).reshape(n)
     wash_a = np.asarray(a, dtype=np.float32).reshape(n)
     wash_b = np.asarray(b, dtype=np.float32).reshape(n)
-    f_y, x, y, z, scratch, master = (np.empty(n, dtype=np.float32) for _ in range(6))
-    np.take(linear_lut(bits), grey.reshape(n), out=master)
+    thinning = None if strength is None else np.asarray(strength, dtype=np.float32).reshape(n)
+    out = np.empty((n, 3), dtype=expected)
+    buffers = _Buffers(9, n)
+    for start, stop in _strips(n):
+        floats, _mask = buffers.views(stop - start)
+        _wash_strip(
+            codes[start:stop],
+            bits,
+            wash_a[start:stop],
+            wash_b[start:stop],
+            None if thinning is None else thinning[start:stop],
+            darkening,
+            floats,
+        )
+        _codes_into(floats[6:9], bits, out[start:stop])
+    return out.reshape(*shape, 3)
+
+
+def _wash_strip(
+    grey: npt.NDArray[Any],
+    bits: int,
+    wash_a: F32,
+    wash_b: F32,
+    strength: F32 | None,
+    darkening: float,
+    floats: list[F32],
+) -> None:
+    """One strip of :func:`render_wash_codes`: linear R, G, B of the output in ``floats[6:9]``."""
+    f_y, x, y, z, scratch, master = floats[:6]
+    np.take(linear_lut(bits), grey, out=master)
     # f(Y) of the wash: L*_w = max(100 - darkening C*, 0), f_y = (L*_w + 16) / 116
     np.multiply(wash_a, wash_a, out=f_y)
     np.multiply(wash_b, wash_b, out=scratch)
@@ -139,7 +171,7 @@ def render_wash_codes(
     _cube_into(scratch, z)
     white = WHITE_XYZ.astype(np.float32)
     m = XYZ_TO_SRGB.astype(np.float32)
-    planes = [np.empty(n, dtype=np.float32) for _ in range(3)]
+    planes = floats[6:9]
     for channel, plane in enumerate(planes):
         np.multiply(x, m[channel, 0] * white[0], out=plane)
         np.multiply(y, m[channel, 1], out=scratch)
@@ -154,7 +186,7 @@ def render_wash_codes(
     thinned = None
     if strength is not None:
         thinned = y  # Y_m s
-        np.maximum(np.asarray(strength, dtype=np.float32).reshape(n), zero, out=thinned)
+        np.maximum(strength, zero, out=thinned)
         np.minimum(thinned, one, out=thinned)
         np.multiply(thinned, master, out=thinned)
     for plane in planes:
@@ -163,7 +195,6 @@ def render_wash_codes(
         np.minimum(plane, one, out=plane)
         np.multiply(plane, master if thinned is None else thinned, out=plane)
         np.subtract(master, plane, out=plane)
-    return linear_planes_to_codes(planes, shape, bits)
 
 
 def _cube_into(t: F32, out: F32) -> None:

@@ -4,18 +4,29 @@ Models are folders ``<models dir>/<name>/`` holding ``card.json`` and ``weights.
 The models directories are those in ``ARCHCOLOR_MODELS_DIR`` (``os.pathsep``-separated, searched
 in order; the first folder with a given name wins), else the repository's ``models/``. The
 default model is named on the single line of ``DEFAULT`` in the first directory that has one.
+
+Weights are verified against their card's sha256 once per file identity: the digest is cached
+per user (``ARCHCOLOR_CACHE_DIR``, else ``$XDG_CACHE_HOME/archcolor``, else
+``~/.cache/archcolor``; file ``weights-sha256.json``) under the weights' absolute path with its
+size, mtime_ns, ctime_ns, inode and device, and the file is hashed again whenever any of these
+changed (ctime cannot be set back by a user, so rewriting a file in place and restoring its
+mtime is still noticed). The cache is only an optimisation: when it cannot be read or written
+the weights are simply hashed every time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from archive_colorizer.config import ENV_MODELS_DIR
+from archive_colorizer.config import ENV_CACHE_DIR, ENV_MODELS_DIR
 from archive_colorizer.errors import ModelError, ModelNotFoundError, WeightsChecksumError
 from archive_colorizer.imaging.hashing import sha256_file
 from archive_colorizer.inference.cards import CARD_FILE, ModelCard, read_card
@@ -26,6 +37,7 @@ if TYPE_CHECKING:  # torch is imported only when a network is loaded (`archcolor
     from archive_colorizer.inference.networks.base import ColorizationNet
 
 DEFAULT_FILE = "DEFAULT"
+DIGEST_CACHE_FILE = "weights-sha256.json"
 
 
 @dataclass(frozen=True)
@@ -140,13 +152,80 @@ def _mismatch(model: InstalledModel, digest: str, size: int) -> WeightsChecksumE
     )
 
 
+def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """The per-user cache folder (see the module docstring)."""
+    env = os.environ if environ is None else environ
+    if env.get(ENV_CACHE_DIR, "").strip():
+        return Path(env[ENV_CACHE_DIR]).expanduser()
+    if env.get("XDG_CACHE_HOME", "").strip():
+        return Path(env["XDG_CACHE_HOME"]).expanduser() / "archcolor"
+    return Path.home() / ".cache" / "archcolor"
+
+
+def _identity(status: os.stat_result) -> dict[str, int]:
+    return {
+        "size": status.st_size,
+        "mtime_ns": status.st_mtime_ns,
+        "ctime_ns": status.st_ctime_ns,
+        "inode": status.st_ino,
+        "device": status.st_dev,
+    }
+
+
+def _read_digest_cache(path: Path) -> dict[str, Any]:
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return entries if isinstance(entries, dict) else {}
+
+
+def cached_digest(weights: Path, status: os.stat_result) -> str | None:
+    """The sha256 recorded for ``weights`` when its identity (``status``) is unchanged."""
+    entry = _read_digest_cache(cache_dir() / DIGEST_CACHE_FILE).get(str(weights.resolve()))
+    if isinstance(entry, dict) and entry.get("identity") == _identity(status):
+        digest = entry.get("sha256")
+        return digest if isinstance(digest, str) else None
+    return None
+
+
+def remember_digest(weights: Path, status: os.stat_result, digest: str) -> None:
+    """Record ``digest`` for ``weights`` with the identity ``status`` (best effort, atomic)."""
+    path = cache_dir() / DIGEST_CACHE_FILE
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        entries = _read_digest_cache(path)
+        entries[str(weights.resolve())] = {"identity": _identity(status), "sha256": digest}
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as stream:
+                json.dump(entries, stream, indent=1, sort_keys=True)
+            os.replace(temporary, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+
+
 def verify_weights(model: InstalledModel) -> str:
-    """The weights' sha256, after checking it against the card (WeightsChecksumError if not)."""
-    if not model.weights_path.is_file():
+    """The weights' sha256, after checking it against the card (WeightsChecksumError if not).
+
+    Hashes the file only when its identity changed since it was last verified (see the module
+    docstring).
+    """
+    weights = model.weights_path
+    try:
+        before = weights.stat()
+    except FileNotFoundError:
+        raise _missing(model) from None
+    if not weights.is_file():
         raise _missing(model)
-    digest, size = sha256_file(model.weights_path)
+    if cached_digest(weights, before) == model.card.weights_sha256:
+        return model.card.weights_sha256
+    digest, size = sha256_file(weights)
     if digest != model.card.weights_sha256:
         raise _mismatch(model, digest, size)
+    if _identity(weights.stat()) == _identity(before):  # unchanged while it was hashed
+        remember_digest(weights, before, digest)
     return digest
 
 
@@ -155,8 +234,10 @@ def load_network(
 ) -> ColorizationNet:
     """The model's network with its weights loaded strictly, in evaluation mode.
 
-    The weights file is read once; those very bytes are hashed against the card
-    (WeightsChecksumError on a mismatch) and then parsed as safetensors, never unpickled.
+    The weights file is read once and those very bytes are parsed as safetensors, never
+    unpickled; they are hashed against the card (WeightsChecksumError on a mismatch) unless the
+    file's identity was unchanged before and after the read and its digest is cached (see the
+    module docstring).
     ``config_overrides`` replace entries of the card's config (decoding options such as the
     iizuka-effl0 ``mix``: the weights must still fit strictly).
     """
@@ -165,15 +246,23 @@ def load_network(
 
     from archive_colorizer.inference.networks import build_network
 
+    weights = model.weights_path
     try:
-        data = model.weights_path.read_bytes()
+        with open(weights, "rb") as stream:
+            before = os.fstat(stream.fileno())
+            data = stream.read()
+            after = os.fstat(stream.fileno())
     except FileNotFoundError:
         raise _missing(model) from None
     except OSError as error:
-        raise ModelError(f"{model.weights_path}: cannot read weights ({error})") from None
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != model.card.weights_sha256:
-        raise _mismatch(model, digest, len(data))
+        raise ModelError(f"{weights}: cannot read weights ({error})") from None
+    unchanged = _identity(before) == _identity(after) and len(data) == before.st_size
+    if not (unchanged and cached_digest(weights, before) == model.card.weights_sha256):
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != model.card.weights_sha256:
+            raise _mismatch(model, digest, len(data))
+        if unchanged:
+            remember_digest(weights, before, digest)
     config = {**model.card.config, **(config_overrides or {})}
     network = build_network(model.card.arch, **config)
     try:

@@ -35,9 +35,9 @@ from __future__ import annotations
 import functools
 import math
 import os
+import threading
 import time
-from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -77,7 +77,8 @@ __all__ = [
 #: 2: paper/ink mask keeps blank paper and margins neutral (``ColorizeParams.paper_mask``)
 #: 3: ``render`` (luminance | wash); the paper mask keeps only the page around the plate neutral
 #:    (paper inside the picture takes colour), in both modes
-PIPELINE_VERSION = 3
+#: 4: 16-bit codes from a 2**20-step table of linear light (within one code value of 3)
+PIPELINE_VERSION = 4
 #: long side of the working image. Chroma is low-frequency (the eye resolves colour far more
 #: coarsely than luminance), the network's global features see 224 px anyway, and ~1 MP keeps
 #: the network at seconds on a CPU while a 30000 px master still gets a colour sample every
@@ -193,11 +194,13 @@ def resolve_rendering(
 class ColorizeResult:
     """What was written: the derivative's facts and where the time went.
 
-    ``stage_seconds`` is wall time: ``read`` is time spent waiting for decoded master bands
-    (decoding runs ahead on worker threads, overlapping the other stages), ``reduce`` L*
-    conversion, area reduction and low-pass, ``network`` the predictor call,
-    ``upsample_colour`` interpolating a*/b* and converting tiles to sRGB, ``write`` the rest
-    of the writer's time (waiting for compression, file I/O, fsync, hashing, rename).
+    ``stage_seconds``: ``read`` is time spent waiting for decoded master bands (decoding runs
+    ahead on worker threads, overlapping the other stages), ``reduce`` L* conversion, area
+    reduction and low-pass, ``network`` the predictor call, ``upsample_colour`` interpolating
+    a*/b* and converting tiles to sRGB, ``write`` compressing tiles plus fsync, hashing and
+    rename. ``upsample_colour`` and ``write`` run on several worker threads at once and are
+    summed over them (thread-seconds), so with more than one worker the stages add up to more
+    than the wall time.
     """
 
     width: int
@@ -265,7 +268,13 @@ def _tiff_datetime(value: Any) -> tuple[str | None, str | None]:
 
 
 class _ColourTiles:
-    """Yields the derivative's RGB tiles row-major, timing the read and colour work.
+    """The derivative's tiles row-major, as zero-argument callables that colour one tile.
+
+    The writer calls them on its encoder threads (``tiff_write``), so colour and compression of
+    a tile run together on one worker while other workers do other tiles and the read pool
+    decodes the next bands: decode ∥ colour + encode over a bounded window of tiles (the writer's
+    look-ahead), memory O(band). Each tile is a pure function of its band and the working-size
+    layers, so the output does not depend on the number of workers.
 
     ``layers`` is ``(2, h, w)`` a*, b* or, for ``wash`` with a strength, ``(3, h, w)`` a*, b*,
     strength at the working size; all are enlarged bilinearly together, per tile.
@@ -277,7 +286,6 @@ class _ColourTiles:
         layers: npt.NDArray[np.float32],
         tile: int,
         timings: dict[str, float],
-        workers: int,
         render: str = RENDERS[0],
         wash_darkening: float = WASH_DARKENING,
     ) -> None:
@@ -286,8 +294,8 @@ class _ColourTiles:
         self.ab = layers
         self.tile = tile
         self.timings = timings
-        self.workers = workers
         self.render = render
+        self._lock = threading.Lock()
         _channels, self.work_h, self.work_w = layers.shape
         self.columns = [(x0, min(page.width, x0 + tile)) for x0 in range(0, page.width, tile)]
         self.column_taps = linear_taps(page.width, self.work_w, 0, page.width)
@@ -295,6 +303,7 @@ class _ColourTiles:
     def _tile(
         self, grey: npt.NDArray[Any], rows_ab: npt.NDArray[np.float32], x0: int, x1: int
     ) -> npt.NDArray[Any]:
+        started = time.perf_counter()
         taps = self.column_taps
         low, high = taps.low[x0:x1], taps.high[x0:x1]
         weight = taps.weight[x0:x1]
@@ -308,39 +317,38 @@ class _ColourTiles:
         codes = np.ascontiguousarray(grey[:, x0:x1])
         if self.render == "wash":
             strength = ab[2] if ab.shape[0] > 2 else None
-            return render_wash_codes(
+            rgb = render_wash_codes(
                 codes, self.page.bits, ab[0], ab[1], strength, self.wash_darkening
             )
-        lightness = color.grey_to_lightness(codes, self.page.bits)
-        return color.lab_to_srgb_codes(lightness, ab[0], ab[1], self.page.bits)
+        else:
+            rgb = color.grey_ab_to_srgb_codes(codes, self.page.bits, ab[0], ab[1])
+        self._add("upsample_colour", time.perf_counter() - started)
+        return rgb
 
-    def __iter__(self) -> Iterator[npt.NDArray[Any]]:
+    def _add(self, stage: str, seconds: float) -> None:
+        with self._lock:
+            self.timings[stage] += seconds
+
+    def __iter__(self) -> Iterator[Callable[[], npt.NDArray[Any]]]:
         source = self.page.grey_bands(self.tile)
-        group = max(1, self.workers * 2)
-        with ThreadPoolExecutor(self.workers) as executor:
-            while True:
-                started = time.perf_counter()
-                item = next(source, None)
-                read_done = time.perf_counter()
-                self.timings["read"] += read_done - started
-                if item is None:
-                    return
-                y0, grey = item
-                y1 = y0 + grey.shape[0]
-                rows = linear_taps(self.page.height, self.work_h, y0, y1)
-                weight = rows.weight[None, :, None]
-                rows_ab = (
-                    self.ab[:, rows.low, :] * (np.float32(1.0) - weight)
-                    + self.ab[:, rows.high, :] * weight
-                )
-                self.timings["upsample_colour"] += time.perf_counter() - read_done
-                for start in range(0, len(self.columns), group):
-                    started = time.perf_counter()
-                    chunk = self.columns[start : start + group]
-                    make = functools.partial(self._tile, grey, rows_ab)
-                    tiles = list(executor.map(make, *zip(*chunk, strict=True)))
-                    self.timings["upsample_colour"] += time.perf_counter() - started
-                    yield from tiles
+        while True:
+            started = time.perf_counter()
+            item = next(source, None)
+            read_done = time.perf_counter()
+            self._add("read", read_done - started)
+            if item is None:
+                return
+            y0, grey = item
+            y1 = y0 + grey.shape[0]
+            rows = linear_taps(self.page.height, self.work_h, y0, y1)
+            weight = rows.weight[None, :, None]
+            rows_ab = (
+                self.ab[:, rows.low, :] * (np.float32(1.0) - weight)
+                + self.ab[:, rows.high, :] * weight
+            )
+            self._add("upsample_colour", time.perf_counter() - read_done)
+            for x0, x1 in self.columns:
+                yield functools.partial(self._tile, grey, rows_ab, x0, x1)
 
 
 def _workers() -> int:
@@ -357,6 +365,7 @@ def colorize_master(
     provenance: Mapping[str, Any],
     ifd_offset: int | None = None,
     pixel_limit: int = DEFAULT_PIXEL_LIMIT,
+    workers: int | None = None,
 ) -> ColorizeResult:
     """Colorize page ``page_index`` of ``master`` into ``output`` (same width, height, resolution).
 
@@ -372,7 +381,9 @@ def colorize_master(
       absent, so that reruns are byte-identical)
 
     ``ifd_offset`` (recorded at ingest) opens the page's IFD directly; ``pixel_limit`` bounds
-    what the page and its tiles may declare (see ``tiff_read.open_master``).
+    what the page and its tiles may declare (see ``tiff_read.open_master``). ``workers``
+    threads decode, colour and compress (default: the CPU count, at most 4); the output bytes do
+    not depend on it.
 
     The master is only ever opened read-only. Raises MasterError subclasses for unreadable
     masters, InferenceError when the predictor fails, OutputError when writing fails; in every
@@ -386,10 +397,17 @@ def colorize_master(
     if not output.parent.is_dir():
         raise OutputError(f"{output}: the folder {output.parent} does not exist; create it first")
     timings = dict.fromkeys(STAGES, 0.0)
-    workers = _workers()
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be >= 1, not {workers}")
+    workers = workers or _workers()
     spill_dir = output.parent  # temporary files of rotated pages go beside the output
     with open_master(
-        master, page_index, ifd_offset=ifd_offset, pixel_limit=pixel_limit, spill_dir=spill_dir
+        master,
+        page_index,
+        ifd_offset=ifd_offset,
+        pixel_limit=pixel_limit,
+        spill_dir=spill_dir,
+        workers=workers,
     ) as page:
         lightness = working_lightness(
             page, params.chroma_size, params.lowpass, rows=OUTPUT_TILE, timings=timings
@@ -426,10 +444,8 @@ def colorize_master(
         if page.x_resolution and page.y_resolution:
             resolution = (page.x_resolution, page.y_resolution)
         tiles = _ColourTiles(
-            page, layers, OUTPUT_TILE, timings, workers, params.render, params.wash_darkening
+            page, layers, OUTPUT_TILE, timings, params.render, params.wash_darkening
         )
-        read_before = timings["read"]
-        started = time.perf_counter()
         digest, size = write_tiled_tiff(
             output,
             width=page.width,
@@ -445,11 +461,8 @@ def colorize_master(
             software=f"archcolor {version}",
             datetime=tiff_datetime,
             workers=workers,
+            timings=timings,
         )
-        total = time.perf_counter() - started
-        # the writer pulled tiles, so its wall time includes the second read and colour pass
-        pulled = timings["upsample_colour"] + timings["read"] - read_before
-        timings["write"] = max(0.0, total - pulled)
         work_h, work_w = ab.shape[1:]
         return ColorizeResult(
             width=page.width,

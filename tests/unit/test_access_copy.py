@@ -127,3 +127,24 @@ def test_a_failed_copy_leaves_nothing_behind(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="format"):
         write_access_copy(source, tmp_path / "a.gif", format="gif")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.tif"]
+
+
+def test_webp_above_its_memory_bound_is_refused_naming_max_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # libwebp encodes whole pictures (~13 bytes a pixel): copies above WEBP_MAX_PIXELS are
+    # refused with the --max-size that fits, and that size works
+    from archive_colorizer.imaging import access_copy
+
+    monkeypatch.setattr(access_copy, "WEBP_MAX_PIXELS", 50_000)
+    source = tmp_path / "d.tif"
+    _derivative(source, 420, 640)
+    with pytest.raises(OutputError, match=r"--max-size 276 or less") as caught:
+        write_access_copy(source, tmp_path / "a.webp", format="webp")
+    assert str(tmp_path / "a.webp") in str(caught.value) and "420x640" in str(caught.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.tif"]
+    copy = write_access_copy(source, tmp_path / "a.webp", format="webp", max_size=276)
+    assert copy.width * copy.height <= 50_000
+    assert reduced_size(420, 640, 277)[0] * reduced_size(420, 640, 277)[1] > 50_000
+    # JPEG is encoded in bands: no such bound
+    write_access_copy(source, tmp_path / "a.jpg", format="jpeg")

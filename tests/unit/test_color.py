@@ -137,3 +137,84 @@ def test_codes_are_strictly_per_pixel_whatever_the_batch_holds(
         bits,
     )
     np.testing.assert_array_equal(batch[:-1], alone)
+
+
+def _reference_codes(lightness: np.ndarray, a: np.ndarray, b: np.ndarray, bits: int) -> np.ndarray:
+    """The definition in float64: L*a*b* → linear sRGB, desaturated at constant Y into gamut,
+    encoded exactly and rounded."""
+    fy = (lightness.astype(np.float64) + 16.0) / 116.0
+    f = np.stack([fy + a / 500.0, fy, fy - b / 200.0])
+    delta = 6.0 / 29.0
+    xyz = np.where(f > delta, f**3, 3.0 * delta * delta * (f - 4.0 / 29.0))
+    xyz = xyz * color.WHITE_XYZ[:, None]
+    rgb = color.XYZ_TO_SRGB @ xyz
+    y = np.clip(xyz[1], 0.0, 1.0)
+    high, low = rgb.max(axis=0), rgb.min(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.fmin(1.0, (1.0 - y) / np.maximum(high - y, 1e-6))
+        scale = np.fmin(scale, y / np.maximum(y - low, 1e-6))
+    linear = np.clip(y + scale * (rgb - y), 0.0, 1.0)
+    encoded = np.where(
+        linear <= 0.0031308, linear * 12.92, 1.055 * np.power(linear, 1 / 2.4) - 0.055
+    )
+    return np.rint(encoded * color.code_max(bits)).T.astype(np.int64)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    arrays(np.float32, (64,), elements=st.floats(0.0, 100.0, width=32)),
+    arrays(np.float32, (64,), elements=st.floats(-110.0, 110.0, width=32)),
+    arrays(np.float32, (64,), elements=st.floats(-110.0, 110.0, width=32)),
+    st.sampled_from([8, 16]),
+)
+def test_table_driven_codes_are_within_one_code_value_of_the_float64_definition(
+    lightness: np.ndarray, a: np.ndarray, b: np.ndarray, bits: int
+) -> None:
+    # the 8-bit path encodes through a 65536-step table, the 16-bit one through a 2**20-step
+    # table (pipeline version 4; the exact float32 power before it): both within one code value
+    fast = color.lab_to_srgb_codes(lightness, a, b, bits).astype(np.int64)
+    assert int(np.abs(fast - _reference_codes(lightness, a, b, bits)).max()) <= 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from([8, 16]).flatmap(
+        lambda bits: st.tuples(
+            st.just(bits),
+            arrays(
+                np.uint8 if bits == 8 else np.uint16,
+                (8, 9),
+                elements=st.integers(0, color.code_max(bits)),
+            ),
+        )
+    ),
+    arrays(np.float32, (8, 9), elements=st.floats(-110.0, 110.0, width=32)),
+    arrays(np.float32, (8, 9), elements=st.floats(-110.0, 110.0, width=32)),
+)
+def test_grey_codes_path_is_bit_identical_to_the_lightness_path(
+    bits_grey: tuple[int, np.ndarray], a: np.ndarray, b: np.ndarray
+) -> None:
+    bits, grey = bits_grey
+    np.testing.assert_array_equal(
+        color.grey_ab_to_srgb_codes(grey, bits, a, b),
+        color.lab_to_srgb_codes(color.grey_to_lightness(grey, bits), a, b, bits),
+    )
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_strips_do_not_change_pixels(bits: int) -> None:
+    # the hot paths work in strips of STRIP_PIXELS: an image spanning several strips (and a
+    # partial last one) equals its pixels converted one small batch at a time
+    rng = np.random.default_rng(7)
+    n = 2 * color.STRIP_PIXELS + 123
+    grey = rng.integers(0, color.code_max(bits) + 1, n).astype(np.uint8 if bits == 8 else np.uint16)
+    a = rng.normal(0.0, 50.0, n).astype(np.float32)
+    b = rng.normal(0.0, 50.0, n).astype(np.float32)
+    whole = color.grey_ab_to_srgb_codes(grey.reshape(1, n), bits, a, b)[0]
+    pieces = [
+        color.grey_ab_to_srgb_codes(
+            grey[i : i + 1000][None], bits, a[i : i + 1000], b[i : i + 1000]
+        )[0]
+        for i in range(0, n, 1000)
+    ]
+    np.testing.assert_array_equal(whole, np.concatenate(pieces))

@@ -272,3 +272,69 @@ def test_cuda_half_precision_close_to_cpu() -> None:
     first = cuda.predict_ab(lightness)
     assert first.tobytes() == cuda.predict_ab(lightness).tobytes()
     assert float(np.abs(first - cpu).mean()) < 0.5
+
+
+def _digest_cache() -> dict[str, object]:
+    from archive_colorizer.inference.registry import DIGEST_CACHE_FILE, cache_dir
+
+    path = cache_dir() / DIGEST_CACHE_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def test_verified_digest_is_cached_per_file_identity(
+    models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from archive_colorizer.inference import registry
+
+    weights = (models_dir / FIXTURE_NAME / "weights.safetensors").resolve()
+    model = find_model(FIXTURE_NAME, env(models_dir))
+    assert str(weights) not in _digest_cache()
+    digest = verify_weights(model)
+    entry = _digest_cache()[str(weights)]
+    assert isinstance(entry, dict) and entry["sha256"] == digest
+    assert entry["identity"]["size"] == weights.stat().st_size
+
+    def no_hashing(*_args: object) -> None:
+        raise AssertionError("the weights were hashed again")
+
+    # while the file's identity is unchanged, neither verifying nor loading hashes it again
+    monkeypatch.setattr(registry, "sha256_file", no_hashing)
+    monkeypatch.setattr(registry.hashlib, "sha256", no_hashing)
+    assert verify_weights(model) == digest
+    load_network(model)
+
+
+@pytest.mark.parametrize("load", [False, True])
+def test_weights_changed_in_place_are_still_detected(models_dir: Path, load: bool) -> None:
+    # same size, same mtime (set back): the cached digest must not hide the change (the file's
+    # ctime, which a user cannot set back, is part of its identity)
+    model = find_model(FIXTURE_NAME, env(models_dir))
+    verify_weights(model)
+    load_network(model)
+    weights = model.weights_path
+    status = weights.stat()
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0x01
+    weights.write_bytes(bytes(data))
+    os.utime(weights, ns=(status.st_atime_ns, status.st_mtime_ns))
+    assert weights.stat().st_size == status.st_size
+    assert weights.stat().st_mtime_ns == status.st_mtime_ns
+    with pytest.raises(WeightsChecksumError, match="does not match"):
+        load_network(model) if load else verify_weights(model)
+
+
+def test_a_forged_cache_entry_for_another_identity_is_ignored(models_dir: Path) -> None:
+    from archive_colorizer.inference.registry import remember_digest
+
+    model = find_model(FIXTURE_NAME, env(models_dir))
+    weights = model.weights_path
+    status = weights.stat()
+    data = bytearray(weights.read_bytes())
+    data[0] ^= 0x01
+    weights.write_bytes(bytes(data))
+    # the card's digest recorded for the file as it was before the change
+    remember_digest(weights, status, model.card.weights_sha256)
+    with pytest.raises(WeightsChecksumError):
+        verify_weights(model)
+    with pytest.raises(WeightsChecksumError):
+        load_network(model)
