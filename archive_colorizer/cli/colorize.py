@@ -37,6 +37,12 @@ up to 2048 px, larger ones in 1024 px tiles); the result does not depend on the 
 --model defaults to {ENV_MODEL} or the installed default (see `archcolor models`); --device to
 {ENV_DEVICE} or auto (CUDA when available; half precision is used only on CUDA).
 
+--reference IMAGE (a JPEG, PNG or TIFF: a coloured copy of the plate, an approved page, a
+painting) gives the network's global prior from that image instead of the page (Iizuka et al.
+2016, §5), so pages given the same reference share one colour mood; --reference-palette S (0..1,
+default 0) also moves the page's colour towards the reference's palette. The reference's sha256
+and file name are recorded in the derivative's XMP.
+
 Same master, model and options give the same pixels. The derivative's DateTime (TIFF tag and
 xmp:CreateDate) is the current time, or {ENV_SOURCE_DATE_EPOCH} (Unix seconds) when that is set, so
 that two runs are byte-identical.
@@ -149,6 +155,26 @@ def register(app: typer.Typer) -> None:
                 show_default=False,
             ),
         ] = None,
+        reference: Annotated[
+            Path | None,
+            typer.Option(
+                "--reference",
+                metavar="IMAGE",
+                help="Colour reference image whose global features set the page's colour mood.",
+                show_default=False,
+            ),
+        ] = None,
+        reference_palette: Annotated[
+            float | None,
+            typer.Option(
+                "--reference-palette",
+                min=0.0,
+                max=1.0,
+                help="With --reference: move the colour towards its palette by S (0..1). "
+                "[default: 0]",
+                show_default=False,
+            ),
+        ] = None,
         overwrite: Annotated[
             bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")
         ] = False,
@@ -169,6 +195,8 @@ def register(app: typer.Typer) -> None:
             render=render,  # checked before the model loads
             overwrite=overwrite,
             on_warning=_warn,
+            reference=reference,
+            reference_palette=reference_palette,
         )
         if json_out:
             emit_json(summary)

@@ -11,21 +11,48 @@ painting) says which colours a volume's colourist used. Besides the network's gl
   (2001) style in the a*b* plane: ``ab' = ab + s (mu_ref - mu_pred)`` (``spread=False``), or
   with the spread matched as well, ``ab' = mu + (ab - mu_pred) sigma_ref / sigma_pred`` blended
   by ``s``. Statistics of the prediction are weighted by ``weights`` (the plate strength, so
-  page margins neither count nor move).
+  page margins neither count nor move);
+* :func:`load_reference`: a reference image file (JPEG, PNG or TIFF; colour or grey) as a
+  :class:`ReferenceImage`: the sha256 of its bytes (what jobs and provenance name), its L*
+  area-reduced to at most :data:`PRIOR_MAX_SIDE` px (the network's global prior sees 224 px)
+  and its palette (computed at most :data:`PALETTE_MAX_SIDE` px). The file is read once, and
+  read-only; the sha256 is that of exactly the bytes decoded. Its pixels are taken as sRGB
+  (an embedded ICC profile is not applied) and its orientation tag is applied for JPEG/PNG.
 
-numpy only; O(working image).
+numpy, Pillow and tifffile; O(working image) besides the decoded reference.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
+import warnings
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import tifffile
+from PIL import Image, ImageOps, UnidentifiedImageError
 
+from archive_colorizer.errors import InputError, PathNotFoundError
+from archive_colorizer.imaging.color import srgb_codes_to_lab
 from archive_colorizer.imaging.prints import decompose_print
+from archive_colorizer.imaging.resample import StreamingAreaReducer
+from archive_colorizer.imaging.row_reducer import RowAreaReducer, reduced_size
 
-__all__ = ["Palette", "reference_palette", "transfer_palette"]
+__all__ = [
+    "PALETTE_MAX_SIDE",
+    "PRIOR_MAX_SIDE",
+    "REFERENCE_BYTE_LIMIT",
+    "REFERENCE_PIXEL_LIMIT",
+    "Palette",
+    "ReferenceImage",
+    "load_reference",
+    "reference_palette",
+    "transfer_palette",
+]
 
 F32 = npt.NDArray[np.float32]
 #: a spread below this (Lab units) is not divided by (a flat prediction stays flat)
@@ -98,3 +125,177 @@ def transfer_palette(
     if w is not None:  # where the plate strength is 0 (page margins) nothing moves
         moved = values + np.clip(w, 0.0, 1.0)[None] * (moved - values)
     return moved.astype(np.float32)
+
+
+#: long side of the reference's L* kept for the network's global prior (px)
+PRIOR_MAX_SIDE = 512
+#: long side at which the reference's palette is measured (px; ink lines still resolved)
+PALETTE_MAX_SIDE = 1024
+#: a reference may not declare more pixels than this (it is decoded whole, in memory)
+REFERENCE_PIXEL_LIMIT = 64_000_000
+#: nor be a larger file (it is read into memory once, hashed and decoded from there)
+REFERENCE_BYTE_LIMIT = 512 * 1024 * 1024
+#: rows converted to L* at a time
+_STRIP = 256
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+_PIL_FORMATS = ("JPEG", "PNG")
+
+
+@dataclass(frozen=True)
+class ReferenceImage:
+    """A colour reference as the pipeline uses it (see :func:`load_reference`)."""
+
+    path: Path
+    #: sha256 of the file's bytes
+    sha256: str
+    width: int
+    height: int
+    #: CIE L* float32 ``(h, w)``, long side at most :data:`PRIOR_MAX_SIDE`
+    lightness: npt.NDArray[np.float32]
+    palette: Palette
+
+    @property
+    def file_name(self) -> str:
+        return self.path.name
+
+    def describe(self) -> dict[str, Any]:
+        """What provenance records of it: sha256, file name, size and palette."""
+        return {
+            "sha256": self.sha256,
+            "file_name": self.file_name,
+            "width": self.width,
+            "height": self.height,
+            "palette": self.palette.as_dict(),
+        }
+
+
+def _refuse(path: Path, why: str) -> InputError:
+    return InputError(
+        f"{path}: cannot be used as a colour reference: {why}; give a JPEG, PNG or TIFF image "
+        f"(colour or grey, at most {REFERENCE_PIXEL_LIMIT // 1_000_000} MP)"
+    )
+
+
+def _check_size(path: Path, width: int, height: int) -> None:
+    if width < 1 or height < 1:
+        raise _refuse(path, f"it has no pixels ({width}x{height})")
+    if width * height > REFERENCE_PIXEL_LIMIT:
+        raise _refuse(
+            path,
+            f"it declares {width}x{height} = {width * height:,} pixels, more than the "
+            f"{REFERENCE_PIXEL_LIMIT:,} a reference may have (a reduced copy serves as well)",
+        )
+
+
+def _tiff_codes(path: Path, data: bytes) -> tuple[npt.NDArray[Any], int]:
+    try:
+        with tifffile.TiffFile(io.BytesIO(data)) as tiff:
+            page = tiff.pages.first
+            _check_size(path, int(page.imagewidth), int(page.imagelength))
+            photometric = int(page.photometric)
+            if photometric not in (0, 1, 2, 3, 6) or page.dtype not in (
+                np.dtype(np.uint8),
+                np.dtype(np.uint16),
+                np.dtype(np.bool_),
+            ):
+                raise _refuse(
+                    path, f"its TIFF layout (photometric {photometric}, {page.dtype}) is not read"
+                )
+            array = np.asarray(page.asarray())
+            colormap = page.colormap if photometric == 3 else None
+            axes = str(page.axes)
+    except InputError:
+        raise
+    except Exception as error:  # tifffile and imagecodecs raise many types
+        raise _refuse(path, f"the TIFF cannot be decoded ({error})") from None
+    if array.dtype == np.bool_:
+        array = array.astype(np.uint8) * np.uint8(255)
+    if "S" in axes and axes.index("S") < axes.index("Y"):  # planar: samples first
+        array = np.moveaxis(array, axes.index("S"), -1)
+    if colormap is not None:  # palette → RGB (16-bit colour map)
+        array = np.moveaxis(np.asarray(colormap)[:, array], 0, -1)
+    elif photometric == 0:  # min-is-white
+        array = np.iinfo(array.dtype).max - array
+    bits = 16 if array.dtype == np.uint16 else 8
+    return array, bits
+
+
+def _pil_codes(path: Path, data: bytes) -> tuple[npt.NDArray[Any], int]:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=_PIL_FORMATS)
+        with image:
+            _check_size(path, image.width, image.height)
+            upright: Image.Image = ImageOps.exif_transpose(image) or image
+            if upright.mode in ("I;16", "I;16B", "I;16L", "I"):
+                return np.asarray(upright, dtype=np.int64).clip(0, 65535).astype(np.uint16), 16
+            mode = "L" if upright.mode in ("1", "L", "LA") else "RGB"
+            return np.asarray(upright.convert(mode), dtype=np.uint8), 8
+    except InputError:
+        raise
+    except UnidentifiedImageError:
+        raise _refuse(path, "its format is not recognised") from None
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
+        raise _refuse(path, f"its pixels cannot be decoded ({error})") from None
+
+
+def _reduced(codes: npt.NDArray[Any], bits: int) -> tuple[npt.NDArray[np.float32], Any]:
+    """(L* reduced for the prior, 8-bit RGB reduced for the palette), strip by strip."""
+    height, width = codes.shape[:2]
+    prior_w, prior_h = reduced_size(width, height, PRIOR_MAX_SIDE)
+    palette_w, palette_h = reduced_size(width, height, PALETTE_MAX_SIDE)
+    lightness = StreamingAreaReducer(width, height, prior_w, prior_h)
+    colours = RowAreaReducer(width, height, palette_w, palette_h, channels=3)
+    rows: list[npt.NDArray[np.float32]] = []
+    scale = np.float32(255.0 / (65535.0 if bits == 16 else 255.0))
+    for y0 in range(0, height, _STRIP):
+        strip = codes[y0 : y0 + _STRIP]
+        rgb = strip if strip.ndim == 3 else np.repeat(strip[..., None], 3, axis=2)
+        rgb = rgb[..., :3]
+        lightness.add(np.ascontiguousarray(srgb_codes_to_lab(rgb, bits)[0], dtype=np.float32))
+        done = colours.add(np.asarray(rgb, dtype=np.float32) * scale)
+        if len(done):
+            rows.append(done)
+    palette_rgb = np.clip(np.rint(np.concatenate(rows)), 0, 255).astype(np.uint8)
+    return lightness.result(), palette_rgb
+
+
+def load_reference(path: Path) -> ReferenceImage:
+    """Read the colour reference at ``path`` (read-only; see the module docstring).
+
+    InputError (one line naming the file) when it is missing, too large, unreadable or of an
+    unsupported layout.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise PathNotFoundError(f"{path}: no such colour reference; check the path")
+    if not path.is_file():
+        raise _refuse(path, "it is not a file")
+    try:
+        size = path.stat().st_size
+        if size > REFERENCE_BYTE_LIMIT:
+            raise _refuse(path, f"it is {size:,} bytes, more than {REFERENCE_BYTE_LIMIT:,}")
+        with open(path, "rb") as stream:
+            data = stream.read(REFERENCE_BYTE_LIMIT + 1)
+    except OSError as error:
+        raise _refuse(path, f"it cannot be read ({error.strerror or error})") from None
+    if len(data) > REFERENCE_BYTE_LIMIT:
+        raise _refuse(path, f"it is more than {REFERENCE_BYTE_LIMIT:,} bytes")
+    digest = hashlib.sha256(data).hexdigest()
+    is_tiff = data[:4] in _TIFF_MAGIC
+    codes, bits = _tiff_codes(path, data) if is_tiff else _pil_codes(path, data)
+    del data
+    if codes.ndim == 3 and codes.shape[2] < 3:  # grey + alpha
+        codes = codes[..., 0]
+    if codes.ndim not in (2, 3):
+        raise _refuse(path, f"its pixels have the shape {codes.shape}")
+    lightness, palette_rgb = _reduced(codes, bits)
+    return ReferenceImage(
+        path=path,
+        sha256=digest,
+        width=int(codes.shape[1]),
+        height=int(codes.shape[0]),
+        lightness=np.ascontiguousarray(lightness, dtype=np.float32),
+        palette=reference_palette(palette_rgb),
+    )

@@ -33,6 +33,7 @@ creation time) and are omitted when it is absent; nothing reads the clock.
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import os
 import threading
@@ -52,6 +53,7 @@ from archive_colorizer.errors import ConfigurationError, InferenceError, OutputE
 from archive_colorizer.imaging import color, metadata
 from archive_colorizer.imaging.geometry import linear_taps, working_size
 from archive_colorizer.imaging.paper import plate_strength
+from archive_colorizer.imaging.reference import ReferenceImage, transfer_palette
 from archive_colorizer.imaging.resample import area_reduce, gaussian_lowpass
 from archive_colorizer.imaging.tiff_read import MasterPage, open_master
 from archive_colorizer.imaging.tiff_write import COMPRESSIONS, write_tiled_tiff
@@ -60,6 +62,7 @@ from archive_colorizer.imaging.wash import RENDER_MODES, WASH_DARKENING, render_
 __all__ = [
     "DEFAULT_CHROMA_SIZE",
     "DEFAULT_LOWPASS",
+    "DEFAULT_REFERENCE_PALETTE",
     "OUTPUT_TILE",
     "PIPELINE_VERSION",
     "RENDERS",
@@ -88,6 +91,10 @@ PIPELINE_VERSION = 4
 #: and area-reduced by 2. This removes the moiré that engraved line and halftone screens leave
 #: after a plain box reduction, while blurring chroma-relevant structure by under one working px.
 DEFAULT_LOWPASS = 0.5
+#: how far a colour reference's palette moves the page's predicted a*, b* towards it (0..1, see
+#: :func:`~archive_colorizer.imaging.reference.transfer_palette`); 0: the reference acts through
+#: the network's global prior only
+DEFAULT_REFERENCE_PALETTE = 0.0
 #: output TIFF tile edge (px)
 OUTPUT_TILE = 512
 #: how colour is combined with the master's tones (see the module docstring); the first is the
@@ -131,6 +138,11 @@ class ColorizeParams:
     render: str = RENDERS[0]
     #: wash mode: L* the wash loses per unit of chroma (the model card's ``wash_darkening``)
     wash_darkening: float = WASH_DARKENING
+    #: sha256 of the colour reference's file whose L* gives the network's global prior (Iizuka
+    #: et al. 2016 §5) and whose palette the colour moves towards; None: the page's own
+    reference_sha256: str | None = None
+    #: with a reference: palette transfer strength, 0 (global prior only) .. 1
+    reference_palette: float = DEFAULT_REFERENCE_PALETTE
 
     def __post_init__(self) -> None:
         if not isinstance(self.chroma_size, int) or self.chroma_size < 0:
@@ -152,6 +164,18 @@ class ColorizeParams:
             raise ConfigurationError(
                 f"wash darkening must be a number >= 0, not {self.wash_darkening!r}"
             )
+        digest = self.reference_sha256
+        if digest is not None and (
+            len(digest) != 64 or digest.strip("0123456789abcdef") or digest != digest.lower()
+        ):
+            raise ConfigurationError(
+                f"a colour reference is named by the lower-case hex sha256 of its file, "
+                f"not {digest!r}"
+            )
+        if not 0.0 <= self.reference_palette <= 1.0:  # also refuses NaN
+            raise ConfigurationError(
+                f"--reference-palette must lie in 0..1, not {self.reference_palette!r}"
+            )
 
     def as_dict(self) -> dict[str, Any]:
         """Everything this pipeline's output depends on besides inputs and model (JSON-able)."""
@@ -165,6 +189,15 @@ class ColorizeParams:
             "render": self.render,
             # only the wash depends on it: luminance jobs keep their parameters
             **({"wash_darkening": float(self.wash_darkening)} if self.render == "wash" else {}),
+            # only with a reference: every job key and parameter set without one is unchanged
+            **(
+                {
+                    "reference_sha256": self.reference_sha256,
+                    "reference_palette": float(self.reference_palette),
+                }
+                if self.reference_sha256 is not None
+                else {}
+            ),
         }
 
 
@@ -366,6 +399,7 @@ def colorize_master(
     ifd_offset: int | None = None,
     pixel_limit: int = DEFAULT_PIXEL_LIMIT,
     workers: int | None = None,
+    reference: ReferenceImage | None = None,
 ) -> ColorizeResult:
     """Colorize page ``page_index`` of ``master`` into ``output`` (same width, height, resolution).
 
@@ -385,11 +419,17 @@ def colorize_master(
     threads decode, colour and compress (default: the CPU count, at most 4); the output bytes do
     not depend on it.
 
+    ``reference`` (the colour reference ``params.reference_sha256`` names, loaded with
+    :func:`~archive_colorizer.imaging.reference.load_reference`): its L* gives the network's
+    global prior, and with ``params.reference_palette`` > 0 the predicted a*, b* move towards its
+    palette (weighted by the plate strength, so margins do not move) before the page mask.
+
     The master is only ever opened read-only. Raises MasterError subclasses for unreadable
     masters, InferenceError when the predictor fails, OutputError when writing fails; in every
     failure case no (partial) output file is left behind.
     """
     master, output = Path(master), Path(output)
+    _check_reference(params, reference)
     if "source_sha256" not in provenance:
         raise ValueError("provenance must contain 'source_sha256' (the master's sha256)")
     if output.exists() and master.exists() and os.path.samefile(output, master):
@@ -413,14 +453,14 @@ def colorize_master(
             page, params.chroma_size, params.lowpass, rows=OUTPUT_TILE, timings=timings
         )
         started = time.perf_counter()
-        ab = _checked_chroma(
-            predictor.predict_ab(np.ascontiguousarray(lightness, dtype=np.float32)),
-            lightness.shape,
-            master,
-        )
+        ab = _checked_chroma(_predict(predictor, lightness, reference), lightness.shape, master)
+        strength = None
+        if reference is not None and params.reference_palette > 0:
+            strength = plate_strength(lightness)
+            ab = transfer_palette(ab, reference.palette, params.reference_palette, False, strength)
         layers = ab
         if params.paper_mask:
-            strength = plate_strength(lightness)
+            strength = plate_strength(lightness) if strength is None else strength
             if params.render == "wash":  # the wash thins to clear water on the page
                 layers = np.concatenate([ab, strength[None]])
             else:  # the page keeps its own tone with zero chroma
@@ -474,6 +514,40 @@ def colorize_master(
             working_width=int(work_w),
             working_height=int(work_h),
         )
+
+
+def _check_reference(params: ColorizeParams, reference: ReferenceImage | None) -> None:
+    """The reference given is the one the parameters name (ConfigurationError otherwise)."""
+    named = params.reference_sha256
+    if reference is None and named is None:
+        return
+    if reference is None:
+        raise ConfigurationError(
+            f"the parameters name the colour reference with sha256 {named}, but none was given"
+        )
+    if reference.sha256 != named:
+        raise ConfigurationError(
+            f"{reference.path}: the colour reference has sha256 {reference.sha256}, the "
+            f"parameters name {named}; the file changed — give the reference again"
+        )
+
+
+def _predict(
+    predictor: ChromaPredictor,
+    lightness: npt.NDArray[np.float32],
+    reference: ReferenceImage | None,
+) -> Any:
+    """The predictor's a*, b*; with a reference its L* gives the global prior."""
+    image = np.ascontiguousarray(lightness, dtype=np.float32)
+    if reference is None:
+        return predictor.predict_ab(image)
+    referenced: Any = predictor  # NetworkPredictor.predict_ab takes ``reference=``
+    if "reference" not in inspect.signature(referenced.predict_ab).parameters:
+        raise ConfigurationError(
+            f"the model {getattr(predictor, 'model_name', '') or '?'} takes no colour "
+            "reference; leave --reference out or use a network model"
+        )
+    return referenced.predict_ab(image, reference=reference.lightness)
 
 
 def _optional_text(value: Any) -> str | None:

@@ -11,7 +11,7 @@ import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archive_colorizer import __version__
 from archive_colorizer.config import ENV_SOURCE_DATE_EPOCH, Settings
@@ -27,6 +27,9 @@ from archive_colorizer.imaging.hashing import FileSnapshot, changes_since, snaps
 from archive_colorizer.imaging.tiff_facts import PageFacts, read_facts
 from archive_colorizer.services.colorize import ColorizeParams, colorize_master, resolve_rendering
 from archive_colorizer.services.guard import check_output_path_if_catalogued
+
+if TYPE_CHECKING:
+    from archive_colorizer.imaging.reference import ReferenceImage
 
 __all__ = ["TIFF_SUFFIXES", "colorize_file", "embedded_provenance"]
 
@@ -139,10 +142,17 @@ def colorize_file(
     render: str | None = None,
     overwrite: bool = False,
     on_warning: Any = None,
+    reference: Path | None = None,
+    reference_palette: float | None = None,
 ) -> dict[str, Any]:
     """Colorize page ``page`` of ``source`` into ``output``; the summary `--json` prints
-    (input, output, page, width, height, bits, bytes, sha256, seconds, …)."""
+    (input, output, page, width, height, bits, bytes, sha256, seconds, …; ``reference``: its
+    sha256 and file name when one was given)."""
+    from archive_colorizer.imaging.reference import load_reference
     from archive_colorizer.inference.registry import load_predictor
+
+    if reference_palette is not None and reference is None:
+        raise ConfigurationError("--reference-palette needs --reference IMAGE")
 
     _check_paths(source, output, overwrite)
     unchecked = check_output_path_if_catalogued(settings.database_url, output, what="OUTPUT")
@@ -155,7 +165,11 @@ def colorize_file(
         "compression": compression,
         "paper_mask": paper_mask,
         "render": render,  # checked here, before the model loads
+        "reference_palette": reference_palette,
     }
+    colour_reference = load_reference(reference) if reference is not None else None
+    if colour_reference is not None:
+        options["reference_sha256"] = colour_reference.sha256
     params = ColorizeParams(**{k: v for k, v in options.items() if v is not None})
     predictor = load_predictor(model, device=device, tile_size=tile_size)
     params = resolve_rendering(params, render, getattr(predictor, "card", None))
@@ -168,6 +182,7 @@ def colorize_file(
         weights_sha256=predictor.weights_sha256,
         parameters={**params.as_dict(), **predictor.describe()},
         when=_creation_time(),
+        **_reference_facts(colour_reference),
     )
     started = time.perf_counter()
     staging = output.with_name(f".{output.name}.{os.getpid()}.colorizing")
@@ -181,6 +196,7 @@ def colorize_file(
             provenance=provenance,
             ifd_offset=facts.ifd_offset,
             pixel_limit=settings.pixel_limit,
+            reference=colour_reference,
         )
         _verify_source_unchanged(before, output)  # before OUTPUT is replaced
         os.replace(staging, output)
@@ -204,5 +220,11 @@ def colorize_file(
         "weights_sha256": predictor.weights_sha256,
         "device": str(predictor.device),
         "parameters": provenance["parameters"],
+        **_reference_facts(colour_reference),
     }
     return summary
+
+
+def _reference_facts(reference: ReferenceImage | None) -> dict[str, Any]:
+    """``{"reference": {sha256, file_name, …}}`` for provenance and summaries, or nothing."""
+    return {} if reference is None else {"reference": reference.describe()}
