@@ -12,6 +12,8 @@ version; older catalogs may hold keys without the scan, see ``services.enqueue``
 ``Derivative`` rows are the files a job produced in the store, with W3C PROV-style provenance;
 re-running a job (``--force``, ``--repair``) adds a new row and marks the older ones
 non-current, so history is kept.
+``ColourReference`` rows are colour reference images (by sha256; ``Volume.reference`` is a
+volume's default, whose sha256 enters each of its pages' job parameters).
 ``HintSet`` rows are a curator's colour hints for one scan (see ``docs/hints.md``): at most one
 current set per scan; importing changed hints adds a new current set and keeps the old one.
 
@@ -117,8 +119,29 @@ class Volume(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    #: the volume's default colour reference (`archcolor reference set`), None: none
+    reference_id: Mapped[int | None] = mapped_column(ForeignKey("colour_references.id"))
 
     scans: Mapped[list[Scan]] = relationship(back_populates="volume")
+    reference: Mapped[ColourReference | None] = relationship()
+
+
+class ColourReference(Base):
+    """A colour reference image, identified by the sha256 of its file's bytes.
+
+    ``path`` is where it was last given (absolute); workers read it there and check its sha256
+    before every page it colours.
+    """
+
+    __tablename__ = "colour_references"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    path: Mapped[str] = mapped_column(String(4096))
+    file_name: Mapped[str] = mapped_column(String(1024))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class Scan(Base):

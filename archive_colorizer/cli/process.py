@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -267,6 +268,27 @@ def register(app: typer.Typer) -> None:
                 "0: none). A page needing more ends as a dead job.",
             ),
         ] = DEFAULT_WORKER_MEMORY_MB,
+        reference: Annotated[
+            Path | None,
+            typer.Option(
+                "--reference",
+                metavar="IMAGE",
+                help="Colour reference image for every page of the run (overrides volumes' "
+                "defaults, see `archcolor reference set`).",
+                show_default=False,
+            ),
+        ] = None,
+        reference_palette: Annotated[
+            float | None,
+            typer.Option(
+                "--reference-palette",
+                min=0.0,
+                max=1.0,
+                help="Move each page's colour towards its reference's palette by S (0..1). "
+                "[default: 0]",
+                show_default=False,
+            ),
+        ] = None,
     ) -> None:
         """Queue every ingested page without a derivative for this model and parameters, then
         colorize them with crash-safe workers until the queue is empty (--follow: forever).
@@ -301,6 +323,8 @@ def register(app: typer.Typer) -> None:
             poll_seconds=poll_seconds,
             json_lines=json_out,
             worker_memory_mb=worker_memory_mb,
+            reference=reference,
+            reference_palette=reference_palette,
         )
         run = api.run_process(settings_of(ctx), options, _Feedback(json_out))
         _finish(run, json_out)

@@ -29,6 +29,8 @@ class EventType(StrEnum):
     COLORIZATION = "colorization"  # a derivative was made from the scan (or could not be)
     HINT_IMPORT = "hint-import"  # a curator's colour hints for the scan were recorded
     HINT_CLEAR = "hint-clear"  # the scan's current colour hints were withdrawn (kept as history)
+    REFERENCE_SET = "reference-set"  # the scan's volume got a (new) default colour reference
+    REFERENCE_CLEAR = "reference-clear"  # the scan's volume's default colour reference was removed
 
 
 class Outcome(StrEnum):

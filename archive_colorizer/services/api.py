@@ -45,6 +45,7 @@ __all__ = [
     "catalog_status",
     "check_catalog_output",
     "clear_hints",
+    "clear_reference",
     "colorize_file",
     "database_name",
     "db_status",
@@ -58,11 +59,13 @@ __all__ = [
     "list_hints",
     "list_jobs",
     "list_models",
+    "list_references",
     "list_scans",
     "make_test_credentials",
     "plan_ingest",
     "retry_jobs",
     "run_process",
+    "set_reference",
     "show_scan",
     "signing_credentials",
     "simulate_file",
@@ -271,6 +274,33 @@ def clear_hints(
 
     with _catalog(settings) as engine:
         return hints.clear_hints(engine, scan_id=scan_id, volume=volume, author=author)
+
+
+# --- colour references ---------------------------------------------------------------------------
+
+
+def set_reference(settings: Settings, volume: str, image: Path) -> Any:
+    """Make ``image`` the default colour reference of ``volume`` (its pages are queued again)."""
+    from archive_colorizer.services import references
+
+    with _catalog(settings) as engine:
+        return references.set_volume_reference(engine, volume, image)
+
+
+def clear_reference(settings: Settings, volume: str) -> Any:
+    """Remove the default colour reference of ``volume``."""
+    from archive_colorizer.services import references
+
+    with _catalog(settings) as engine:
+        return references.clear_volume_reference(engine, volume)
+
+
+def list_references(settings: Settings) -> list[dict[str, Any]]:
+    """The registered colour references and the volumes they are the default of."""
+    from archive_colorizer.services import references
+
+    with _catalog(settings, read_only=True) as engine:
+        return references.list_references(engine)
 
 
 # --- C2PA Content Credentials ------------------------------------------------------------------

@@ -8,6 +8,10 @@ For each current ingested scan (optionally of one volume), a
    derivative, also when its bytes repeat another page's: replacing or deleting one copy never
    takes the derivative of another. (Catalogs written before the scan was part of the key keep
    their done jobs: a job under the old key still counts for the scan that owns it.)
+   A page's parameters name its colour reference (``reference_sha256``): the run's
+   (``params.reference_sha256``, `process --reference`) or else its volume's default
+   (`archcolor reference set`), so setting, changing or clearing a volume's reference changes
+   exactly its pages' keys.
    ``force`` re-runs done jobs (a new generation: new derivative file and row, the old ones
    kept as history); ``repair`` re-runs only done jobs whose current derivative file is
    missing or no longer matches its sha256.
@@ -18,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +46,7 @@ from archive_colorizer.provenance import EventType, Outcome, agent
 from archive_colorizer.services import store as store_layout
 from archive_colorizer.services.colorize import PIPELINE_VERSION, ColorizeParams
 from archive_colorizer.services.models import ModelIdentity
+from archive_colorizer.services.references import volume_references
 
 if TYPE_CHECKING:
     pass
@@ -130,8 +135,6 @@ def enqueue(
     """Queue a job for every selected scan without a done job for this model and parameters."""
     if repair and store is None:
         raise ValueError("repair needs the store to check derivatives in")
-    parameters = params.as_dict()
-    digest = params_hash(parameters)
     summary = EnqueueSummary(volume=volume)
     now = utcnow()
     with Session(queue.writer(engine)) as session, session.begin():
@@ -147,9 +150,11 @@ def enqueue(
             query = query.where(Scan.volume_id == require_volume(session, volume).id)
         scans = session.scalars(query).all()
         summary.scans = len(scans)
+        page_params = _PageParams(session, params)
         keyed: dict[str, Scan] = {}
         legacy: dict[str, str] = {}  # key → the key an older archcolor gave the same page
         for scan in scans:
+            _parameters, digest = page_params(scan)
             facts = (str(scan.sha256), scan.page_index, model.weights_sha256, digest)
             key = idempotency_key(scan.id, *facts, PIPELINE_VERSION)
             keyed[key] = scan
@@ -175,6 +180,7 @@ def enqueue(
             if found is None:
                 if limit is not None and summary.queued + len(new_rows) >= limit:
                     continue
+                parameters, digest = page_params(scan)
                 new_rows.append(
                     {
                         "scan_id": scan.id,
@@ -234,3 +240,21 @@ def enqueue(
         for start in range(0, len(new_rows), _BATCH):
             summary.queued += queue.insert_jobs(session, new_rows[start : start + _BATCH])
     return summary
+
+
+class _PageParams:
+    """A scan's job parameters and their hash: ``params`` with the run's colour reference, else
+    its volume's default one (none: ``params`` unchanged)."""
+
+    def __init__(self, session: Session, params: ColorizeParams) -> None:
+        self.params = params
+        run_reference = params.reference_sha256 is not None
+        self.by_volume = {} if run_reference else volume_references(session)
+        self._cache: dict[str | None, tuple[dict[str, Any], str]] = {}
+
+    def __call__(self, scan: Scan) -> tuple[dict[str, Any], str]:
+        sha256 = self.by_volume.get(scan.volume_id, self.params.reference_sha256)
+        if sha256 not in self._cache:
+            parameters = replace(self.params, reference_sha256=sha256).as_dict()
+            self._cache[sha256] = (parameters, params_hash(parameters))
+        return self._cache[sha256]

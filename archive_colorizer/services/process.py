@@ -14,6 +14,7 @@ import signal
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
@@ -28,11 +29,16 @@ from archive_colorizer.config import (
     RENDER_MODES,
     Settings,
 )
-from archive_colorizer.services.colorize import ColorizeParams, resolve_rendering
+from archive_colorizer.services.colorize import (
+    DEFAULT_REFERENCE_PALETTE,
+    ColorizeParams,
+    resolve_rendering,
+)
 from archive_colorizer.services.enqueue import EnqueueSummary, enqueue
 from archive_colorizer.services.guard import check_store
 from archive_colorizer.services.jobs import Progress, claim_filter, progress, sweep_store
 from archive_colorizer.services.models import resolve_model
+from archive_colorizer.services.references import register_reference
 from archive_colorizer.services.runner import ColorizeRunner, ColorizeRunnerFactory
 from archive_colorizer.services.store import ensure_writable
 from archive_colorizer.services.worker import (
@@ -71,6 +77,10 @@ class ProcessOptions:
     #: worker processes print one JSON line per finished job on stdout themselves
     json_lines: bool = False
     worker_memory_mb: int = DEFAULT_WORKER_MEMORY_MB
+    #: a colour reference image for every page of the run (overrides volumes' defaults)
+    reference: Path | None = None
+    #: palette transfer strength towards the page's reference (0..1; None: the default)
+    reference_palette: float | None = None
 
 
 class RunObserver(Protocol):
@@ -129,12 +139,20 @@ def run_process(settings: Settings, options: ProcessOptions, observer: RunObserv
         chroma_size=options.chroma_size,
         paper_mask=options.paper_mask,
         render=options.render or RENDER_MODES[0],
+        reference_palette=(
+            DEFAULT_REFERENCE_PALETTE
+            if options.reference_palette is None
+            else options.reference_palette
+        ),
     )
     identity = resolve_model(options.model)
     params = resolve_rendering(params, options.render, identity)
     with open_catalog(settings.database_url) as engine:
         check_store(engine, settings.store)  # never inside a folder of masters
         ensure_writable(settings.store)  # before it is created there
+        if options.reference is not None:  # registered: workers find it by its sha256
+            image = register_reference(engine, options.reference)
+            params = replace(params, reference_sha256=image.sha256)
 
         def queue_pages(force: bool, repair: bool, limit: int | None) -> EnqueueSummary:
             return enqueue(

@@ -49,9 +49,15 @@ from archive_colorizer.imaging.memory_cap import data_in_use, is_out_of_memory, 
 from archive_colorizer.imaging.wash import WASH_DARKENING
 from archive_colorizer.provenance import EventType, Outcome, agent, derivative_provenance
 from archive_colorizer.services import store as store_layout
-from archive_colorizer.services.colorize import PIPELINE_VERSION, ColorizeParams, colorize_master
+from archive_colorizer.services.colorize import (
+    DEFAULT_REFERENCE_PALETTE,
+    PIPELINE_VERSION,
+    ColorizeParams,
+    colorize_master,
+)
 from archive_colorizer.services.colorize_file import embedded_provenance
 from archive_colorizer.services.enqueue import params_hash
+from archive_colorizer.services.references import reference_for_job
 from archive_colorizer.services.worker import WorkerContext
 
 if TYPE_CHECKING:
@@ -162,6 +168,8 @@ def params_from_job(job: ClaimedJob) -> ColorizeParams:
         paper_mask=bool(stored.get("paper_mask", False)),
         render=str(stored.get("render", "luminance")),
         wash_darkening=float(stored.get("wash_darkening", WASH_DARKENING)),
+        reference_sha256=stored.get("reference_sha256"),
+        reference_palette=float(stored.get("reference_palette", DEFAULT_REFERENCE_PALETTE)),
     )
     if params_hash(params.as_dict()) != job.params_hash:
         raise PermanentJobError(
@@ -204,6 +212,10 @@ class ColorizeRunner:
                 f"make it available again and run `archcolor retry {job.id}`"
             )
         params = params_from_job(job)
+        reference = None
+        if params.reference_sha256 is not None:  # the file must still hold those bytes
+            reference = reference_for_job(ctx.engine, params.reference_sha256)
+        references = {} if reference is None else {"reference": reference.describe()}
         started = utcnow()
         with ctx.interruptible():
             before = snapshot(master)
@@ -248,6 +260,7 @@ class ColorizeRunner:
             entity=master_facts,
             idempotency_key=job.idempotency_key,
             generation=job.generation,
+            **references,
         )
         in_use = data_in_use()
         if self.memory_limit_bytes and in_use is not None and in_use >= self.memory_limit_bytes:
@@ -267,6 +280,7 @@ class ColorizeRunner:
                     provenance=embedded,
                     ifd_offset=scan.ifd_offset,
                     pixel_limit=self.pixel_limit,
+                    reference=reference,
                 )
                 _verify_unchanged(scan, before)
         except Exception as error:
@@ -307,6 +321,7 @@ class ColorizeRunner:
                 "worker": ctx.worker_id,
                 "device": self.device or str(getattr(self.predictor, "device", "")),
                 "stage_seconds": dict(result.stage_seconds),
+                **references,
             },
             model_card=_card_summary(card),
         )
