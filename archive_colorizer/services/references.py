@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from archive_colorizer.catalog.repository import require_volume
 from archive_colorizer.catalog.schema import ColourReference, Event, Scan, ScanState, Volume
 from archive_colorizer.errors import InputError, PermanentJobError
+from archive_colorizer.imaging.hashing import sha256_file
 from archive_colorizer.imaging.reference import ReferenceImage, load_reference
 from archive_colorizer.provenance import EventType, Outcome, agent
 
@@ -180,9 +181,14 @@ def volume_references(session: Session) -> dict[int, str]:
     return {int(volume_id): str(sha256) for volume_id, sha256 in rows}
 
 
-def reference_for_job(engine: Engine, sha256: str) -> ReferenceImage:
+def reference_for_job(
+    engine: Engine, sha256: str, loaded: dict[str, ReferenceImage] | None = None
+) -> ReferenceImage:
     """The registered reference ``sha256``, loaded from its path and checked (PermanentJobError
-    naming the file when it is not registered, unreadable or no longer those bytes)."""
+    naming the file when it is not registered, unreadable or no longer those bytes).
+
+    ``loaded`` (a worker's cache, by sha256): a reference decoded before is only hashed again,
+    not decoded again, when its file is still at the same path."""
     with Session(engine) as session:
         row = session.scalars(
             select(ColourReference).where(ColourReference.sha256 == sha256)
@@ -194,8 +200,16 @@ def reference_for_job(engine: Engine, sha256: str) -> ReferenceImage:
             )
         path = Path(row.path)
     again = "`archcolor reference set VOLUME IMAGE` again (or `process --reference IMAGE`)"
-    try:
+    cached = (loaded or {}).get(sha256)
+    try:  # a file that cannot be read or hashed is refused like an unreadable one
+        if cached is not None and cached.path == path and sha256_file(path)[0] == sha256:
+            return cached
         image = load_reference(path)
+    except OSError as error:
+        raise PermanentJobError(
+            f"{path}: the colour reference (sha256 {sha256}) cannot be read "
+            f"({error.strerror or error}); make it available again and run `archcolor retry`"
+        ) from error
     except InputError as error:
         raise PermanentJobError(
             f"{error}; the colour reference (sha256 {sha256}) must be readable: make it "
@@ -206,4 +220,6 @@ def reference_for_job(engine: Engine, sha256: str) -> ReferenceImage:
             f"{path}: the colour reference changed: its sha256 is now {image.sha256}, the job "
             f"was queued with {sha256}; run {again}, then `archcolor process --pending`"
         )
+    if loaded is not None:
+        loaded[sha256] = image
     return image

@@ -61,6 +61,7 @@ from archive_colorizer.services.references import reference_for_job
 from archive_colorizer.services.worker import WorkerContext
 
 if TYPE_CHECKING:
+    from archive_colorizer.imaging.reference import ReferenceImage
     from archive_colorizer.inference.inferer import NetworkPredictor
 
 
@@ -197,6 +198,8 @@ class ColorizeRunner:
         self.pixel_limit = pixel_limit
         #: RLIMIT_DATA cap while a page is colorized (None: no cap)
         self.memory_limit_bytes = memory_limit_bytes
+        #: colour references decoded so far, by sha256 (re-hashed, not re-decoded, per job)
+        self.references: dict[str, ReferenceImage] = {}
 
     def __call__(self, job: ClaimedJob, ctx: WorkerContext) -> DerivativeResult:
         if job.weights_sha256 != self.predictor.weights_sha256:
@@ -214,7 +217,7 @@ class ColorizeRunner:
         params = params_from_job(job)
         reference = None
         if params.reference_sha256 is not None:  # the file must still hold those bytes
-            reference = reference_for_job(ctx.engine, params.reference_sha256)
+            reference = reference_for_job(ctx.engine, params.reference_sha256, self.references)
         references = {} if reference is None else {"reference": reference.describe()}
         started = utcnow()
         with ctx.interruptible():

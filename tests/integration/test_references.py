@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 from archive_colorizer.catalog.queue import ClaimFilter
 from archive_colorizer.catalog.schema import Derivative, Event, Job, JobState, Scan, Volume
 from archive_colorizer.config import Settings
-from archive_colorizer.errors import InputError
+from archive_colorizer.errors import InputError, PermanentJobError
 from archive_colorizer.imaging.hashing import sha256_file
 from archive_colorizer.imaging.metadata import parse_xmp
+from archive_colorizer.imaging.reference import ReferenceImage
 from archive_colorizer.imaging.synthetic import write_synthetic_page
 from archive_colorizer.provenance import EventType
 from archive_colorizer.services import enqueue as queueing
@@ -30,6 +31,7 @@ from archive_colorizer.services.ingest import ingest
 from archive_colorizer.services.references import (
     clear_volume_reference,
     list_references,
+    reference_for_job,
     register_reference,
     set_volume_reference,
 )
@@ -164,6 +166,23 @@ def test_a_changed_reference_file_fails_its_jobs_naming_the_file(
         assert error is not None and "\n" not in error
         assert f"{image}: the colour reference changed" in error
         assert "`archcolor reference set VOLUME IMAGE` again" in error
+
+
+def test_a_worker_checks_a_cached_reference_against_its_file_before_every_page(
+    engine: Engine, catalog: Settings, tmp_path: Path
+) -> None:
+    image = register_reference(engine, _reference(tmp_path / "ref.png"))
+    loaded: dict[str, ReferenceImage] = {}
+    first = reference_for_job(engine, image.sha256, loaded)
+    assert reference_for_job(engine, image.sha256, loaded) is first  # hashed, not decoded
+    _reference(tmp_path / "ref.png", (110, 130, 225))
+    with pytest.raises(PermanentJobError, match=r"ref\.png: the colour reference changed"):
+        reference_for_job(engine, image.sha256, loaded)
+    (tmp_path / "ref.png").unlink()
+    with pytest.raises(PermanentJobError, match=r"ref\.png: the colour reference .* cannot be"):
+        reference_for_job(engine, image.sha256, loaded)
+    with pytest.raises(PermanentJobError, match="is not registered"):
+        reference_for_job(engine, "0" * 64)
 
 
 def test_an_unusable_reference_changes_nothing(
