@@ -39,7 +39,7 @@ def test_the_readme_shows_every_command() -> None:
     documented = {
         "ingest", "status", "scans", "show", "verify", "demo-volume", "colorize", "models",
         "process", "jobs", "retry", "worker health", "export", "report", "simulate", "train",
-        "evaluate", "c2pa test-cert", "hints import", "hints list",
+        "evaluate", "c2pa test-cert", "hints import", "hints list", "reference set",
     }  # fmt: skip
     assert documented <= shown, f"commands without a README example: {documented - shown}"
 
