@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -58,6 +58,9 @@ from archive_colorizer.imaging.resample import area_reduce, gaussian_lowpass
 from archive_colorizer.imaging.tiff_read import MasterPage, open_master
 from archive_colorizer.imaging.tiff_write import COMPRESSIONS, write_tiled_tiff
 from archive_colorizer.imaging.wash import RENDER_MODES, WASH_DARKENING, render_wash_codes
+
+if TYPE_CHECKING:
+    from archive_colorizer.services.hints import PageHintSet
 
 __all__ = [
     "DEFAULT_CHROMA_SIZE",
@@ -143,6 +146,9 @@ class ColorizeParams:
     reference_sha256: str | None = None
     #: with a reference: palette transfer strength, 0 (global prior only) .. 1
     reference_palette: float = DEFAULT_REFERENCE_PALETTE
+    #: sha256 of the page's colour hint set (``services.hints``: the canonical hints) that the
+    #: network takes as extra inputs (a model with hint inputs only); None: no hints
+    hints_sha256: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.chroma_size, int) or self.chroma_size < 0:
@@ -164,13 +170,15 @@ class ColorizeParams:
             raise ConfigurationError(
                 f"wash darkening must be a number >= 0, not {self.wash_darkening!r}"
             )
-        digest = self.reference_sha256
-        if digest is not None and (
-            len(digest) != 64 or digest.strip("0123456789abcdef") or digest != digest.lower()
-        ):
+        if not _is_sha256(self.reference_sha256):
             raise ConfigurationError(
                 f"a colour reference is named by the lower-case hex sha256 of its file, "
-                f"not {digest!r}"
+                f"not {self.reference_sha256!r}"
+            )
+        if not _is_sha256(self.hints_sha256):
+            raise ConfigurationError(
+                f"a hint set is named by the lower-case hex sha256 of its canonical hints, "
+                f"not {self.hints_sha256!r}"
             )
         if not 0.0 <= self.reference_palette <= 1.0:  # also refuses NaN
             raise ConfigurationError(
@@ -198,7 +206,19 @@ class ColorizeParams:
                 if self.reference_sha256 is not None
                 else {}
             ),
+            # only with hints: pages without hints keep their keys
+            **({"hints_sha256": self.hints_sha256} if self.hints_sha256 is not None else {}),
         }
+
+
+def _is_sha256(digest: str | None) -> bool:
+    """None, or 64 lower-case hex digits."""
+    return digest is None or (
+        isinstance(digest, str)
+        and len(digest) == 64
+        and not digest.strip("0123456789abcdef")
+        and digest == digest.lower()
+    )
 
 
 def resolve_render(requested: str | None, card: Any = None) -> str:
@@ -400,6 +420,7 @@ def colorize_master(
     pixel_limit: int = DEFAULT_PIXEL_LIMIT,
     workers: int | None = None,
     reference: ReferenceImage | None = None,
+    hints: PageHintSet | None = None,
 ) -> ColorizeResult:
     """Colorize page ``page_index`` of ``master`` into ``output`` (same width, height, resolution).
 
@@ -424,12 +445,17 @@ def colorize_master(
     global prior, and with ``params.reference_palette`` > 0 the predicted a*, b* move towards its
     palette (weighted by the plate strength, so margins do not move) before the page mask.
 
+    ``hints`` (the hint set ``params.hints_sha256`` names): rasterised at the working size from
+    the page's displayed coordinates (:meth:`~archive_colorizer.services.hints.PageHintSet.maps`)
+    and given to the network as its hint inputs; a model without them raises InferenceError.
+
     The master is only ever opened read-only. Raises MasterError subclasses for unreadable
     masters, InferenceError when the predictor fails, OutputError when writing fails; in every
     failure case no (partial) output file is left behind.
     """
     master, output = Path(master), Path(output)
     _check_reference(params, reference)
+    _check_hints(params, hints)
     if "source_sha256" not in provenance:
         raise ValueError("provenance must contain 'source_sha256' (the master's sha256)")
     if output.exists() and master.exists() and os.path.samefile(output, master):
@@ -453,7 +479,13 @@ def colorize_master(
             page, params.chroma_size, params.lowpass, rows=OUTPUT_TILE, timings=timings
         )
         started = time.perf_counter()
-        ab = _checked_chroma(_predict(predictor, lightness, reference), lightness.shape, master)
+        maps = None
+        if hints is not None:
+            work_h, work_w = lightness.shape
+            maps = hints.maps((page.width, page.height), (work_w, work_h)).stacked()
+        ab = _checked_chroma(
+            _predict(predictor, lightness, reference, maps), lightness.shape, master
+        )
         strength = None
         if reference is not None and params.reference_palette > 0:
             strength = plate_strength(lightness)
@@ -532,22 +564,52 @@ def _check_reference(params: ColorizeParams, reference: ReferenceImage | None) -
         )
 
 
+def _check_hints(params: ColorizeParams, hints: PageHintSet | None) -> None:
+    """The hint set given is the one the parameters name (ConfigurationError otherwise)."""
+    named = params.hints_sha256
+    if hints is None and named is None:
+        return
+    if hints is None:
+        raise ConfigurationError(
+            f"the parameters name the colour hint set with sha256 {named}, but none was given"
+        )
+    if hints.sha256 != named:
+        raise ConfigurationError(
+            f"the colour hints given have sha256 {hints.sha256}, the parameters name {named}; "
+            "give the hint set the parameters name"
+        )
+
+
 def _predict(
     predictor: ChromaPredictor,
     lightness: npt.NDArray[np.float32],
     reference: ReferenceImage | None,
+    hints: npt.NDArray[np.float32] | None = None,
 ) -> Any:
-    """The predictor's a*, b*; with a reference its L* gives the global prior."""
+    """The predictor's a*, b*; with a reference its L* gives the global prior; ``hints``
+    (``(3, h, w)`` hint maps) go to the network's hint inputs."""
     image = np.ascontiguousarray(lightness, dtype=np.float32)
-    if reference is None:
+    if reference is None and hints is None:
         return predictor.predict_ab(image)
-    referenced: Any = predictor  # NetworkPredictor.predict_ab takes ``reference=``
-    if "reference" not in inspect.signature(referenced.predict_ab).parameters:
-        raise ConfigurationError(
-            f"the model {getattr(predictor, 'model_name', '') or '?'} takes no colour "
-            "reference; leave --reference out or use a network model"
-        )
-    return referenced.predict_ab(image, reference=reference.lightness)
+    guided: Any = predictor  # NetworkPredictor.predict_ab takes ``reference=`` and ``hints=``
+    accepted = inspect.signature(guided.predict_ab).parameters
+    name = getattr(predictor, "model_name", "") or "?"
+    extra: dict[str, Any] = {}
+    if reference is not None:
+        if "reference" not in accepted:
+            raise ConfigurationError(
+                f"the model {name} takes no colour reference; leave --reference out or use a "
+                "network model"
+            )
+        extra["reference"] = reference.lightness
+    if hints is not None:
+        if "hints" not in accepted:
+            raise ConfigurationError(
+                f"the model {name} takes no colour hints; leave the hints out or use a model "
+                "trained with hints (`archcolor train --hints`)"
+            )
+        extra["hints"] = hints
+    return guided.predict_ab(image, **extra)
 
 
 def _optional_text(value: Any) -> str | None:

@@ -12,6 +12,11 @@ For each current ingested scan (optionally of one volume), a
    (``params.reference_sha256``, `process --reference`) or else its volume's default
    (`archcolor reference set`), so setting, changing or clearing a volume's reference changes
    exactly its pages' keys.
+   For a model whose card has ``hint_inputs``, a page's parameters also name its current
+   colour hint set (``hints_sha256``, :mod:`~archive_colorizer.services.hints`), so importing
+   changed hints re-queues exactly those pages and clearing them brings the old keys back. A
+   model without hint inputs colours such pages without their hints (they are not part of the
+   key); the summary counts them (``hints_unusable``) so that the run can say so.
    ``force`` re-runs done jobs (a new generation: new derivative file and row, the old ones
    kept as history); ``repair`` re-runs only done jobs whose current derivative file is
    missing or no longer matches its sha256.
@@ -45,6 +50,7 @@ from archive_colorizer.imaging.hashing import sha256_file
 from archive_colorizer.provenance import EventType, Outcome, agent
 from archive_colorizer.services import store as store_layout
 from archive_colorizer.services.colorize import PIPELINE_VERSION, ColorizeParams
+from archive_colorizer.services.hints import current_hint_sha256s
 from archive_colorizer.services.models import ModelIdentity
 from archive_colorizer.services.references import volume_references
 
@@ -101,6 +107,8 @@ class EnqueueSummary:
     already_done: int = 0
     in_queue: int = 0  # pending, running or failed already
     dead: int = 0  # dead jobs left alone (see `archcolor retry`)
+    #: selected pages with colour hints that the model cannot use (it has no hint inputs)
+    hints_unusable: int = 0
     problems: list[str] = field(default_factory=list)
 
 
@@ -150,7 +158,10 @@ def enqueue(
             query = query.where(Scan.volume_id == require_volume(session, volume).id)
         scans = session.scalars(query).all()
         summary.scans = len(scans)
-        page_params = _PageParams(session, params)
+        page_params = _PageParams(session, params, model.hint_inputs)
+        if not model.hint_inputs:
+            hinted = current_hint_sha256s(session)
+            summary.hints_unusable = sum(1 for scan in scans if scan.id in hinted)
         keyed: dict[str, Scan] = {}
         legacy: dict[str, str] = {}  # key → the key an older archcolor gave the same page
         for scan in scans:
@@ -244,17 +255,21 @@ def enqueue(
 
 class _PageParams:
     """A scan's job parameters and their hash: ``params`` with the run's colour reference, else
-    its volume's default one (none: ``params`` unchanged)."""
+    its volume's default one (none: ``params`` unchanged), and, for a model with hint inputs,
+    the scan's current hint set."""
 
-    def __init__(self, session: Session, params: ColorizeParams) -> None:
+    def __init__(self, session: Session, params: ColorizeParams, hint_inputs: bool = False) -> None:
         self.params = params
         run_reference = params.reference_sha256 is not None
         self.by_volume = {} if run_reference else volume_references(session)
-        self._cache: dict[str | None, tuple[dict[str, Any], str]] = {}
+        self.hints = current_hint_sha256s(session) if hint_inputs else {}
+        self._cache: dict[tuple[str | None, str | None], tuple[dict[str, Any], str]] = {}
 
     def __call__(self, scan: Scan) -> tuple[dict[str, Any], str]:
         sha256 = self.by_volume.get(scan.volume_id, self.params.reference_sha256)
-        if sha256 not in self._cache:
-            parameters = replace(self.params, reference_sha256=sha256).as_dict()
-            self._cache[sha256] = (parameters, params_hash(parameters))
-        return self._cache[sha256]
+        hints = self.hints.get(scan.id, self.params.hints_sha256)
+        if (sha256, hints) not in self._cache:
+            page = replace(self.params, reference_sha256=sha256, hints_sha256=hints)
+            parameters = page.as_dict()
+            self._cache[sha256, hints] = (parameters, params_hash(parameters))
+        return self._cache[sha256, hints]

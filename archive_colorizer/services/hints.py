@@ -43,6 +43,7 @@ from archive_colorizer.errors import (
     HintsError,
     NotFoundError,
     PathNotFoundError,
+    PermanentJobError,
 )
 from archive_colorizer.imaging.color import srgb_codes_to_lab
 from archive_colorizer.imaging.hints import Hint, HintMaps, rasterise_hints
@@ -53,14 +54,18 @@ __all__ = [
     "ClearSummary",
     "HintSetInfo",
     "ImportSummary",
+    "PageHintSet",
     "PageHints",
     "ParsedHints",
     "canonical_sha256",
     "clear_hints",
+    "current_hint_sha256s",
     "current_hints",
     "displayed_size",
     "export_hints",
     "hint_maps",
+    "hints_for_job",
+    "hints_for_master",
     "import_hints",
     "list_hints",
     "parse_hints",
@@ -401,14 +406,18 @@ def _resolve(session: Session, name: str, parsed: ParsedHints, page: PageHints) 
 
 
 def _check_inside(name: str, page: PageHints, scan: Scan) -> None:
-    width, height = displayed_size(scan)
+    _check_points(name, page, f"{scan.path} page {scan.page_index}", displayed_size(scan))
+
+
+def _check_points(name: str, page: PageHints, label: str, size: tuple[int, int]) -> None:
+    width, height = size
     for index, hint in enumerate(page.hints):
         points = [hint["point"]] if "point" in hint else hint["stroke"]
         for x, y in points:
             if not (0 <= x <= width - 1 and 0 <= y <= height - 1):
                 raise _fail(
                     name, f"{page.where}.hints[{index}]",
-                    f"point ({x}, {y}) is outside {scan.path} page {scan.page_index}, which is "
+                    f"point ({x}, {y}) is outside {label}, which is "
                     f"{width}x{height} px as displayed (x in 0..{width - 1}, y in "
                     f"0..{height - 1}, after its Orientation)",
                 )  # fmt: skip
@@ -419,6 +428,122 @@ def current_hints(session: Session, scan_id: int) -> HintSet | None:
     return session.scalars(
         select(HintSet).where(HintSet.scan_id == scan_id, HintSet.is_current.is_(True))
     ).one_or_none()
+
+
+def current_hint_sha256s(session: Session, scan_ids: Sequence[int] | None = None) -> dict[int, str]:
+    """``{scan id: sha256 of its current hint set}`` (of ``scan_ids``, or of every scan)."""
+    query = select(HintSet.scan_id, HintSet.sha256).where(HintSet.is_current.is_(True))
+    if scan_ids is None:
+        return {int(scan_id): str(digest) for scan_id, digest in session.execute(query)}
+    result: dict[int, str] = {}
+    ids = list(scan_ids)
+    for start in range(0, len(ids), 500):
+        chunk = query.where(HintSet.scan_id.in_(ids[start : start + 500]))
+        result.update({int(scan_id): str(digest) for scan_id, digest in session.execute(chunk)})
+    return result
+
+
+@dataclass(frozen=True)
+class PageHintSet:
+    """One page's hints as the colorize pipeline takes them: the canonical hints, their sha256
+    (what the job's parameters name) and where they came from."""
+
+    hints: tuple[dict[str, Any], ...]
+    sha256: str
+    author: str | None = None
+    source: str | None = None
+    #: the catalog's hint set row (None: from a file, `archcolor colorize --hints`)
+    set_id: int | None = None
+
+    @property
+    def count(self) -> int:
+        return len(self.hints)
+
+    def maps(self, page_size: tuple[int, int], working: tuple[int, int]) -> HintMaps:
+        """The hints rasterised at ``working`` ``(w, h)`` for a page displayed ``page_size``."""
+        return rasterise_hints(raster_hints(self.hints), page_size, working)
+
+    def describe(self) -> dict[str, Any]:
+        """What provenance records of them: sha256, count, author, source (file), set id."""
+        facts: dict[str, Any] = {"sha256": self.sha256, "count": self.count}
+        if self.author is not None:
+            facts["author"] = self.author
+        if self.source is not None:
+            facts["source"] = self.source
+        if self.set_id is not None:
+            facts["set_id"] = self.set_id
+        return facts
+
+    @classmethod
+    def of(cls, row: HintSet) -> PageHintSet:
+        return cls(
+            hints=tuple(row.hints),
+            sha256=row.sha256,
+            author=row.author,
+            source=row.source,
+            set_id=row.id,
+        )
+
+
+def hints_for_job(engine: Engine, scan_id: int, sha256: str) -> PageHintSet:
+    """The hint set of scan ``scan_id`` whose sha256 a job names: the current one, else the
+    latest earlier set with that sha256 (PermanentJobError when the catalog has none)."""
+    with Session(engine) as session:
+        row = session.scalars(
+            select(HintSet)
+            .where(HintSet.scan_id == scan_id, HintSet.sha256 == sha256)
+            .order_by(HintSet.is_current.desc(), HintSet.id.desc())
+            .limit(1)
+        ).one_or_none()
+        if row is None:
+            raise PermanentJobError(
+                f"scan {scan_id}: the catalog holds no hint set with sha256 {sha256} that the "
+                "job names; run `archcolor process --pending` to queue the page with its "
+                "current hints (`archcolor hints list --scan " + str(scan_id) + "`)"
+            )
+        hint_set = PageHintSet.of(row)
+    if canonical_sha256(hint_set.hints) != sha256:
+        raise PermanentJobError(
+            f"scan {scan_id}: the hint set {hint_set.set_id} stored with sha256 {sha256} now "
+            "hashes differently (the catalog row was edited); import the hints again"
+        )
+    return hint_set
+
+
+def hints_for_master(
+    path: Path, master_name: str, page_index: int, size: tuple[int, int]
+) -> PageHintSet:
+    """The hints a hints file (docs/hints.md) gives for page ``page_index`` of a master named
+    ``master_name`` displayed ``size`` ``(w, h)``, outside the catalog (`colorize --hints`):
+    its one page whose ``file`` has that name and whose ``page`` is ``page_index``, checked
+    like an import (HintsError, one line)."""
+    parsed = _read(path)
+    name = path.name
+    matches = [
+        page
+        for page in parsed.pages
+        if page.file is not None
+        and page.file.rsplit("/", 1)[-1] == master_name
+        and page.page == page_index
+    ]
+    if not matches:
+        raise HintsError(
+            f"{name}: no page for {master_name} page {page_index}: give a page with "
+            f'"file": "{master_name}" and "page": {page_index} (see docs/hints.md)'
+        )
+    if len(matches) > 1:
+        raise _fail(
+            name, matches[1].where, f"{master_name} page {page_index} is already given at "
+            f"{matches[0].where}; give each page once"
+        )  # fmt: skip
+    page = matches[0]
+    _check_points(name, page, f"{master_name} page {page_index}", size)
+    return PageHintSet(
+        hints=tuple(page.hints),
+        sha256=page.sha256,
+        author=page.author or parsed.author,
+        source=name,
+    )
 
 
 @dataclass

@@ -23,6 +23,8 @@ class ModelIdentity:
     render: str | None = None
     #: the wash darkening its card names (None: the built-in value)
     wash_darkening: float | None = None
+    #: whether its network takes colour hints (card config ``hint_inputs``)
+    hint_inputs: bool = False
 
 
 def resolve_model(name: str | None) -> ModelIdentity:
@@ -35,6 +37,7 @@ def resolve_model(name: str | None) -> ModelIdentity:
         weights_sha256=model.card.weights_sha256,
         render=model.card.render,
         wash_darkening=model.card.wash_darkening,
+        hint_inputs=bool(model.card.config.get("hint_inputs", False)),
     )
 
 

@@ -13,6 +13,11 @@ registered by the worker loop (:mod:`archive_colorizer.services.worker`).
    dead) and nothing is published or registered, so a derivative's recorded source sha256 is
    always the sha256 of the bytes it was made from.
 
+A job whose parameters name a colour hint set (``hints_sha256``) is colorized with that set
+(the scan's current one or, if the hints changed since it was queued, the earlier one with that
+sha256; PermanentJobError when the catalog holds neither); its provenance and XMP name the hint
+count and the set's sha256 (``hints``).
+
 The model is loaded once per worker process (:class:`ColorizeRunnerFactory`).
 """
 
@@ -57,6 +62,7 @@ from archive_colorizer.services.colorize import (
 )
 from archive_colorizer.services.colorize_file import embedded_provenance
 from archive_colorizer.services.enqueue import params_hash
+from archive_colorizer.services.hints import hints_for_job
 from archive_colorizer.services.references import reference_for_job
 from archive_colorizer.services.worker import WorkerContext
 
@@ -171,6 +177,7 @@ def params_from_job(job: ClaimedJob) -> ColorizeParams:
         wash_darkening=float(stored.get("wash_darkening", WASH_DARKENING)),
         reference_sha256=stored.get("reference_sha256"),
         reference_palette=float(stored.get("reference_palette", DEFAULT_REFERENCE_PALETTE)),
+        hints_sha256=stored.get("hints_sha256"),
     )
     if params_hash(params.as_dict()) != job.params_hash:
         raise PermanentJobError(
@@ -219,6 +226,10 @@ class ColorizeRunner:
         if params.reference_sha256 is not None:  # the file must still hold those bytes
             reference = reference_for_job(ctx.engine, params.reference_sha256, self.references)
         references = {} if reference is None else {"reference": reference.describe()}
+        hints = None
+        if params.hints_sha256 is not None:  # the set the key names, current or history
+            hints = hints_for_job(ctx.engine, scan.id, params.hints_sha256)
+            references["hints"] = hints.describe()
         started = utcnow()
         with ctx.interruptible():
             before = snapshot(master)
@@ -284,6 +295,7 @@ class ColorizeRunner:
                     ifd_offset=scan.ifd_offset,
                     pixel_limit=self.pixel_limit,
                     reference=reference,
+                    hints=hints,
                 )
                 _verify_unchanged(scan, before)
         except Exception as error:
