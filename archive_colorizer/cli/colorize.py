@@ -43,6 +43,12 @@ painting) gives the network's global prior from that image instead of the page (
 default 0) also moves the page's colour towards the reference's palette. The reference's sha256
 and file name are recorded in the derivative's XMP.
 
+--hints FILE (a hints file, docs/hints.md) gives the page's colour hints to a model trained with
+hints (`archcolor train --hints`): the file's page whose "file" has the master's file name and
+whose "page" is --page. They are checked like `archcolor hints import` (a point outside the page,
+a malformed colour: one line, nothing written), and their count and sha256 are recorded in the
+derivative's XMP and the --json summary.
+
 Same master, model and options give the same pixels. The derivative's DateTime (TIFF tag and
 xmp:CreateDate) is the current time, or {ENV_SOURCE_DATE_EPOCH} (Unix seconds) when that is set, so
 that two runs are byte-identical.
@@ -175,6 +181,16 @@ def register(app: typer.Typer) -> None:
                 show_default=False,
             ),
         ] = None,
+        hints: Annotated[
+            Path | None,
+            typer.Option(
+                "--hints",
+                metavar="FILE",
+                help="Colour hints file (docs/hints.md) with a page for this master (by file "
+                "name and --page); needs a model trained with hints.",
+                show_default=False,
+            ),
+        ] = None,
         overwrite: Annotated[
             bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")
         ] = False,
@@ -197,6 +213,7 @@ def register(app: typer.Typer) -> None:
             on_warning=_warn,
             reference=reference,
             reference_palette=reference_palette,
+            hints=hints,
         )
         if json_out:
             emit_json(summary)

@@ -30,6 +30,7 @@ from archive_colorizer.services.guard import check_output_path_if_catalogued
 
 if TYPE_CHECKING:
     from archive_colorizer.imaging.reference import ReferenceImage
+    from archive_colorizer.services.hints import PageHintSet
 
 __all__ = ["TIFF_SUFFIXES", "colorize_file", "embedded_provenance"]
 
@@ -144,10 +145,12 @@ def colorize_file(
     on_warning: Any = None,
     reference: Path | None = None,
     reference_palette: float | None = None,
+    hints: Path | None = None,
 ) -> dict[str, Any]:
     """Colorize page ``page`` of ``source`` into ``output``; the summary `--json` prints
     (input, output, page, width, height, bits, bytes, sha256, seconds, …; ``reference``: its
-    sha256 and file name when one was given)."""
+    sha256 and file name when one was given; ``hints``: their sha256 and count, when a hints
+    file was given)."""
     from archive_colorizer.imaging.reference import load_reference
     from archive_colorizer.inference.registry import load_predictor
 
@@ -170,9 +173,18 @@ def colorize_file(
     colour_reference = load_reference(reference) if reference is not None else None
     if colour_reference is not None:
         options["reference_sha256"] = colour_reference.sha256
+    page_hints = _hints_of(hints, source, page, facts)
+    if page_hints is not None:
+        options["hints_sha256"] = page_hints.sha256
     params = ColorizeParams(**{k: v for k, v in options.items() if v is not None})
     predictor = load_predictor(model, device=device, tile_size=tile_size)
     params = resolve_rendering(params, render, getattr(predictor, "card", None))
+    config = getattr(getattr(predictor, "card", None), "config", None) or {}
+    if page_hints is not None and not config.get("hint_inputs"):
+        raise ConfigurationError(
+            f"model {predictor.model_name} takes no colour hints; leave --hints out or use a "
+            "model trained with hints (`archcolor train --hints`)"
+        )
     before = snapshot(source)
     source_sha256 = before.sha256
     provenance = embedded_provenance(
@@ -183,6 +195,7 @@ def colorize_file(
         parameters={**params.as_dict(), **predictor.describe()},
         when=_creation_time(),
         **_reference_facts(colour_reference),
+        **_hint_facts(page_hints),
     )
     started = time.perf_counter()
     staging = output.with_name(f".{output.name}.{os.getpid()}.colorizing")
@@ -197,6 +210,7 @@ def colorize_file(
             ifd_offset=facts.ifd_offset,
             pixel_limit=settings.pixel_limit,
             reference=colour_reference,
+            hints=page_hints,
         )
         _verify_source_unchanged(before, output)  # before OUTPUT is replaced
         os.replace(staging, output)
@@ -221,8 +235,25 @@ def colorize_file(
         "device": str(predictor.device),
         "parameters": provenance["parameters"],
         **_reference_facts(colour_reference),
+        **_hint_facts(page_hints),
     }
     return summary
+
+
+def _hints_of(path: Path | None, source: Path, page: int, facts: PageFacts) -> PageHintSet | None:
+    """The hints file's hints for this page, checked against its displayed size."""
+    if path is None:
+        return None
+    from archive_colorizer.services.hints import hints_for_master
+
+    swapped = facts.orientation >= 5
+    size = (facts.height, facts.width) if swapped else (facts.width, facts.height)
+    return hints_for_master(path, source.name, page, size)
+
+
+def _hint_facts(hints: PageHintSet | None) -> dict[str, Any]:
+    """``{"hints": {sha256, count, …}}`` for provenance and summaries, or nothing."""
+    return {} if hints is None else {"hints": hints.describe()}
 
 
 def _reference_facts(reference: ReferenceImage | None) -> dict[str, Any]:

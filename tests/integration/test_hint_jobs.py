@@ -28,33 +28,14 @@ from archive_colorizer.services.colorize import ColorizeParams
 from archive_colorizer.services.hints import clear_hints, import_hints
 from archive_colorizer.services.ingest import ingest
 from archive_colorizer.services.worker import WorkerConfig, WorkerSummary, run_worker
+from tests import factories
 
 PARAMS = ColorizeParams(chroma_size=48)
-HINTED = "iizuka-effl0.hinted"
-
-
-def write_hint_model(models: Path) -> str:
-    """An untrained iizuka-effl0 with hint inputs whose hint weights are not zero."""
-    import torch
-
-    from archive_colorizer.inference.networks import build_network
-    from archive_colorizer.inference.networks.iizuka_effl0 import IizukaEffL0
-    from archive_colorizer.inference.training import TrainConfig, write_model_files
-
-    torch.manual_seed(0)
-    network = build_network("iizuka-effl0", ab_grid=8, hint_inputs=True)
-    assert isinstance(network, IizukaEffL0)
-    with torch.no_grad():
-        for conv in network.hint_convs():
-            conv.weight[:, -3:].normal_(0.0, 2.0)
-    out = models / HINTED
-    write_model_files(network, TrainConfig(train_items=[], val_items=[], out=out), [], 0, 0.0)
-    return out.name
 
 
 @pytest.fixture
 def hint_model(fixture_model_default: Path) -> str:
-    return write_hint_model(fixture_model_default)
+    return factories.write_hint_model(fixture_model_default)
 
 
 @pytest.fixture
