@@ -20,6 +20,11 @@ their reasons and dead jobs with their errors (sections shown only when not empt
 made by streaming the files (bounded memory) and area-reducing them; a file that cannot be read
 gets a note instead of a picture. Every picture has an ``alt`` naming the volume, page, file and
 what it shows ("master", "colorized by MODEL (RENDER)").
+
+A page with a current colour hint set shows its hints drawn over the master's thumbnail (an SVG
+layer in the master's displayed pixel coordinates: dots and strokes in their colour, ringed in
+white), with its count and sha256 in the page's facts; a volume with a default colour reference
+is listed under "Colour references" (file name and sha256).
 """
 
 from __future__ import annotations
@@ -37,15 +42,25 @@ from sqlalchemy.orm import Session
 
 from archive_colorizer import __version__
 from archive_colorizer.catalog.repository import require_volume
-from archive_colorizer.catalog.schema import Derivative, Job, JobState, Scan, ScanState, Volume
+from archive_colorizer.catalog.schema import (
+    ColourReference,
+    Derivative,
+    HintSet,
+    Job,
+    JobState,
+    Scan,
+    ScanState,
+    Volume,
+)
 from archive_colorizer.config import DEFAULT_THUMBNAIL
 from archive_colorizer.errors import ArchcolorError, OutputError
 from archive_colorizer.imaging.access_copy import WEB_LONG_SIDE, output_bands, to_uint8
 from archive_colorizer.imaging.atomic import write_bytes_atomically
-from archive_colorizer.imaging.color import srgb_codes_to_lab
+from archive_colorizer.imaging.color import lab_to_srgb, srgb_codes_to_lab
 from archive_colorizer.imaging.rgb_read import open_rgb
 from archive_colorizer.imaging.row_reducer import RowAreaReducer, reduced_size
 from archive_colorizer.imaging.tiff_read import open_master
+from archive_colorizer.services.hints import displayed_size
 from archive_colorizer.services.store import inside_store
 
 __all__ = [
@@ -71,6 +86,7 @@ class _Page:
     volume: str
     derivative: Derivative | None
     job: Job | None
+    hints: HintSet | None = None
 
 
 def _jpeg(pixels: npt.NDArray[np.uint8]) -> bytes:
@@ -183,6 +199,8 @@ table.counts td,table.counts th{padding:.2rem .8rem;text-align:left}
  background:#fff;border:1px solid #ddd;border-radius:6px;padding:1rem;margin:1rem 0}
 .page figure{margin:0}
 .page img{max-width:100%;height:auto;border:1px solid #ccc;display:block}
+.hinted{position:relative;display:inline-block;max-width:100%}
+.hinted svg{position:absolute;inset:0;width:100%;height:100%;pointer-events:none}
 .page h3,.page>dl,.page>.missing{grid-column:1/-1;margin:0;font-size:1rem}
 .page>dl{columns:2 24rem;font-size:.85rem} .page>dl dd{break-before:avoid}
 .missing{color:#a33;font-style:italic}
@@ -214,6 +232,9 @@ def _provenance(page: _Page, share: float | None = None) -> str:
         "made": f"{activity.get('startedAtTime', '?')} → {activity.get('endedAtTime', '?')}",
         "worker / device": f"{activity.get('worker', '?')} / {activity.get('device', '?')}",
     }
+    used = activity.get("hints")
+    if isinstance(used, dict):
+        facts["colour hints used"] = f"{used.get('count', '?')} (set sha256 {used.get('sha256')})"
     items = "".join(
         f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in facts.items()
     )
@@ -273,8 +294,15 @@ def write_report(
         rows = session.execute(scans_query).all()
         ids = [scan.id for scan, _name in rows]
         current: dict[int, tuple[Derivative, Job]] = {}
+        hint_sets: dict[int, HintSet] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
+            hint_sets.update(
+                (row.scan_id, row)
+                for row in session.scalars(
+                    select(HintSet).where(HintSet.is_current.is_(True), HintSet.scan_id.in_(chunk))
+                )
+            )
             for derivative, job in session.execute(
                 select(Derivative, Job)
                 .join(Job, Derivative.job_id == Job.id)
@@ -282,11 +310,15 @@ def write_report(
                 .order_by(Derivative.id)
             ):
                 current[derivative.scan_id] = (derivative, job)
-        pages = [
-            _Page(scan, name, *(current.get(scan.id) or (None, None)))
-            for scan, name in rows
-            if scan.state == ScanState.INGESTED
-        ]
+        pages = []
+        for scan, name in rows:
+            if scan.state == ScanState.INGESTED:
+                pair = current.get(scan.id)
+                page = _Page(scan, name, None, None, hint_sets.get(scan.id))
+                if pair is not None:
+                    page.derivative, page.job = pair
+                pages.append(page)
+        references = _references_html(session, volume_id)
         rejected = [(scan, name) for scan, name in rows if scan.state == ScanState.REJECTED]
         dead_query = (
             select(Job, Scan, Volume.name)
@@ -335,6 +367,8 @@ def write_report(
         "<h2>Pages</h2>",
         f'<section id="pages">{"".join(body) or "<p>No ingested pages.</p>"}</section>',
     ]
+    if references:
+        sections.append(references)
     if rejected_rows:
         sections.append(
             '<h2>Rejected files</h2><table class="list" id="rejected"><tr><th>volume</th>'
@@ -377,6 +411,69 @@ _COUNT_LABELS = {
 }
 
 
+def _references_html(session: Session, volume_id: int | None) -> str:
+    """The "Colour references" section: each (selected) volume's default reference, or ""."""
+    query = (
+        select(Volume.name, ColourReference.file_name, ColourReference.sha256)
+        .join(ColourReference, Volume.reference_id == ColourReference.id)
+        .order_by(Volume.name)
+    )
+    if volume_id is not None:
+        query = query.where(Volume.id == volume_id)
+    rows = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{html.escape(file_name)}</td>"
+        f'<td><code title="{html.escape(sha256)}">{html.escape(sha256[:16])}…</code></td></tr>'
+        for name, file_name, sha256 in session.execute(query)
+    )
+    if not rows:
+        return ""
+    return (
+        '<h2>Colour references</h2><table class="list" id="references"><tr><th>volume</th>'
+        f"<th>reference</th><th>sha256</th></tr>{rows}</table>"
+    )
+
+
+def _hex(hint: dict[str, Any]) -> str:
+    """A canonical hint's colour as sRGB ``#rrggbb``."""
+    if "color" in hint:
+        return str(hint["color"])
+    lightness, a, b = (float(v) for v in hint["lab"])
+    rgb = lab_to_srgb([lightness], [a], [b])[0]
+    return "#" + "".join(f"{round(float(v) * 255):02x}" for v in rgb)
+
+
+def _hints_svg(scan: Scan, hint_set: HintSet) -> str:
+    """The hint set drawn as an SVG layer in the master's displayed pixel coordinates: dots and
+    strokes in their colour, ringed in white, at least 1/100 of the long side across."""
+    width, height = displayed_size(scan)
+    smallest = max(width, height) / 200
+    ring = max(width, height) / 400
+    shapes = []
+    for hint in hint_set.hints:
+        colour = html.escape(_hex(hint))
+        radius = max(float(hint.get("radius", 0)), smallest)
+        points = [hint["point"]] if "point" in hint else hint["stroke"]
+        if len(points) == 1:
+            x, y = (float(v) + 0.5 for v in points[0])
+            shapes.append(
+                f'<circle cx="{x:g}" cy="{y:g}" r="{radius:g}" fill="{colour}" stroke="#fff" '
+                f'stroke-width="{ring:g}"/>'
+            )
+            continue
+        line = " ".join(f"{float(x) + 0.5:g},{float(y) + 0.5:g}" for x, y in points)
+        for stroke, width_of in (("#fff", 2 * radius + 2 * ring), (colour, 2 * radius)):
+            shapes.append(
+                f'<polyline points="{line}" fill="none" stroke="{stroke}" '
+                f'stroke-width="{width_of:g}" stroke-linecap="round" stroke-linejoin="round"/>'
+            )
+    title = f"{hint_set.hint_count} colour hint(s), set sha256 {hint_set.sha256}"
+    return (
+        f'<svg class="hints" viewBox="0 0 {width} {height}" preserveAspectRatio="none" '
+        f'role="img" aria-label="{html.escape(title)}"><title>{html.escape(title)}</title>'
+        f"{''.join(shapes)}</svg>"
+    )
+
+
 def _page_html(page: _Page, store: Path, pictures: _Pictures) -> tuple[str, float | None]:
     """The page's HTML and the chromatic share of its derivative (None: none or unreadable)."""
     scan = page.scan
@@ -386,6 +483,8 @@ def _page_html(page: _Page, store: Path, pictures: _Pictures) -> tuple[str, floa
     try:
         grey = master_pixels(Path(scan.root) / scan.path, scan.page_index, pictures.full)
         master = pictures.figure(f"{stem}-master", grey, f"{about}: master (greyscale)")
+        if page.hints is not None:
+            master = f'<div class="hinted">{master}{_hints_svg(scan, page.hints)}</div>'
     except (ArchcolorError, OSError, ValueError) as error:
         master = _unavailable(error)
     share = None
@@ -407,9 +506,16 @@ def _page_html(page: _Page, store: Path, pictures: _Pictures) -> tuple[str, floa
         f"{html.escape(page.volume)} / {html.escape(scan.path)} — page {scan.page_index + 1} "
         f"({scan.width} x {scan.height}, sha256 <code>{html.escape(str(scan.sha256))[:16]}…</code>)"
     )
+    caption = "master"
+    if page.hints is not None:
+        caption += (
+            f" with {page.hints.hint_count} colour hint(s) (set sha256 "
+            f"<code>{html.escape(page.hints.sha256[:16])}…</code>, chosen by "
+            f"{html.escape(page.hints.author)})"
+        )
     document = (
         f'<article class="page" data-scan="{scan.id}"><h3>{heading}</h3>'
-        f'<figure class="master">{master}<figcaption>master</figcaption></figure>'
+        f'<figure class="master">{master}<figcaption>{caption}</figcaption></figure>'
         f'<figure class="colour">{colour}<figcaption>colorized</figcaption></figure>'
         f"{_provenance(page, share)}</article>"
     )
