@@ -8,12 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from archive_colorizer.cli.context import emit_json, settings_of
+from archive_colorizer.cli.context import EXIT_INCOMPLETE, emit_json, settings_of
 from archive_colorizer.config import ENV_C2PA_TRUST, Settings
 from archive_colorizer.services import api
-
-#: exit status when a file's manifest is missing, invalid or names no catalogued master
-EXIT_FAILED = 3
 
 VERIFY_HELP = f"""Read and validate the C2PA Content Credentials of exported files (folders are
 walked for .tif, .jpg, .png and .webp files; a .c2pa sidecar beside a file is used when it has no
@@ -26,8 +23,8 @@ trainedAlgorithmicMedia, …). Nothing is fetched from the network.
 only checked against a trust list with --c2pa-trust CA.pem (then "trusted", or invalid when it
 does not chain to it).
 
-Exit status: 0 every file intact (and its master catalogued); {EXIT_FAILED} any missing, invalid or
-mismatching file (named on stderr); 1 an error.
+Exit status: 0 every file intact (and its master catalogued); {EXIT_INCOMPLETE} any missing,
+invalid or mismatching file (named on stderr); 1 an error.
 """
 
 TEST_CERT_HELP = """Make an UNTRUSTED test certificate chain in DIR to try Content Credentials:
@@ -85,7 +82,7 @@ def verify_paths(settings: Settings, paths: list[Path], trust: Path | None, json
         done = summary.as_dict()
         typer.echo(f"{done['checked']} files checked: {done['ok']} ok, {done['failed']} failed")
     if summary.failures:
-        raise typer.Exit(EXIT_FAILED)
+        raise typer.Exit(EXIT_INCOMPLETE)
 
 
 def register(app: typer.Typer) -> None:

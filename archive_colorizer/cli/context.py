@@ -11,6 +11,17 @@ from rich.console import Console
 
 from archive_colorizer.config import Settings
 
+#: Exit statuses, one name per meaning (app.py's docstring lists them for the user).
+EXIT_OK = 0
+#: an error: one line on stderr (the traceback only with ``--debug``)
+EXIT_ERROR = 1
+#: the command line was wrong (click's own status)
+EXIT_USAGE = 2
+#: the command ran to its end, but some of what it was given was rejected, failed or did not verify
+EXIT_INCOMPLETE = 3
+#: a worker stopped by a signal exits 128 + the signal's number, as a shell would report it
+EXIT_SIGNALLED = {"SIGINT": 130, "SIGTERM": 143}
+
 
 def settings_of(ctx: typer.Context) -> Settings:
     """The Settings the global callback built for this invocation."""

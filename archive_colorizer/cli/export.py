@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from archive_colorizer.cli.context import emit_json, settings_of, stderr_console
+from archive_colorizer.cli.context import EXIT_INCOMPLETE, emit_json, settings_of, stderr_console
 from archive_colorizer.config import (
     DEFAULT_THUMBNAIL,
     ENV_C2PA_CERT,
@@ -21,8 +21,6 @@ from archive_colorizer.services import api
 if TYPE_CHECKING:
     from archive_colorizer.services.export import ExportRecord
 
-#: exit status when some pages could not be exported (named on stderr)
-EXIT_PROBLEMS = 3
 
 EXPORT_HELP = f"""Export the current derivatives (of --volume, of --model, or all) into --out.
 
@@ -55,7 +53,7 @@ is the derivative plus its manifest. `archcolor c2pa test-cert DIR` makes an unt
 
 --json prints one object: selected, written, replaced, unchanged, problems, bytes, seconds, ….
 
-Exit status: 0 all selected pages exported; {EXIT_PROBLEMS} some derivatives were missing or
+Exit status: 0 all selected pages exported; {EXIT_INCOMPLETE} some derivatives were missing or
 changed in the store (named on stderr; the rest was exported); 1 an error, including nothing to
 export (no derivatives for the selection: run `archcolor process --pending` first).
 Formats: {", ".join(EXPORT_FORMATS)}.
@@ -171,7 +169,7 @@ def register(app: typer.Typer) -> None:
             for manifest in summary.iiif_manifests:
                 err.print(f"IIIF manifest: {summary.out / manifest}", highlight=False)
         if summary.problems:
-            raise typer.Exit(EXIT_PROBLEMS)
+            raise typer.Exit(EXIT_INCOMPLETE)
 
     @app.command("report", help=REPORT_HELP)
     def report_command(

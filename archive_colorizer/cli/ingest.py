@@ -17,14 +17,12 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from archive_colorizer.cli.context import emit_json, settings_of, stderr_console
+from archive_colorizer.cli.context import EXIT_INCOMPLETE, emit_json, settings_of, stderr_console
 from archive_colorizer.services import api
 
 if TYPE_CHECKING:
     from archive_colorizer.services.ingest import FileOutcome
 
-#: exit status when the run finished but at least one file was rejected
-EXIT_REJECTED = 3
 
 HELP = """Catalogue the TIFF masters under PATH... (folders are walked recursively, sorted).
 
@@ -146,4 +144,4 @@ def register(app: typer.Typer) -> None:
             if summary.rejected:
                 typer.echo("rejected files: `archcolor scans --state rejected`", err=True)
         if summary.rejected:
-            raise typer.Exit(EXIT_REJECTED)
+            raise typer.Exit(EXIT_INCOMPLETE)

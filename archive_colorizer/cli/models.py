@@ -9,7 +9,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from archive_colorizer.cli.context import emit_json, stdout_console
+from archive_colorizer.cli.context import EXIT_INCOMPLETE, emit_json, stdout_console
 from archive_colorizer.config import ENV_MODELS_DIR
 from archive_colorizer.services import api
 
@@ -30,9 +30,6 @@ broken (directory, reason).
 Exit status: 0 when every model verifies, 3 when a weights file is missing or does not match,
 a card is broken, or the default model is not installed.
 """
-
-#: exit status when a model's weights do not verify
-EXIT_UNVERIFIED = 3
 
 
 def _size(count: int) -> str:
@@ -92,4 +89,4 @@ def register(app: typer.Typer) -> None:
                 else:
                     console.print(f"* default model: {default}")
         if problems or default_missing or any(row["status"] != "ok" for row in rows):
-            raise typer.Exit(EXIT_UNVERIFIED)
+            raise typer.Exit(EXIT_INCOMPLETE)

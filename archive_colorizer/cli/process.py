@@ -23,7 +23,15 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from archive_colorizer.cli.context import emit_json, settings_of, stderr_console, stdout_console
+from archive_colorizer.cli.context import (
+    EXIT_ERROR,
+    EXIT_INCOMPLETE,
+    EXIT_SIGNALLED,
+    emit_json,
+    settings_of,
+    stderr_console,
+    stdout_console,
+)
 from archive_colorizer.config import (
     DEFAULT_CHROMA_SIZE,
     DEFAULT_MAX_ATTEMPTS,
@@ -42,7 +50,6 @@ if TYPE_CHECKING:
     from archive_colorizer.services.worker import JobReport
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
 
 
 class _Feedback:
@@ -398,7 +405,7 @@ def register(app: typer.Typer) -> None:
             for check in checks:
                 typer.echo(f"{'ok  ' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
         if not ok:
-            raise typer.Exit(1)
+            raise typer.Exit(EXIT_ERROR)
 
     app.add_typer(worker_app, name="worker")
 
@@ -423,8 +430,8 @@ def _finish(run: ProcessRun, json_out: bool) -> None:
     for error in run.errors:
         err.print(f"error: {error}", highlight=False, soft_wrap=True)
     if summary.interrupted_by:
-        raise typer.Exit(SIGNAL_EXIT.get(summary.interrupted_by, 1))
+        raise typer.Exit(EXIT_SIGNALLED.get(summary.interrupted_by, EXIT_ERROR))
     if run.errors:
         raise JobError("; ".join(run.errors))
     if counts["dead"]:
-        raise typer.Exit(3)
+        raise typer.Exit(EXIT_INCOMPLETE)

@@ -17,7 +17,7 @@ from rich.progress import (
 )
 
 from archive_colorizer.cli.c2pa import TrustOption, verify_paths
-from archive_colorizer.cli.context import emit_json, settings_of, stderr_console
+from archive_colorizer.cli.context import EXIT_INCOMPLETE, emit_json, settings_of, stderr_console
 from archive_colorizer.config import (
     DEFAULT_DECODE_MEMORY_LIMIT_BYTES as DEFAULT_MEMORY_LIMIT_BYTES,
 )
@@ -30,8 +30,6 @@ if TYPE_CHECKING:
 #: FixityStatus.OK
 _OK = "ok"
 
-#: exit status when a file is missing, unreadable, changed or undecodable
-EXIT_FAILED = 3
 
 HELP = """Re-hash every catalogued master (of --volume, or all) and compare with its sha256.
 
@@ -147,4 +145,4 @@ def register(app: typer.Typer) -> None:
                 + f"; {summary.bytes / 1e6:.1f} MB re-hashed"
             )
         if summary.failures:
-            raise typer.Exit(EXIT_FAILED)
+            raise typer.Exit(EXIT_INCOMPLETE)
