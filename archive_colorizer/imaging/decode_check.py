@@ -156,7 +156,7 @@ def decode_page_segments(path: Path, ifd_offset: int) -> int:
     import numpy as np
     import tifffile
 
-    from archive_colorizer.imaging import page_rules
+    from archive_colorizer.imaging import page_rules, tiff_tags
     from archive_colorizer.imaging.tiff_read import page_at
 
     decoded = 0
@@ -170,7 +170,7 @@ def decode_page_segments(path: Path, ifd_offset: int) -> int:
         compression = int(page.compression)
         decode = page.decode
         kwargs: dict[str, object] = {}
-        if compression in page_rules.JPEG_CODES | {6}:
+        if compression in tiff_tags.ANY_JPEG_CODES:
             kwargs = {"jpegtables": page.jpegtables, "jpegheader": page.jpegheader}
         handle = tif.filehandle
         for index, (offset, count) in enumerate(

@@ -85,11 +85,6 @@ def scan_models(
     return [found[name] for name in sorted(found)], broken
 
 
-def installed_models(environ: Mapping[str, str] | None = None) -> list[InstalledModel]:
-    """Every installed model with a readable card, sorted by name."""
-    return scan_models(environ)[0]
-
-
 def default_model_name(environ: Mapping[str, str] | None = None) -> str | None:
     """The name in the first ``DEFAULT`` file of the models directories, or None."""
     for directory in models_dirs(environ):
