@@ -71,6 +71,7 @@ from archive_colorizer.catalog.schema import (
 from archive_colorizer.provenance import EventType, Outcome, agent
 
 __all__ = [
+    "BACKOFF_BASE_S",
     "CLAIMABLE",
     "ClaimFilter",
     "ClaimedJob",
@@ -88,6 +89,7 @@ __all__ = [
     "reap_expired",
     "release",
     "retry",
+    "worker_token",
     "writer",
 ]
 

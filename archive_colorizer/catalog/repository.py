@@ -12,6 +12,17 @@ from archive_colorizer.catalog.schema import Event, Scan, ScanState, Volume
 from archive_colorizer.errors import NotFoundError
 from archive_colorizer.provenance import EventType, Outcome, agent
 
+__all__ = [
+    "add_event",
+    "count_scans_by_state",
+    "current_files",
+    "get_or_create_volume",
+    "ingested_with_sha256",
+    "require_volume",
+    "scan_with_events",
+    "volume_named",
+]
+
 
 def volume_named(session: Session, name: str) -> Volume | None:
     """The volume called ``name``, if any."""

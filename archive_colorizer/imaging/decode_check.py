@@ -24,6 +24,12 @@ from archive_colorizer.config import (
 from archive_colorizer.errors import CorruptTiffError, MasterError, PixelLimitError
 from archive_colorizer.imaging.tiff_facts import TiffFacts, read_facts
 
+__all__ = [
+    "DEFAULT_MEMORY_LIMIT_BYTES",
+    "DEFAULT_TIMEOUT_S",
+    "decode_check",
+]
+
 #: default wall-clock limit for decoding one page
 DEFAULT_TIMEOUT_S = DEFAULT_DECODE_TIMEOUT_S
 #: default address-space limit of the child (interpreter, numpy and codecs take ~0.5 GiB of it)

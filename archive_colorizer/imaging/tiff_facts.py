@@ -33,6 +33,12 @@ from archive_colorizer.errors import (
 from archive_colorizer.imaging import page_rules
 from archive_colorizer.imaging import tiff_tags as tags
 
+__all__ = [
+    "PageFacts",
+    "TiffFacts",
+    "read_facts",
+]
+
 
 @dataclass(frozen=True)
 class PageFacts:

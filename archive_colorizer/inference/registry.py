@@ -25,6 +25,17 @@ if TYPE_CHECKING:  # torch is imported only when a network is loaded (`archcolor
     from archive_colorizer.inference.inferer import NetworkPredictor
     from archive_colorizer.inference.networks.base import ColorizationNet
 
+__all__ = [
+    "InstalledModel",
+    "default_model_name",
+    "find_model",
+    "load_network",
+    "load_predictor",
+    "models_dirs",
+    "scan_models",
+    "verify_weights",
+]
+
 DEFAULT_FILE = "DEFAULT"
 
 

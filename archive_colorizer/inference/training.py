@@ -74,6 +74,13 @@ from archive_colorizer.inference.networks import build_network
 from archive_colorizer.inference.networks.base import ColorizationNet
 from archive_colorizer.inference.networks.iizuka_effl0 import AB_RANGE, IizukaEffL0, decoder_skips
 
+__all__ = [
+    "Reporter",
+    "TrainConfig",
+    "TrainResult",
+    "train",
+]
+
 CHECKPOINT_DIR = "checkpoints"
 LAST_CHECKPOINT = "last.pt"
 PRIOR_IMAGES = 400

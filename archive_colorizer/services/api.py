@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from archive_colorizer.services.verify import DecodeLimits, VerifyOutcome, VerifySummary
 
 __all__ = [
+    "DecodeLimits",
     "ExportOptions",
     "ProcessOptions",
     "as_error",

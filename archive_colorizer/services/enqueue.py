@@ -46,6 +46,10 @@ from archive_colorizer.services.models import ModelIdentity
 if TYPE_CHECKING:
     pass
 
+__all__ = [
+    "EnqueueSummary",
+]
+
 
 #: jobs inserted or looked up per statement
 _BATCH = 500

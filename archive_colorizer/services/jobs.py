@@ -31,6 +31,10 @@ from archive_colorizer.services.models import ModelIdentity
 if TYPE_CHECKING:
     pass
 
+__all__ = [
+    "Progress",
+]
+
 
 def claim_filter(engine: Engine, model: ModelIdentity, volume: str | None) -> ClaimFilter:
     """The jobs workers of this run may take: this model's, of ``volume`` if given."""
