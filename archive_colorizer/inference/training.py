@@ -72,7 +72,7 @@ from archive_colorizer.inference.cards import (
 )
 from archive_colorizer.inference.networks import build_network
 from archive_colorizer.inference.networks.base import ColorizationNet
-from archive_colorizer.inference.networks.iizuka_effl0 import AB_RANGE, IizukaEffL0, decoder_skips
+from archive_colorizer.inference.networks.iizuka_effl0 import AB_RANGE
 
 __all__ = [
     "Reporter",
@@ -167,23 +167,45 @@ class TrainConfig:
         if not self.train_items:
             raise ConfigurationError("no training images")
         source_weights(self.train_items, self.source_shares)
+        shape = self.network_shape()
         if self.hints and (
-            self.arch != "iizuka-effl0" or self.network_config.get("hint_inputs", True) is False
+            not shape.hint_inputs or self.network_config.get("hint_inputs", True) is False
         ):
             raise ConfigurationError(
                 "--hints needs a network with hint inputs: --arch iizuka-effl0 (without "
                 '"hint_inputs": false in --network-config)'
             )
         if self.cache_features is not None:
-            if self.arch != "iizuka-effl0":
+            if shape.frozen_part() is None:
                 raise ConfigurationError(
-                    "--cache-features needs a pretrained encoder (--arch iizuka-effl0)"
+                    f"--cache-features needs a pretrained encoder; a {self.arch!r} network "
+                    "has none (--arch iizuka-effl0 has)"
                 )
             if self.cache_features < self.batch:
                 raise ConfigurationError(
                     f"--cache-features {self.cache_features} is smaller than one batch "
                     f"({self.batch})"
                 )
+
+    def network_options(self) -> dict[str, Any]:
+        """The network's build options for this run (``--network-config``, hint inputs)."""
+        options = dict(self.network_config)
+        if self.hints:
+            options["hint_inputs"] = True
+        return options
+
+    def network_shape(self) -> ColorizationNet:
+        """The network this run trains, built without memory (on torch's meta device): what
+        it can do, to check the options against before anything is loaded."""
+        try:
+            with torch.device("meta"):
+                return build_network(self.arch, **self.network_options())
+        except ModelError:
+            if self.hints:
+                raise ConfigurationError(
+                    "--hints needs a network with hint inputs: --arch iizuka-effl0"
+                ) from None
+            raise
 
     @property
     def steps_per_epoch(self) -> int:
@@ -531,28 +553,13 @@ def hint_batch(target_quarter: Tensor, seed: int, epoch: int, step: int) -> Tens
 # ---------------------------------------------------------------- model steps
 
 
-def _is_effl0(network: nn.Module) -> bool:
-    return isinstance(network, IizukaEffL0)
-
-
 def forward_train(
     network: ColorizationNet, lightness: Tensor, frozen_encoder: bool, hints: Tensor | None = None
 ) -> tuple[Tensor, Tensor | None, int]:
     """``(ab prediction, class logits or None, downscale of both)`` for training crops (with
     hint maps at 1/4 of the crops, for a network with hint inputs)."""
-    if isinstance(network, IizukaEffL0):
-        encoder_input = network.encoder_input(lightness)
-        if frozen_encoder:
-            with torch.no_grad():
-                features = network.encoder.features(encoder_input, depth=32)
-        else:
-            features = network.encoder.features(encoder_input, depth=32)
-        prior = network.pooled_prior(features[32])
-        regression, logits = network.decode_heads(features, prior, hints)
-        return regression, logits, 4
-    if hints is not None:
-        raise ConfigurationError(f"a {network.arch!r} network takes no hints")
-    return network(lightness), None, 1
+    regression, logits = network.training_heads(lightness, frozen_encoder, hints)
+    return regression, logits, network.heads_scale
 
 
 def compute_loss(
@@ -580,8 +587,8 @@ def heads_loss(
 ) -> Tensor:
     """The loss of heads' outputs against ``target`` a*, b* at the heads' resolution."""
     loss = functional.smooth_l1_loss(prediction / 10.0, target / 10.0)
-    if logits is not None and class_weights is not None and isinstance(network, IizukaEffL0):
-        bins = ab_to_bins(target, network.ab_grid)
+    if logits is not None and class_weights is not None and network.class_grid:
+        bins = ab_to_bins(target, network.class_grid)
         per_pixel = functional.cross_entropy(logits, bins, reduction="none")
         loss = loss + class_weight * (per_pixel * class_weights[bins]).mean()
     return loss
@@ -592,48 +599,44 @@ CACHE_EPOCH = 1_000_000
 
 
 class FeatureCache:
-    """The frozen encoder's features of ``count`` training samples, computed once.
+    """The frozen part's features of ``count`` training samples, computed once.
 
     Samples are ``BatchSource`` batches drawn under :data:`CACHE_EPOCH` (crops, flips and the
     simulated-engraving augmentation included), so the cache is a function of the config and
-    the encoder weights, and a resumed run rebuilds exactly the same one. What the decoder reads
-    (:func:`decoder_skips`) is kept in float16, the pooled global prior and the target a*, b* at
-    1/4 in float32: about 125 KB per 128 px sample.
+    the frozen part's weights, and a resumed run rebuilds exactly the same one. It keeps what the
+    network's :meth:`~ColorizationNet.cache_features` returns, and the target a*, b* at the
+    heads' resolution in float32.
     """
 
     def __init__(
         self,
-        network: IizukaEffL0,
+        network: ColorizationNet,
         source: BatchSource,
         count: int,
         device: torch.device,
         reporter: Reporter,
     ) -> None:
         chunks = math.ceil(count / source.config.batch)
-        skips: dict[int, list[Tensor]] = {scale: [] for scale in (16, 8, 4, 2)}
-        priors: list[Tensor] = []
+        features: dict[str, list[Tensor]] = {}
         targets: list[Tensor] = []
-        network.encoder.eval()
+        frozen = network.frozen_part()
+        if frozen is not None:
+            frozen.eval()
         reporter.stage("caching encoder features", CACHE_EPOCH, chunks)
         started = time.monotonic()
         with torch.no_grad():
             for chunk in range(chunks):
                 lightness, target = source.batch(CACHE_EPOCH, chunk)
-                features = network.encoder.features(
-                    network.encoder_input(lightness.to(device)), depth=32
-                )
-                for scale, value in decoder_skips(features).items():
-                    skips[scale].append(value.half().cpu())
-                priors.append(network.pooled_prior(features[32]).float().cpu())
-                targets.append(functional.avg_pool2d(target, 4))
+                for key, value in network.cache_features(lightness.to(device)).items():
+                    features.setdefault(key, []).append(value.cpu())
+                targets.append(functional.avg_pool2d(target, network.heads_scale))
                 done = (chunk + 1) * source.config.batch
                 spent = time.monotonic() - started
                 rate = done / max(spent, 1e-9)
                 reporter.step(
                     StepInfo(CACHE_EPOCH, chunk + 1, chunks, "cache", math.nan, rate, spent)
                 )
-        self.skips = {scale: torch.cat(values)[:count] for scale, values in skips.items()}
-        self.priors = torch.cat(priors)[:count]
+        self.features = {key: torch.cat(values)[:count] for key, values in features.items()}
         self.targets = torch.cat(targets)[:count]
 
     def __len__(self) -> int:
@@ -651,7 +654,7 @@ class FeatureCache:
 
     def loss(
         self,
-        network: IizukaEffL0,
+        network: ColorizationNet,
         indices: Tensor,
         device: torch.device,
         class_weights: Tensor | None,
@@ -660,10 +663,10 @@ class FeatureCache:
     ) -> Tensor:
         """The training loss of the decoder on the cached samples ``indices`` (with hint maps
         at 1/4, e.g. sampled from ``self.targets[indices]``)."""
-        skips = {scale: value[indices].to(device).float() for scale, value in self.skips.items()}
+        features = {key: value[indices].to(device) for key, value in self.features.items()}
         if hints is not None:
             hints = hints.to(device)
-        regression, logits = network.decode_skips(skips, self.priors[indices].to(device), hints)
+        regression, logits = network.decode_cached(features, hints)
         target = self.targets[indices].to(device)
         return heads_loss(network, regression, logits, target, class_weights, class_weight)
 
@@ -671,22 +674,25 @@ class FeatureCache:
 def set_stage(network: ColorizationNet, frozen: bool) -> None:
     """Train mode for the decoder; the encoder (if any) keeps BatchNorm statistics frozen."""
     network.train()
-    if isinstance(network, IizukaEffL0):
-        network.encoder.eval()
-        for parameter in network.encoder.parameters():
+    part = network.frozen_part()
+    if part is not None:
+        part.eval()
+        for parameter in part.parameters():
             parameter.requires_grad_(not frozen)
 
 
 def make_optimizer(network: ColorizationNet, lr: float, frozen: bool) -> torch.optim.Optimizer:
     """Adam over the trainable parameters for the stage (see the module docstring)."""
-    if not isinstance(network, IizukaEffL0):
+    part = network.frozen_part()
+    if part is None:
         return torch.optim.Adam(network.parameters(), lr=lr)
-    decoder = [p for name, p in network.named_parameters() if not name.startswith("encoder.")]
+    in_part = {id(parameter) for parameter in part.parameters()}
+    decoder = [p for p in network.parameters() if id(p) not in in_part]
     if frozen:
         return torch.optim.Adam(decoder, lr=lr)
     return torch.optim.Adam(
         [
-            {"params": list(network.encoder.parameters()), "lr": lr / 10.0},
+            {"params": list(part.parameters()), "lr": lr / 10.0},
             {"params": decoder, "lr": lr / 3.0},
         ]
     )
@@ -737,17 +743,13 @@ def validate(network: ColorizationNet, items: list[ImageItem], size: int) -> dic
 
 
 def build_for_training(config: TrainConfig) -> ColorizationNet:
-    """A fresh network; ``iizuka-effl0`` starts from the ImageNet encoder weights."""
-    network_config = dict(config.network_config)
-    if config.hints:
-        network_config["hint_inputs"] = True
+    """A fresh network (with its :attr:`~ColorizationNet.training_build_options`: e.g.
+    ``iizuka-effl0`` starts from the ImageNet encoder weights), or ``init_from``'s."""
+    network_config = config.network_options()
     if config.init_from is not None:
         return network_from_model(config.init_from, config.arch, network_config)
-    extra: dict[str, Any] = {}
-    if config.arch == "iizuka-effl0":
-        extra["pretrained"] = True
-    network = build_network(config.arch, **network_config, **extra)
-    return network
+    extra = config.network_shape().training_build_options
+    return build_network(config.arch, **network_config, **extra)
 
 
 def network_from_model(directory: Path, arch: str, overrides: dict[str, Any]) -> ColorizationNet:
@@ -766,12 +768,7 @@ def network_from_model(directory: Path, arch: str, overrides: dict[str, Any]) ->
         return network
     rebuilt = build_network(arch, **{**card.config, **overrides})
     try:
-        if isinstance(rebuilt, IizukaEffL0) and rebuilt.hint_inputs != network.hint_inputs:
-            if not rebuilt.hint_inputs:
-                raise RuntimeError("hint inputs cannot be removed")
-            rebuilt.load_without_hints(network.state_dict())  # hint weights start at zero
-        else:
-            rebuilt.load_state_dict(network.state_dict(), strict=True)
+        rebuilt.adopt_weights(network)
     except RuntimeError as error:
         raise ConfigurationError(
             f"--network-config {overrides!r} changes the shape of {card.name}'s network "
@@ -841,17 +838,16 @@ def train(
     torch.manual_seed(config.seed)
     device = torch.device(config.device)
     network = build_for_training(config).to(device)
-    effl0 = _is_effl0(network)
-    freeze_epochs = config.freeze_encoder_epochs if effl0 else 0
+    freeze_epochs = config.freeze_encoder_epochs if network.frozen_part() is not None else 0
 
     state = load_checkpoint(resume) if resume is not None else None
     class_weights: Tensor | None = None
-    if isinstance(network, IizukaEffL0) and network.ab_grid:
+    if network.class_grid:
         if state is not None and state.get("class_weights") is not None:
             class_weights = state["class_weights"]
         else:
-            prior = ab_prior(config.train_items, network.ab_grid, config.seed)
-            class_weights = rebalancing_weights(prior, network.ab_grid)
+            prior = ab_prior(config.train_items, network.class_grid, config.seed)
+            class_weights = rebalancing_weights(prior, network.class_grid)
     if class_weights is not None:
         class_weights = class_weights.to(device)
 
@@ -893,7 +889,7 @@ def train(
         set_stage(network, frozen)
         stage = "frozen encoder" if frozen else "end to end"
         cached = frozen and config.cache_features is not None
-        if cached and cache is None and isinstance(network, IizukaEffL0):
+        if cached and cache is None:
             cache = FeatureCache(network, source, config.cache_features or 0, device, reporter)
             source.release()
         if not frozen:
@@ -916,7 +912,7 @@ def train(
             if frozen and stage1_budget is not None and elapsed() >= stage1_budget:
                 skip_to_next_stage = True
                 break
-            if cache is not None and order is not None and isinstance(network, IizukaEffL0):
+            if cache is not None and order is not None:
                 indices = order[step * config.batch : (step + 1) * config.batch]
                 hints = None
                 if config.hints:
