@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -80,186 +82,80 @@ def register(app: typer.Typer) -> None:
     register_evaluate(app)
 
 
-def register_train(app: typer.Typer) -> None:
-    """Add `archcolor train` to `app`."""
+def _train_options() -> list[inspect.Parameter]:
+    """One keyword parameter per trainer option (defined once, in inference.train_options)."""
+    parameters = []
+    for name, kind, default, spec in api.train_options():
+        option = typer.Option(spec.flag, help=spec.help or None, min=spec.min, max=spec.max)
+        parameters.append(
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                annotation=Annotated[kind, option],
+            )
+        )  # fmt: skip
+    return parameters
 
-    @app.command("train")
-    def train_command(
-        data: Annotated[Path, typer.Option("--data", help=DATA_HELP)],
-        out: Annotated[
-            Path, typer.Option("--out", help="Model folder to write, models/<arch>.<tag>.")
-        ],
-        val: Annotated[
-            Path | None, typer.Option("--val", help="Validation images (same forms as --data).")
-        ] = None,
-        arch: Annotated[
-            str, typer.Option("--arch", help="Network: iizuka (from scratch) or iizuka-effl0.")
-        ] = "iizuka-effl0",
-        size: Annotated[int, typer.Option("--size", help="Training crop side (px).")] = 192,
-        epochs: Annotated[int, typer.Option("--epochs", min=1)] = 4,
-        batch: Annotated[int, typer.Option("--batch", min=1)] = 16,
-        lr: Annotated[float, typer.Option("--lr", help="Learning rate (stage 1).")] = 1e-3,
-        seed: Annotated[int, typer.Option("--seed")] = 0,
-        augment: Annotated[
-            str,
-            typer.Option(
-                "--augment",
-                help="Simulated-engraving styles for the network input: none or a comma list "
-                "of gravure,color-gravure,hatching,halftone.",
-            ),
-        ] = "gravure,hatching,halftone",
-        augment_probability: Annotated[
-            float, typer.Option("--augment-probability", min=0.0, max=1.0)
-        ] = 0.6,
-        freeze_encoder_epochs: Annotated[
-            int,
-            typer.Option(
-                "--freeze-encoder-epochs",
-                min=0,
-                help="Epochs with the pretrained encoder frozen (iizuka-effl0) before end-to-end.",
-            ),
-        ] = 2,
-        device: Annotated[str, typer.Option("--device", help="cpu or cuda[:N].")] = "cpu",
-        resume: Annotated[
-            Path | None, typer.Option("--resume", help="Checkpoint to continue exactly.")
-        ] = None,
-        time_budget: Annotated[
-            float | None,
-            typer.Option(
-                "--time-budget",
-                help="Stop after this many minutes (checkpoint kept, weights written); the "
-                "frozen stage gets at most its share of epochs of the budget.",
-            ),
-        ] = None,
-        max_samples: Annotated[
-            int | None, typer.Option("--max-samples", min=1, help="Samples per epoch at most.")
-        ] = None,
-        threads: Annotated[int | None, typer.Option("--threads", min=1)] = None,
-        network_config: Annotated[
-            str | None,
-            typer.Option(
-                "--network-config",
-                help="Network options as JSON, e.g. '{\"width\": 0.5}' for iizuka.",
-            ),
-        ] = None,
-        init_from: Annotated[
-            Path | None,
-            typer.Option(
-                "--init-from",
-                help="Start from this model folder's weights (verified against its card); a "
-                "fresh run, not a --resume.",
-            ),
-        ] = None,
-        cache_features: Annotated[
-            int | None,
-            typer.Option(
-                "--cache-features",
-                min=1,
-                help="iizuka-effl0: compute the frozen encoder's features of N samples once and "
-                "train the frozen-encoder epochs on them (many more samples per CPU minute).",
-            ),
-        ] = None,
-        source_share: Annotated[
-            str | None,
-            typer.Option(
-                "--source-share",
-                help="Sampling share of named sources, e.g. gitenberg-print=0.5 (the other "
-                "sources split the rest equally; default: every source equally).",
-            ),
-        ] = None,
-        skip_sources: Annotated[
-            str | None,
-            typer.Option("--skip-sources", help="Comma list of sources left out of training."),
-        ] = None,
-        class_weight: Annotated[
-            float,
-            typer.Option(
-                "--class-weight",
-                min=0.0,
-                help="Weight of the rebalanced ab-class cross-entropy beside the smooth-L1 "
-                "regression loss (higher: more vivid colour).",
-            ),
-        ] = 0.5,
-        bilevel_share: Annotated[
-            float,
-            typer.Option(
-                "--bilevel-share",
-                min=0.0,
-                max=1.0,
-                help="Share of print samples whose ink layer is thresholded to black and white "
-                "(teaches the network bilevel scans).",
-            ),
-        ] = 0.0,
-        hints: Annotated[
-            bool,
-            typer.Option(
-                "--hints",
-                help="Give the network colour-hint inputs and train them on hints sampled from "
-                "the ground truth (iizuka-effl0; see docs/hints.md).",
-            ),
-        ] = False,
-        split: Annotated[str, typer.Option("--split", help="index.csv split of --data.")] = "train",
-        val_split: Annotated[str, typer.Option("--val-split")] = "val",
-        val_images: Annotated[
-            int, typer.Option("--val-images", min=0, help="Val images checked per epoch.")
-        ] = 16,
-        json_output: Annotated[
-            bool, typer.Option("--json", help="Print the result as JSON.")
-        ] = False,
-    ) -> None:
-        """Train a colorization model (checkpoint every epoch; weights + card at the end)."""
-        reporter = RichReporter()
-        try:
-            result = api.train(
-                data=data,
-                val=val,
-                out=out,
-                arch=arch,
-                size=size,
-                epochs=epochs,
-                batch=batch,
-                lr=lr,
-                seed=seed,
-                augment=augment,
-                augment_probability=augment_probability,
-                freeze_encoder_epochs=freeze_encoder_epochs,
-                device=device,
-                resume=resume,
-                time_budget_minutes=time_budget,
-                max_samples=max_samples,
-                threads=threads,
-                network_config=network_config,
-                init_from=init_from,
-                cache_features=cache_features,
-                source_shares=source_share,
-                skip_sources=skip_sources,
-                class_weight=class_weight,
-                bilevel_share=bilevel_share,
-                hints=hints,
-                train_split=split,
-                val_split=val_split,
-                val_images=val_images,
-                reporter=reporter,
-            )
-        finally:
-            reporter.close()
-        payload = {
-            "model_dir": str(result.model_dir),
-            "samples_seen": result.samples_seen,
-            "elapsed_s": round(result.elapsed_s, 1),
-            "stopped_by_budget": result.stopped_by_budget,
-            "checkpoint": str(result.checkpoint),
-            "weights_sha256": result.card.weights_sha256 if result.card else None,
-            "history": result.history,
-        }
-        if json_output:
-            emit_json(payload)
-        else:
-            console = stdout_console()
-            console.print(
-                f"trained {result.model_dir} — {result.samples_seen} samples in "
-                f"{result.elapsed_s / 60:.1f} min; checkpoint {result.checkpoint}"
-            )
+
+#: the options of the run itself (where the images are and go), beside the trainer's options
+_RUN_OPTIONS: list[tuple[str, Any, Any, Any]] = [
+    ("data", Path, inspect.Parameter.empty, typer.Option("--data", help=DATA_HELP)),
+    ("out", Path, inspect.Parameter.empty,
+     typer.Option("--out", help="Model folder to write, models/<arch>.<tag>.")),
+    ("val", Path | None, None,
+     typer.Option("--val", help="Validation images (same forms as --data).")),
+    ("resume", Path | None, None,
+     typer.Option("--resume", help="Checkpoint to continue exactly.")),
+    ("skip_sources", str | None, None,
+     typer.Option("--skip-sources", help="Comma list of sources left out of training.")),
+    ("train_split", str, "train", typer.Option("--split", help="index.csv split of --data.")),
+    ("val_split", str, "val", typer.Option("--val-split")),
+    ("json_output", bool, False, typer.Option("--json", help="Print the result as JSON.")),
+]  # fmt: skip
+
+
+def train_command(**values: Any) -> None:
+    """Train a colorization model (checkpoint every epoch; weights + card at the end)."""
+    json_output = values.pop("json_output")
+    run = {name: values.pop(name) for name, *_ in _RUN_OPTIONS if name in values}
+    reporter = RichReporter()
+    try:
+        result = api.train(values, reporter=reporter, **run)
+    finally:
+        reporter.close()
+    if json_output:
+        emit_json(
+            {
+                "model_dir": str(result.model_dir),
+                "samples_seen": result.samples_seen,
+                "elapsed_s": round(result.elapsed_s, 1),
+                "stopped_by_budget": result.stopped_by_budget,
+                "checkpoint": str(result.checkpoint),
+                "weights_sha256": result.card.weights_sha256 if result.card else None,
+                "history": result.history,
+            }
+        )
+    else:
+        stdout_console().print(
+            f"trained {result.model_dir} — {result.samples_seen} samples in "
+            f"{result.elapsed_s / 60:.1f} min; checkpoint {result.checkpoint}"
+        )
+
+
+def register_train(app: typer.Typer) -> None:
+    """Add `archcolor train` to `app`: the run's options, then the trainer's."""
+    parameters = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                          annotation=Annotated[kind, option])
+        for name, kind, default, option in _RUN_OPTIONS
+    ] + _train_options()  # fmt: skip
+
+    @functools.wraps(train_command)
+    def command(**values: Any) -> None:
+        train_command(**values)
+
+    command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in parameters}
+    app.command("train")(command)
 
 
 def _format(value: float) -> str:

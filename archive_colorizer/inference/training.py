@@ -42,7 +42,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -73,6 +73,7 @@ from archive_colorizer.inference.cards import (
 from archive_colorizer.inference.networks import build_network
 from archive_colorizer.inference.networks.base import ColorizationNet
 from archive_colorizer.inference.networks.iizuka_effl0 import AB_RANGE
+from archive_colorizer.inference.train_options import TrainOptions
 
 __all__ = [
     "Reporter",
@@ -107,40 +108,15 @@ HINT_STROKE_SPREAD = 6.0
 HINT_STREAM = 4243
 
 
-@dataclass
-class TrainConfig:
-    """Everything a training run depends on (recorded in the checkpoint and the model card)."""
+@dataclass(kw_only=True)
+class TrainConfig(TrainOptions):
+    """Everything a training run depends on (recorded in the checkpoint and the model card):
+    the :class:`TrainOptions`, the images and the output folder."""
 
     train_items: list[ImageItem]
     val_items: list[ImageItem]
     out: Path
-    arch: str = "iizuka-effl0"
-    network_config: dict[str, Any] = field(default_factory=dict)
-    size: int = 192
-    epochs: int = 4
-    batch: int = 16
-    lr: float = 1e-3
-    seed: int = 0
-    augment: tuple[str, ...] = ("gravure", "hatching", "halftone")
-    augment_probability: float = 0.6
-    freeze_encoder_epochs: int = 2
-    class_weight: float = 0.5
-    max_samples: int | None = None
-    time_budget_s: float | None = None
-    threads: int | None = None
-    device: str = "cpu"
-    val_images: int = 16
     data_description: str = ""
-    #: start from this installed model's weights (a fresh optimizer; not a resume)
-    init_from: Path | None = None
-    #: frozen-encoder epochs train on the cached encoder features of this many samples
-    cache_features: int | None = None
-    #: source → share of the samples drawn from it (the other sources split the rest equally)
-    source_shares: dict[str, float] = field(default_factory=dict)
-    #: share of print samples whose ink layer is made bilevel (thresholded) before cropping
-    bilevel_share: float = 0.0
-    #: train colour-hint inputs on hints sampled from the ground truth (iizuka-effl0 only)
-    hints: bool = False
 
     def validate(self) -> None:
         if self.size < 32 or self.size % 16:

@@ -68,6 +68,7 @@ __all__ = [
     "signing_credentials",
     "simulate_file",
     "train",
+    "train_options",
     "verify",
     "verify_credentials",
     "write_demo_volume",
@@ -366,22 +367,25 @@ def list_models() -> dict[str, Any]:
 # --- train, evaluate ------------------------------------------------------------------------------
 
 
-def train(
-    *,
-    network_config: str | None,
-    source_shares: str | None,
-    skip_sources: str | None,
-    **options: Any,
-) -> Any:
-    """Train a model (see services.training.run_training); the three text options are parsed
-    here (JSON, SOURCE=SHARE list, comma list)."""
+def train_options() -> list[tuple[str, Any, Any, Any]]:
+    """The trainer's options as the command line shows them: ``(name, type, default, spec)``
+    with the spec's ``flag``, ``help``, ``min`` and ``max`` (see inference.train_options)."""
+    from archive_colorizer.inference.train_options import command_line_options
+
+    return command_line_options()
+
+
+def train(options: dict[str, Any], *, skip_sources: str | None, reporter: Any, **run: Any) -> Any:
+    """Train a model (see services.training.run_training) with the command line's ``options``
+    (by name, as :func:`train_options` lists them; text parsed here)."""
+    from archive_colorizer.inference.train_options import TrainOptions, parse_sources
     from archive_colorizer.services import training
 
     return training.run_training(
-        network_config=training.parse_network_config(network_config),
-        source_shares=training.parse_source_shares(source_shares),
-        skip_sources=training.parse_sources(skip_sources),
-        **options,
+        TrainOptions.from_command_line(options),
+        skip_sources=parse_sources(skip_sources),
+        reporter=reporter,
+        **run,
     )
 
 
