@@ -85,6 +85,30 @@ def verify_paths(settings: Settings, paths: list[Path], trust: Path | None, json
         raise typer.Exit(EXIT_INCOMPLETE)
 
 
+def test_cert(
+    folder: Annotated[Path, typer.Argument(help="Folder to write the test chain into.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    chain = api.make_test_credentials(folder)
+    if json_out:
+        emit_json({k: str(v) for k, v in vars(chain).items()})
+        return
+    typer.echo(
+        f"UNTRUSTED test chain (for trying C2PA only) in {folder}:\n"
+        f"  --c2pa-cert {chain.chain}\n  --c2pa-key {chain.key}\n"
+        f"  verify --c2pa-trust {chain.ca}"
+    )
+
+
+def verify_command(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Exported files or folders.")],
+    trust: TrustOption = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    verify_paths(settings_of(ctx), paths, trust, json_out)
+
+
 def register(app: typer.Typer) -> None:
     """Add the `c2pa` command group to ``app``."""
     group = typer.Typer(
@@ -94,28 +118,7 @@ def register(app: typer.Typer) -> None:
         rich_markup_mode=None,
     )
 
-    @group.command("test-cert", help=TEST_CERT_HELP)
-    def test_cert(
-        folder: Annotated[Path, typer.Argument(help="Folder to write the test chain into.")],
-        json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    ) -> None:
-        chain = api.make_test_credentials(folder)
-        if json_out:
-            emit_json({k: str(v) for k, v in vars(chain).items()})
-            return
-        typer.echo(
-            f"UNTRUSTED test chain (for trying C2PA only) in {folder}:\n"
-            f"  --c2pa-cert {chain.chain}\n  --c2pa-key {chain.key}\n"
-            f"  verify --c2pa-trust {chain.ca}"
-        )
-
-    @group.command("verify", help=VERIFY_HELP)
-    def verify_command(
-        ctx: typer.Context,
-        paths: Annotated[list[Path], typer.Argument(help="Exported files or folders.")],
-        trust: TrustOption = None,
-        json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    ) -> None:
-        verify_paths(settings_of(ctx), paths, trust, json_out)
+    group.command("test-cert", help=TEST_CERT_HELP)(test_cert)
+    group.command("verify", help=VERIFY_HELP)(verify_command)
 
     app.add_typer(group)

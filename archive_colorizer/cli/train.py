@@ -197,192 +197,215 @@ def _print_table(title: str, means: dict[str, dict[str, float]]) -> None:
     console.print(table)
 
 
+_ModelOption = Annotated[
+    str | None, typer.Option("--model", help="Installed model name (default: DEFAULT).")
+]
+_SplitOption = Annotated[
+    str, typer.Option("--split", help="index.csv split of --data to evaluate.")
+]
+_SimulateOption = Annotated[
+    str | None,
+    typer.Option(
+        "--simulate",
+        help="Feed the network a simulated engraving (gravure, color-gravure, hatching, "
+        "halftone) of each photo instead of its plain L*.",
+    ),
+]
+_LimitOption = Annotated[
+    int | None, typer.Option("--limit", min=1, help="Evaluate N evenly spread images.")
+]
+_HalfOption = Annotated[
+    str | None,
+    typer.Option(
+        "--half",
+        help="Only half of the images: A = even, B = odd positions within each source "
+        "(select on one half, report the other untouched).",
+    ),
+]
+_NetworkConfigOption = Annotated[
+    str | None,
+    typer.Option(
+        "--network-config",
+        help="Override decoding options of the model's config as JSON, e.g. "
+        "'{\"mix\": 0.5}' (the weights must still fit).",
+    ),
+]
+_TrainDataOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--train-data",
+        help="Training images for the mean-chroma baseline (default: --data's "
+        "index.csv split --train-split).",
+    ),
+]
+_TrainMeanOption = Annotated[
+    str | None,
+    typer.Option("--train-mean", help="Mean training chroma 'A,B' (skips computing it)."),
+]
+_BaselinesOnlyOption = Annotated[
+    bool, typer.Option("--baselines-only", help="Measure only the baselines (no model).")
+]
+_ContactSheetOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--contact-sheet",
+        help="Also write a PNG: grey | ours | truth for 16 images, then 4 simulated "
+        "engravings (--simulate style, default hatching).",
+    ),
+]
+_MarginsOption = Annotated[
+    bool,
+    typer.Option(
+        "--margins",
+        help="Also measure page-margin neutrality: each image as a simulated engraving "
+        "(--simulate style, default hatching) on a page with blank paper margins; mean "
+        "margin/plate chroma without and with the paper mask (imaging.paper).",
+    ),
+]
+_TilingOption = Annotated[
+    int | None,
+    typer.Option(
+        "--tiling",
+        min=16,
+        help="Also measure the seam error: a 1536 px mosaic of the images colorized "
+        "whole vs in windows of this size (max/p99 |dab|), and the network time on a "
+        "1024 px working image.",
+    ),
+]
+_ModeOption = Annotated[
+    str,
+    typer.Option(
+        "--mode",
+        help="photos: photos and paintings (real coloured prints left out), the truth's "
+        "L* kept; prints: the real coloured prints, each split into ink layer (input, "
+        "the master) and its colouring (truth), against grey, best flat tint and flat "
+        "multiply wash.",
+    ),
+]
+_RenderOption = Annotated[
+    str | None,
+    typer.Option(
+        "--render",
+        help="How the model's a*, b* become the derivative: luminance (the master's L* "
+        "kept) or wash (master x transparent wash). Default: wash in prints mode, "
+        "luminance in photos mode.",
+    ),
+]
+_DarkeningOption = Annotated[
+    float | None,
+    typer.Option(
+        "--darkening",
+        min=0.0,
+        help="Wash L* lost per unit chroma (default: the model card's "
+        "wash_darkening, else the built-in 0.53).",
+    ),
+]
+_MarkdownOption = Annotated[
+    bool,
+    typer.Option("--markdown", help="Print the mean tables as Markdown (model cards)."),
+]
+
+
+def evaluate_command(
+    data: Annotated[Path, typer.Option("--data", help=DATA_HELP)],
+    model: _ModelOption = None,
+    split: _SplitOption = "val",
+    simulate: _SimulateOption = None,
+    seed: Annotated[int, typer.Option("--seed", help="Simulator seed (plus image index).")] = 0,
+    limit: _LimitOption = None,
+    half: _HalfOption = None,
+    network_config: _NetworkConfigOption = None,
+    train_data: _TrainDataOption = None,
+    train_split: Annotated[str, typer.Option("--train-split")] = "train",
+    train_mean: _TrainMeanOption = None,
+    baselines_only: _BaselinesOnlyOption = False,
+    contact_sheet: _ContactSheetOption = None,
+    margins: _MarginsOption = False,
+    tiling: _TilingOption = None,
+    mode: _ModeOption = "photos",
+    render: _RenderOption = None,
+    darkening: _DarkeningOption = None,
+    device: Annotated[str, typer.Option("--device")] = "cpu",
+    threads: Annotated[int | None, typer.Option("--threads", min=1)] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print everything as JSON.")] = False,
+    markdown: _MarkdownOption = False,
+) -> None:
+    """Measure a model against grey, train-mean and best-flat-tint baselines.
+
+    Every candidate is rendered with the truth's own L* (chroma is what is measured);
+    results per image (--json) and means, overall and per content type.
+    """
+    run = api.evaluate(
+        data,
+        model=model,
+        split=split,
+        simulate=simulate,
+        seed=seed,
+        limit=limit,
+        half=half,
+        mode=mode,
+        render=render,
+        darkening=darkening,
+        network_config=network_config,
+        contact_sheet=contact_sheet,
+        device=device,
+        threads=threads,
+        baselines_only=baselines_only,
+        train_mean=train_mean,
+        train_data=train_data,
+        train_split=train_split,
+        margins=margins,
+        tiling=tiling,
+    )
+    if mode == "prints":
+        _print_prints(run, json_output, markdown)
+    else:
+        _print_photos(run, f"{data} ({split})", simulate, json_output, markdown)
+
+
+def _print_photos(
+    run: Any, where: str, simulate: str | None, json_output: bool, markdown: bool
+) -> None:
+    """The photos-mode evaluation: JSON, Markdown tables, or rich tables and figures."""
+    payload, result, items, sheet = run.payload, run.result, run.items, run.sheet
+    model_name = payload["model"]
+    mean_a, mean_b = run.extras["mean_ab"]
+    seams, neutrality = run.extras["seams"], run.extras["neutrality"]
+    if json_output:
+        emit_json(payload)
+        return
+    if markdown:
+        blocks = [markdown_table(result.means())]
+        blocks += [
+            f"Content type **{content}**:\n\n" + markdown_table(result.means(content))
+            for content in result.contents()
+        ]
+        stdout_console().print("\n\n".join(blocks), markup=False, highlight=False)
+        return
+    where += f", input simulated as {simulate}" if simulate else ""
+    _print_table(f"{model_name or 'baselines'} on {len(items)} images of {where}", result.means())
+    for content in result.contents():
+        _print_table(f"content: {content}", result.means(content))
+    stdout_console().print(
+        f"train-mean ab = ({mean_a:.2f}, {mean_b:.2f}); best flat tint ab = "
+        f"({result.flat_tint_ab[0]:.2f}, {result.flat_tint_ab[1]:.2f})"
+        + (f"; contact sheet {sheet}" if sheet else "")
+    )
+    if seams is not None:
+        stdout_console().print(
+            "tiling: " + ", ".join(f"{key} {value:.4g}" for key, value in seams.items())
+        )
+    if neutrality is not None:
+        stdout_console().print(
+            "page margins (mean chroma): "
+            + ", ".join(f"{key} {value:.2f}" for key, value in neutrality.items())
+        )
+
+
 def register_evaluate(app: typer.Typer) -> None:
     """Add `archcolor evaluate` to `app`."""
 
-    @app.command("evaluate")
-    def evaluate_command(
-        data: Annotated[Path, typer.Option("--data", help=DATA_HELP)],
-        model: Annotated[
-            str | None, typer.Option("--model", help="Installed model name (default: DEFAULT).")
-        ] = None,
-        split: Annotated[
-            str, typer.Option("--split", help="index.csv split of --data to evaluate.")
-        ] = "val",
-        simulate: Annotated[
-            str | None,
-            typer.Option(
-                "--simulate",
-                help="Feed the network a simulated engraving (gravure, color-gravure, hatching, "
-                "halftone) of each photo instead of its plain L*.",
-            ),
-        ] = None,
-        seed: Annotated[int, typer.Option("--seed", help="Simulator seed (plus image index).")] = 0,
-        limit: Annotated[
-            int | None, typer.Option("--limit", min=1, help="Evaluate N evenly spread images.")
-        ] = None,
-        half: Annotated[
-            str | None,
-            typer.Option(
-                "--half",
-                help="Only half of the images: A = even, B = odd positions within each source "
-                "(select on one half, report the other untouched).",
-            ),
-        ] = None,
-        network_config: Annotated[
-            str | None,
-            typer.Option(
-                "--network-config",
-                help="Override decoding options of the model's config as JSON, e.g. "
-                "'{\"mix\": 0.5}' (the weights must still fit).",
-            ),
-        ] = None,
-        train_data: Annotated[
-            Path | None,
-            typer.Option(
-                "--train-data",
-                help="Training images for the mean-chroma baseline (default: --data's "
-                "index.csv split --train-split).",
-            ),
-        ] = None,
-        train_split: Annotated[str, typer.Option("--train-split")] = "train",
-        train_mean: Annotated[
-            str | None,
-            typer.Option("--train-mean", help="Mean training chroma 'A,B' (skips computing it)."),
-        ] = None,
-        baselines_only: Annotated[
-            bool, typer.Option("--baselines-only", help="Measure only the baselines (no model).")
-        ] = False,
-        contact_sheet: Annotated[
-            Path | None,
-            typer.Option(
-                "--contact-sheet",
-                help="Also write a PNG: grey | ours | truth for 16 images, then 4 simulated "
-                "engravings (--simulate style, default hatching).",
-            ),
-        ] = None,
-        margins: Annotated[
-            bool,
-            typer.Option(
-                "--margins",
-                help="Also measure page-margin neutrality: each image as a simulated engraving "
-                "(--simulate style, default hatching) on a page with blank paper margins; mean "
-                "margin/plate chroma without and with the paper mask (imaging.paper).",
-            ),
-        ] = False,
-        tiling: Annotated[
-            int | None,
-            typer.Option(
-                "--tiling",
-                min=16,
-                help="Also measure the seam error: a 1536 px mosaic of the images colorized "
-                "whole vs in windows of this size (max/p99 |dab|), and the network time on a "
-                "1024 px working image.",
-            ),
-        ] = None,
-        mode: Annotated[
-            str,
-            typer.Option(
-                "--mode",
-                help="photos: photos and paintings (real coloured prints left out), the truth's "
-                "L* kept; prints: the real coloured prints, each split into ink layer (input, "
-                "the master) and its colouring (truth), against grey, best flat tint and flat "
-                "multiply wash.",
-            ),
-        ] = "photos",
-        render: Annotated[
-            str | None,
-            typer.Option(
-                "--render",
-                help="How the model's a*, b* become the derivative: luminance (the master's L* "
-                "kept) or wash (master x transparent wash). Default: wash in prints mode, "
-                "luminance in photos mode.",
-            ),
-        ] = None,
-        darkening: Annotated[
-            float | None,
-            typer.Option(
-                "--darkening",
-                min=0.0,
-                help="Wash L* lost per unit chroma (default: the model card's "
-                "wash_darkening, else the built-in 0.53).",
-            ),
-        ] = None,
-        device: Annotated[str, typer.Option("--device")] = "cpu",
-        threads: Annotated[int | None, typer.Option("--threads", min=1)] = None,
-        json_output: Annotated[
-            bool, typer.Option("--json", help="Print everything as JSON.")
-        ] = False,
-        markdown: Annotated[
-            bool,
-            typer.Option("--markdown", help="Print the mean tables as Markdown (model cards)."),
-        ] = False,
-    ) -> None:
-        """Measure a model against grey, train-mean and best-flat-tint baselines.
-
-        Every candidate is rendered with the truth's own L* (chroma is what is measured);
-        results per image (--json) and means, overall and per content type.
-        """
-        run = api.evaluate(
-            data,
-            model=model,
-            split=split,
-            simulate=simulate,
-            seed=seed,
-            limit=limit,
-            half=half,
-            mode=mode,
-            render=render,
-            darkening=darkening,
-            network_config=network_config,
-            contact_sheet=contact_sheet,
-            device=device,
-            threads=threads,
-            baselines_only=baselines_only,
-            train_mean=train_mean,
-            train_data=train_data,
-            train_split=train_split,
-            margins=margins,
-            tiling=tiling,
-        )
-        if mode == "prints":
-            _print_prints(run, json_output, markdown)
-            return
-        payload, result, items, sheet = run.payload, run.result, run.items, run.sheet
-        model_name = payload["model"]
-        mean_a, mean_b = run.extras["mean_ab"]
-        seams, neutrality = run.extras["seams"], run.extras["neutrality"]
-        if json_output:
-            emit_json(payload)
-            return
-        if markdown:
-            blocks = [markdown_table(result.means())]
-            blocks += [
-                f"Content type **{content}**:\n\n" + markdown_table(result.means(content))
-                for content in result.contents()
-            ]
-            stdout_console().print("\n\n".join(blocks), markup=False, highlight=False)
-            return
-        where = f"{data} ({split})" + (f", input simulated as {simulate}" if simulate else "")
-        _print_table(
-            f"{model_name or 'baselines'} on {len(items)} images of {where}", result.means()
-        )
-        for content in result.contents():
-            _print_table(f"content: {content}", result.means(content))
-        stdout_console().print(
-            f"train-mean ab = ({mean_a:.2f}, {mean_b:.2f}); best flat tint ab = "
-            f"({result.flat_tint_ab[0]:.2f}, {result.flat_tint_ab[1]:.2f})"
-            + (f"; contact sheet {sheet}" if sheet else "")
-        )
-        if seams is not None:
-            stdout_console().print(
-                "tiling: " + ", ".join(f"{key} {value:.4g}" for key, value in seams.items())
-            )
-        if neutrality is not None:
-            stdout_console().print(
-                "page margins (mean chroma): "
-                + ", ".join(f"{key} {value:.2f}" for key, value in neutrality.items())
-            )
+    app.command("evaluate")(evaluate_command)
 
 
 PRINT_COLUMNS = (
