@@ -49,7 +49,12 @@ from archive_colorizer.imaging.memory_cap import data_in_use, is_out_of_memory, 
 from archive_colorizer.imaging.wash import WASH_DARKENING
 from archive_colorizer.provenance import EventType, Outcome, agent, derivative_provenance
 from archive_colorizer.services import store as store_layout
-from archive_colorizer.services.colorize import PIPELINE_VERSION, ColorizeParams, colorize_master
+from archive_colorizer.services.colorize import (
+    PIPELINE_VERSION,
+    ColorizeParams,
+    ColorizeResult,
+    colorize_master,
+)
 from archive_colorizer.services.colorize_file import embedded_provenance
 from archive_colorizer.services.enqueue import params_hash
 from archive_colorizer.services.worker import WorkerContext
@@ -207,32 +212,13 @@ class ColorizeRunner:
         started = utcnow()
         with ctx.interruptible():
             before = snapshot(master)
-        digest = before.sha256
-        if digest != scan.sha256:
+        if before.sha256 != scan.sha256:
             raise FixityError(
-                f"{master}: sha256 {digest} differs from {scan.sha256} recorded at ingest (scan "
-                f"{scan.id}); the master changed — run `archcolor ingest` on its volume again"
+                f"{master}: sha256 {before.sha256} differs from {scan.sha256} recorded at ingest "
+                f"(scan {scan.id}); the master changed — run `archcolor ingest` on its volume "
+                "again"
             )
-        relpath = store_layout.derivative_relpath(
-            volume=scan.volume,
-            master_path=scan.path,
-            page_index=scan.page_index,
-            model_name=job.model_name,
-            idempotency_key=job.idempotency_key,
-            generation=job.generation,
-        )
-        final = store_layout.inside_store(self.store, relpath)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        staging = store_layout.staging_path(final, job.id, ctx.token)
-        for stale in store_layout.stale_staging(final, ctx.token):  # from a killed attempt
-            stale.unlink(missing_ok=True)
-        master_facts = {
-            "sha256": scan.sha256,
-            "volume": scan.volume,
-            "path": scan.path,
-            "page_index": scan.page_index,
-            "scan_id": scan.id,
-        }
+        relpath, final, staging = self._staging(scan, job, ctx)
         card = getattr(self.predictor, "card", None)
         # the model card's network input cap shapes the output: record it with the parameters
         cap = getattr(card, "network_max_side", None)
@@ -245,47 +231,13 @@ class ColorizeRunner:
             parameters=parameters,
             # the generation's queue time, so retries of a job write identical bytes
             when=job.queued_at,
-            entity=master_facts,
+            entity=_master_facts(scan),
             idempotency_key=job.idempotency_key,
             generation=job.generation,
         )
-        in_use = data_in_use()
-        if self.memory_limit_bytes and in_use is not None and in_use >= self.memory_limit_bytes:
-            raise TransientJobError(
-                f"this worker already holds {in_use // 2**20} MiB, at or above its memory cap of "
-                f"{self.memory_limit_bytes // 2**20} MiB (the model?); raise --worker-memory-mb / "
-                f"ARCHCOLOR_WORKER_MEMORY_MB, then `archcolor retry {job.id}`"
-            )
-        try:
-            with memory_cap(self.memory_limit_bytes), ctx.interruptible():
-                result = colorize_master(
-                    master,
-                    staging,
-                    self.predictor,
-                    params,
-                    page_index=scan.page_index,
-                    provenance=embedded,
-                    ifd_offset=scan.ifd_offset,
-                    pixel_limit=self.pixel_limit,
-                )
-                _verify_unchanged(scan, before)
-        except Exception as error:
-            staging.unlink(missing_ok=True)
-            if not (self.memory_limit_bytes and is_out_of_memory(error)):
-                raise
-            cap = self.memory_limit_bytes // (1024 * 1024)
-            raise PermanentJobError(
-                f"{master}: page {scan.page_index}: colorizing needed more memory than the "
-                f"worker's memory cap of {cap} MiB ({_first_line(error)}); the file may be a "
-                "decompression bomb (raise --worker-memory-mb / ARCHCOLOR_WORKER_MEMORY_MB only "
-                "for a genuine page)"
-            ) from error
-        except BaseException:
-            staging.unlink(missing_ok=True)
-            raise
-        ended = utcnow()
+        result = self._colorize(job, ctx, scan, before, staging, params, embedded)
         record = derivative_provenance(
-            master=master_facts,
+            master=_master_facts(scan),
             derivative={
                 "path": relpath.as_posix(),
                 "sha256": result.sha256,
@@ -298,7 +250,7 @@ class ColorizeRunner:
             model_name=job.model_name,
             weights_sha256=job.weights_sha256,
             started_at=started,
-            ended_at=ended,
+            ended_at=utcnow(),
             activity={
                 "job_id": job.id,
                 "attempt": job.attempts,
@@ -329,6 +281,85 @@ class ColorizeRunner:
                 "page_index": scan.page_index,
             },
         )
+
+    def _staging(
+        self, scan: _ScanFacts, job: ClaimedJob, ctx: WorkerContext
+    ) -> tuple[PurePosixPath, Path, Path]:
+        """``(store-relative path, final path, staging path)`` of the job's derivative, the
+        staging files of killed attempts removed."""
+        relpath = store_layout.derivative_relpath(
+            volume=scan.volume,
+            master_path=scan.path,
+            page_index=scan.page_index,
+            model_name=job.model_name,
+            idempotency_key=job.idempotency_key,
+            generation=job.generation,
+        )
+        final = store_layout.inside_store(self.store, relpath)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        staging = store_layout.staging_path(final, job.id, ctx.token)
+        for stale in store_layout.stale_staging(final, ctx.token):  # from a killed attempt
+            stale.unlink(missing_ok=True)
+        return relpath, final, staging
+
+    def _colorize(
+        self,
+        job: ClaimedJob,
+        ctx: WorkerContext,
+        scan: _ScanFacts,
+        before: FileSnapshot,
+        staging: Path,
+        params: ColorizeParams,
+        embedded: dict[str, Any],
+    ) -> ColorizeResult:
+        """Colorize the page into ``staging`` under the memory cap, then check the master is
+        unchanged; the staging file is removed on any failure."""
+        in_use = data_in_use()
+        if self.memory_limit_bytes and in_use is not None and in_use >= self.memory_limit_bytes:
+            raise TransientJobError(
+                f"this worker already holds {in_use // 2**20} MiB, at or above its memory cap of "
+                f"{self.memory_limit_bytes // 2**20} MiB (the model?); raise --worker-memory-mb / "
+                f"ARCHCOLOR_WORKER_MEMORY_MB, then `archcolor retry {job.id}`"
+            )
+        try:
+            with memory_cap(self.memory_limit_bytes), ctx.interruptible():
+                result = colorize_master(
+                    before.path,
+                    staging,
+                    self.predictor,
+                    params,
+                    page_index=scan.page_index,
+                    provenance=embedded,
+                    ifd_offset=scan.ifd_offset,
+                    pixel_limit=self.pixel_limit,
+                )
+                _verify_unchanged(scan, before)
+        except Exception as error:
+            staging.unlink(missing_ok=True)
+            if not (self.memory_limit_bytes and is_out_of_memory(error)):
+                raise
+            cap = self.memory_limit_bytes // (1024 * 1024)
+            raise PermanentJobError(
+                f"{before.path}: page {scan.page_index}: colorizing needed more memory than the "
+                f"worker's memory cap of {cap} MiB ({_first_line(error)}); the file may be a "
+                "decompression bomb (raise --worker-memory-mb / ARCHCOLOR_WORKER_MEMORY_MB only "
+                "for a genuine page)"
+            ) from error
+        except BaseException:
+            staging.unlink(missing_ok=True)
+            raise
+        return result
+
+
+def _master_facts(scan: _ScanFacts) -> dict[str, Any]:
+    """The master as provenance names it."""
+    return {
+        "sha256": scan.sha256,
+        "volume": scan.volume,
+        "path": scan.path,
+        "page_index": scan.page_index,
+        "scan_id": scan.id,
+    }
 
 
 def _verify_unchanged(scan: _ScanFacts, before: FileSnapshot) -> None:
