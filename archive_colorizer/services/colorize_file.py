@@ -188,21 +188,27 @@ def colorize_file(
         staging.unlink(missing_ok=True)
     fsync_directory(output.parent)
     seconds = time.perf_counter() - started
-    summary = {
+    return {
         "input": str(source),
         "output": str(output),
         "page": page,
-        "width": result.width,
-        "height": result.height,
-        "bits": result.bits,
-        "bytes": result.bytes,
-        "sha256": result.sha256,
+        **_written(result),
         "seconds": round(seconds, 4),
         "megapixels_per_second": round(facts.width * facts.height / 1e6 / seconds, 4),
-        "stage_seconds": {k: round(v, 4) for k, v in result.stage_seconds.items()},
         "model": predictor.model_name,
         "weights_sha256": predictor.weights_sha256,
         "device": str(predictor.device),
         "parameters": provenance["parameters"],
     }
-    return summary
+
+
+def _written(result: Any) -> dict[str, Any]:
+    """What ``colorize_master`` wrote, as the summary names it."""
+    return {
+        "width": result.width,
+        "height": result.height,
+        "bits": result.bits,
+        "bytes": result.bytes,
+        "sha256": result.sha256,
+        "stage_seconds": {k: round(v, 4) for k, v in result.stage_seconds.items()},
+    }

@@ -64,14 +64,7 @@ def run_evaluation(
     tiling: int | None,
 ) -> EvaluationRun:
     """Measure ``model`` (or only the baselines) on ``data``'s ``split``."""
-
-    if simulate is not None and simulate not in STYLES:
-        raise ConfigurationError(f"--simulate {simulate!r}: choose one of {', '.join(STYLES)}")
-    if mode not in ("photos", "prints"):
-        raise ConfigurationError(f"--mode {mode!r}: choose photos or prints")
-    rendering = render or ("wash" if mode == "prints" else "luminance")
-    if rendering not in ("wash", "luminance"):
-        raise ConfigurationError(f"--render {render!r}: choose wash or luminance")
+    rendering = _rendering(simulate, mode, render)
     items = evaluation.resolve_items(data, split, limit, half, mode)
     if mode == "prints":
         return _evaluate_prints(
@@ -86,21 +79,7 @@ def run_evaluation(
             threads,
         )
     overrides = parse_network_config(network_config)
-    if train_mean is not None:
-        try:
-            mean_a, mean_b = (float(part) for part in train_mean.split(","))
-        except ValueError:
-            raise ConfigurationError(
-                f"--train-mean {train_mean!r}: expected two numbers 'A,B'"
-            ) from None
-    else:
-        source = train_data or data
-        if train_data is None and not (data / "index.csv").is_file():
-            raise ConfigurationError(
-                "--data has no index.csv: pass --train-data DIR or --train-mean A,B for the "
-                "mean-chroma baseline"
-            )
-        mean_a, mean_b = evaluation.mean_chroma(list_images(source, train_split))
+    mean_a, mean_b = _train_mean(train_mean, data, train_data, train_split)
     predictor = None
     model_name = None
     if not baselines_only:
@@ -128,36 +107,72 @@ def run_evaluation(
         )
     seams = None
     if tiling is not None and predictor is not None:
-        from archive_colorizer.inference.registry import load_predictor as load
-
-        # seams are the tiler's: compare at full working size, without the card's input cap
-        whole, tiled = (
-            load(
-                model,
-                device=device,
-                half=False,
-                tile_size=size,
-                config_overrides=overrides,
-                input_cap=None,
-            )
-            for size in (None, tiling)
-        )
-        seams = evaluation.tiling_report(whole, tiled, items, timed=predictor)
-    payload = result.to_dict()
-    payload["mode"] = mode
-    payload["render"] = rendering
-    payload["darkening"] = wash_darkening
-    payload["tiling"] = seams
-    payload["model"] = model_name
-    payload["contact_sheet"] = str(sheet) if sheet else None
-    payload["margins"] = neutrality
+        seams = _seams(model, device, overrides, tiling, items, predictor)
     return EvaluationRun(
-        payload=payload,
+        payload={
+            **result.to_dict(),
+            **{"mode": mode, "render": rendering, "darkening": wash_darkening, "tiling": seams},
+            **{"model": model_name, "contact_sheet": str(sheet) if sheet else None},
+            "margins": neutrality,
+        },
         result=result,
         items=items,
         sheet=sheet,
         extras={"mean_ab": (mean_a, mean_b), "seams": seams, "neutrality": neutrality},
     )
+
+
+def _rendering(simulate: str | None, mode: str, render: str | None) -> str:
+    """The rendering to measure (``render``, else the mode's), the choices checked."""
+    if simulate is not None and simulate not in STYLES:
+        raise ConfigurationError(f"--simulate {simulate!r}: choose one of {', '.join(STYLES)}")
+    if mode not in ("photos", "prints"):
+        raise ConfigurationError(f"--mode {mode!r}: choose photos or prints")
+    rendering = render or ("wash" if mode == "prints" else "luminance")
+    if rendering not in ("wash", "luminance"):
+        raise ConfigurationError(f"--render {render!r}: choose wash or luminance")
+    return rendering
+
+
+def _train_mean(
+    given: str | None, data: Path, train_data: Path | None, split: str
+) -> tuple[float, float]:
+    """The mean training chroma: ``--train-mean A,B``, else measured on ``train_data`` (or
+    ``data``'s index.csv) ``split``."""
+    if given is not None:
+        try:
+            mean_a, mean_b = (float(part) for part in given.split(","))
+        except ValueError:
+            raise ConfigurationError(
+                f"--train-mean {given!r}: expected two numbers 'A,B'"
+            ) from None
+        return mean_a, mean_b
+    if train_data is None and not (data / "index.csv").is_file():
+        raise ConfigurationError(
+            "--data has no index.csv: pass --train-data DIR or --train-mean A,B for the "
+            "mean-chroma baseline"
+        )
+    return evaluation.mean_chroma(list_images(train_data or data, split))
+
+
+def _seams(
+    model: str | None,
+    device: str,
+    overrides: dict[str, Any],
+    tiling: int,
+    items: list[Any],
+    predictor: Any,
+) -> dict[str, float]:
+    """The tiler's seam error: the model whole vs in ``tiling`` px windows, at full working
+    size (without the card's input cap)."""
+    from archive_colorizer.inference.registry import load_predictor as load
+
+    whole, tiled = (
+        load(model, device=device, half=False, tile_size=size, config_overrides=overrides,
+             input_cap=None)
+        for size in (None, tiling)
+    )  # fmt: skip
+    return evaluation.tiling_report(whole, tiled, items, timed=predictor)
 
 
 def _darkening(predictor: Any, given: float | None) -> float:

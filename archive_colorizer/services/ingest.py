@@ -321,18 +321,7 @@ class _Run:
 
         facts: TiffFacts | None = None
         if problem is None:
-            try:
-                facts = read_facts(
-                    candidate.path,
-                    pixel_limit=self.settings.pixel_limit,
-                    page_limit=self.settings.page_limit,
-                )
-                if not facts.pages:
-                    problem = "no image pages: the TIFF holds only reduced-resolution subfiles"
-            except MasterError as error:
-                problem = str(error)
-            except Exception as error:  # a reader bug must not stop the run
-                problem = f"cannot read the TIFF structure ({type(error).__name__}: {error})"
+            facts, problem = self._facts(candidate)
         if problem is not None:
             reason = one_line(problem)
             if previous is not None and _same_content(previous, sha256, reason):
@@ -350,6 +339,39 @@ class _Run:
             )
 
         assert facts is not None and sha256 is not None
+        return self._ingested(
+            volume, volume_name, relative, root, previous, size, mtime, sha256, facts
+        )
+
+    def _facts(self, candidate: Candidate) -> tuple[TiffFacts | None, str | None]:
+        """``(facts, None)`` of a TIFF with image pages, else ``(None, why not)``."""
+        try:
+            facts = read_facts(
+                candidate.path,
+                pixel_limit=self.settings.pixel_limit,
+                page_limit=self.settings.page_limit,
+            )
+        except MasterError as error:
+            return None, str(error)
+        except Exception as error:  # a reader bug must not stop the run
+            return None, f"cannot read the TIFF structure ({type(error).__name__}: {error})"
+        if not facts.pages:
+            return None, "no image pages: the TIFF holds only reduced-resolution subfiles"
+        return facts, None
+
+    def _ingested(
+        self,
+        volume: Volume,
+        volume_name: str,
+        relative: str,
+        root: str,
+        previous: list[Scan] | None,
+        size: int,
+        mtime: datetime | None,
+        sha256: str,
+        facts: TiffFacts,
+    ) -> FileOutcome:
+        """Catalogue a readable file's pages (noting other files with the same bytes)."""
         self.last_skipped_reduced = facts.skipped_reduced
         replaces_ingested = previous is not None and previous[0].state == ScanState.INGESTED
         rows = self._add_pages(volume, relative, root, previous, size, mtime, sha256, facts)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -236,7 +237,39 @@ class ColorizeRunner:
             generation=job.generation,
         )
         result = self._colorize(job, ctx, scan, before, staging, params, embedded)
-        record = derivative_provenance(
+        record = self._record(job, ctx, scan, relpath, result, parameters, started)
+        return DerivativeResult(
+            staging=staging,
+            final=final,
+            relpath=relpath,
+            scan_id=scan.id,
+            generation=job.generation,
+            width=result.width,
+            height=result.height,
+            sha256=result.sha256,
+            size=result.bytes,
+            provenance=record,
+            report={
+                "derivative": relpath.as_posix(),
+                "pixels": result.width * result.height,
+                "volume": scan.volume,
+                "path": scan.path,
+                "page_index": scan.page_index,
+            },
+        )
+
+    def _record(
+        self,
+        job: ClaimedJob,
+        ctx: WorkerContext,
+        scan: _ScanFacts,
+        relpath: PurePosixPath,
+        result: ColorizeResult,
+        parameters: dict[str, Any],
+        started: datetime,
+    ) -> dict[str, Any]:
+        """The derivative's provenance record (kept with its catalogue row)."""
+        return derivative_provenance(
             master=_master_facts(scan),
             derivative={
                 "path": relpath.as_posix(),
@@ -260,26 +293,7 @@ class ColorizeRunner:
                 "device": self.device or str(getattr(self.predictor, "device", "")),
                 "stage_seconds": dict(result.stage_seconds),
             },
-            model_card=_card_summary(card),
-        )
-        return DerivativeResult(
-            staging=staging,
-            final=final,
-            relpath=relpath,
-            scan_id=scan.id,
-            generation=job.generation,
-            width=result.width,
-            height=result.height,
-            sha256=result.sha256,
-            size=result.bytes,
-            provenance=record,
-            report={
-                "derivative": relpath.as_posix(),
-                "pixels": result.width * result.height,
-                "volume": scan.volume,
-                "path": scan.path,
-                "page_index": scan.page_index,
-            },
+            model_card=_card_summary(getattr(self.predictor, "card", None)),
         )
 
     def _staging(
