@@ -8,7 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from archive_colorizer.cli.context import emit_json, settings_of, stderr_console
-from archive_colorizer.config import ENV_SOURCE_DATE_EPOCH
+from archive_colorizer.cli.options import ChromaSizeOption, PaperMaskOption, RenderOption
+from archive_colorizer.config import DEFAULT_CHROMA_SIZE, ENV_SOURCE_DATE_EPOCH
 from archive_colorizer.services import api
 
 ENV_MODEL = "ARCHCOLOR_MODEL"
@@ -93,15 +94,6 @@ _ModelOption = Annotated[
     str | None,
     typer.Option("--model", envvar=ENV_MODEL, help="Model name (default: installed)."),
 ]
-_ChromaSizeOption = Annotated[
-    int | None,
-    typer.Option(
-        "--chroma-size",
-        min=0,
-        help="Working resolution, long side in px (0 = full). [default: 1024]",
-        show_default=False,
-    ),
-]
 _LowpassOption = Annotated[
     float | None,
     typer.Option(
@@ -126,22 +118,6 @@ _CompressionOption = Annotated[
         show_default=False,
     ),
 ]
-_PaperMaskOption = Annotated[
-    bool,
-    typer.Option(
-        "--paper-mask/--no-paper-mask",
-        help="Keep blank paper and margins neutral (zero chroma).",
-    ),
-]
-_RenderOption = Annotated[
-    str | None,
-    typer.Option(
-        "--render",
-        help="wash or luminance: how colour meets the master's tones. "
-        "[default: the model card's, else luminance]",
-        show_default=False,
-    ),
-]
 _OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")]
 
 
@@ -151,13 +127,13 @@ def colorize_command(
     output: _OutputOption,
     model: _ModelOption = None,
     page: Annotated[int, typer.Option("--page", min=0, help="Image page index.")] = 0,
-    chroma_size: _ChromaSizeOption = None,
+    chroma_size: ChromaSizeOption = DEFAULT_CHROMA_SIZE,
     lowpass: _LowpassOption = None,
     tile_size: _TileSizeOption = None,
     device: _DeviceOption = "auto",
     compression: _CompressionOption = None,
-    paper_mask: _PaperMaskOption = True,
-    render: _RenderOption = None,
+    paper_mask: PaperMaskOption = True,
+    render: RenderOption = None,
     overwrite: _OverwriteOption = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:

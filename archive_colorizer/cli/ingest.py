@@ -8,16 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
-from archive_colorizer.cli.context import EXIT_INCOMPLETE, emit_json, settings_of, stderr_console
+from archive_colorizer.cli.context import (
+    EXIT_INCOMPLETE,
+    emit_json,
+    file_progress,
+    settings_of,
+)
 from archive_colorizer.services import api
 
 if TYPE_CHECKING:
@@ -82,29 +79,13 @@ def ingest_command(
     settings = settings_of(ctx)
     # missing paths fail here, before anything is written
     work = api.plan_ingest(settings, paths, volume, follow_links=follow_links)
-    console = stderr_console()
     started = time.monotonic()
     show_progress = sys.stderr.isatty()
     if show_progress:
-        with Progress(
-            TextColumn("[bold]ingest[/]"),
-            BarColumn(),
-            TextColumn("{task.fields[done]}/{task.fields[files]} files"),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        ) as progress:
-            task = progress.add_task("ingest", total=work.bytes, done=0, files=work.files)
-            done = 0
+        with file_progress("ingest", total=work.bytes, files=work.files) as ticker:
 
             def advance(outcome: FileOutcome) -> None:
-                nonlocal done
-                done += 1
-                if outcome.status in _NAMED:
-                    progress.console.print(_describe(outcome), markup=False, highlight=False)
-                progress.update(task, advance=outcome.size, done=done)
+                ticker.file(outcome.size, _describe(outcome) if outcome.status in _NAMED else None)
 
             summary = api.ingest(settings, paths, work, advance)
     else:

@@ -32,13 +32,18 @@ from archive_colorizer.cli.context import (
     stderr_console,
     stdout_console,
 )
+from archive_colorizer.cli.options import (
+    ChromaSizeOption,
+    JsonOption,
+    PaperMaskOption,
+    RenderOption,
+)
 from archive_colorizer.config import (
     DEFAULT_CHROMA_SIZE,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_WORKER_MEMORY_MB,
     ENV_WORKER_MEMORY_MB,
     JOB_STATES,
-    RENDER_MODES,
 )
 from archive_colorizer.errors import JobError
 from archive_colorizer.services import api
@@ -48,8 +53,6 @@ if TYPE_CHECKING:
     from archive_colorizer.services.jobs import Progress as RunProgress
     from archive_colorizer.services.process import ProcessRun
     from archive_colorizer.services.worker import JobReport
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 class _Feedback:
@@ -194,30 +197,6 @@ _LimitOption = Annotated[
     typer.Option("--limit", min=1, help="Queue and colorize at most this many pages."),
 ]
 _DeviceOption = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")]
-_ChromaSizeOption = Annotated[
-    int,
-    typer.Option(
-        "--chroma-size",
-        min=0,
-        help="Long side of the chroma working image in px; 0 = full.",
-    ),
-]
-_PaperMaskOption = Annotated[
-    bool,
-    typer.Option(
-        "--paper-mask/--no-paper-mask",
-        help="Keep blank paper and margins neutral (zero chroma).",
-    ),
-]
-_RenderOption = Annotated[
-    str | None,
-    typer.Option(
-        "--render",
-        help=f"{' or '.join(RENDER_MODES)}: how colour meets the master's tones. "
-        "[default: the model card's, else luminance]",
-        show_default=False,
-    ),
-]
 _FollowOption = Annotated[
     bool,
     typer.Option("--follow", help="Keep polling for new jobs forever (deployments)."),
@@ -273,9 +252,9 @@ def process_command(
     workers: _WorkersOption = 1,
     limit: _LimitOption = None,
     device: _DeviceOption = "auto",
-    chroma_size: _ChromaSizeOption = DEFAULT_CHROMA_SIZE,
-    paper_mask: _PaperMaskOption = True,
-    render: _RenderOption = None,
+    chroma_size: ChromaSizeOption = DEFAULT_CHROMA_SIZE,
+    paper_mask: PaperMaskOption = True,
+    render: RenderOption = None,
     follow: _FollowOption = False,
     repair: _RepairOption = False,
     force: _ForceOption = False,

@@ -7,17 +7,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
 from archive_colorizer.cli.c2pa import TrustOption, verify_paths
-from archive_colorizer.cli.context import EXIT_INCOMPLETE, emit_json, settings_of, stderr_console
+from archive_colorizer.cli.context import (
+    EXIT_INCOMPLETE,
+    emit_json,
+    file_progress,
+    settings_of,
+)
 from archive_colorizer.config import (
     DEFAULT_DECODE_MEMORY_LIMIT_BYTES as DEFAULT_MEMORY_LIMIT_BYTES,
 )
@@ -101,29 +98,10 @@ def verify_command(
             )
 
     if sys.stderr.isatty():
-        console = stderr_console()
-        with Progress(
-            TextColumn("[bold]verify[/]"),
-            BarColumn(),
-            TextColumn("{task.fields[done]}/{task.fields[files]} files"),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        ) as progress:
-            task = progress.add_task("verify", total=None, done=0, files=0)
-            done = 0
-
-            def start(files: int, size: int) -> None:
-                progress.update(task, total=size, files=files)
+        with file_progress("verify") as ticker:
 
             def advance(outcome: VerifyOutcome) -> None:
-                nonlocal done
-                done += 1
-                if outcome.status != _OK:
-                    progress.console.print(_describe(outcome), markup=False, highlight=False)
-                progress.update(task, advance=outcome.size, done=done)
+                ticker.file(outcome.size, _describe(outcome) if outcome.status != _OK else None)
 
             summary = api.verify(
                 settings,
@@ -131,7 +109,7 @@ def verify_command(
                 decode=decode,
                 limits=limits,
                 on_file=advance,
-                on_start=start,
+                on_start=ticker.start,
             )
     else:
         summary = api.verify(settings, volume=volume, decode=decode, limits=limits, on_file=report)
