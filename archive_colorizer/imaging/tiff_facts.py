@@ -552,11 +552,7 @@ def _read(
     offset = first
     ifd_index = 0
     while offset:
-        if offset in seen:
-            raise reader.fail(f"corrupt IFD chain: IFD {ifd_index} loops back to byte {offset}")
-        if len(seen) >= MAX_IFDS:
-            raise reader.fail(f"corrupt IFD chain: more than {MAX_IFDS} IFDs")
-        seen.add(offset)
+        _visit(reader, seen, offset, f"IFD {ifd_index} loops back to byte {offset}")
         label = f"IFD {ifd_index}"
         entries, next_offset = reader.ifd(offset, label)
         kind_of_ifd = _kind_of(reader, entries, label)
@@ -598,6 +594,16 @@ def _read(
     )
 
 
+def _visit(reader: _Reader, seen: set[int], offset: int, loop: str) -> None:
+    """Note the IFD at ``offset`` as read; a corrupt chain when it was (``loop`` says how) or
+    when the file has more IFDs than :data:`MAX_IFDS`."""
+    if offset in seen:
+        raise reader.fail(f"corrupt IFD chain: {loop}")
+    if len(seen) >= MAX_IFDS:
+        raise reader.fail(f"corrupt IFD chain: more than {MAX_IFDS} IFDs")
+    seen.add(offset)
+
+
 def _count_subifds(
     reader: _Reader, entries: dict[int, _Entry], label: str, seen: set[int]
 ) -> tuple[int, int]:
@@ -611,11 +617,7 @@ def _count_subifds(
     for sub_number, start in enumerate(reader.values(entry, label)):
         offset = start
         while offset:
-            if offset in seen:
-                raise reader.fail(f"corrupt IFD chain: {label} SubIFD {sub_number} loops back")
-            if len(seen) >= MAX_IFDS:
-                raise reader.fail(f"corrupt IFD chain: more than {MAX_IFDS} IFDs")
-            seen.add(offset)
+            _visit(reader, seen, offset, f"{label} SubIFD {sub_number} loops back")
             sub_label = f"{label} SubIFD {sub_number}"
             sub_entries, offset = reader.ifd(offset, sub_label)
             if _kind_of(reader, sub_entries, sub_label) == _REDUCED:

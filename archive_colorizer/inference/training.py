@@ -272,29 +272,35 @@ class SilentReporter:
 # ---------------------------------------------------------------- data
 
 
-def _crop(rgb: NDArray[np.uint8], size: int, rng: np.random.Generator) -> NDArray[np.uint8]:
+def _at_least(rgb: NDArray[np.uint8], size: int) -> NDArray[np.uint8]:
+    """``rgb`` enlarged (bicubic) so that its short side is at least ``size``."""
     height, width = rgb.shape[:2]
-    if min(height, width) < size:
-        scale = size / min(height, width)
-        new = (max(size, round(width * scale)), max(size, round(height * scale)))
-        rgb = np.asarray(Image.fromarray(rgb).resize(new, Image.Resampling.BICUBIC))
-        height, width = rgb.shape[:2]
+    if min(height, width) >= size:
+        return rgb
+    scale = size / min(height, width)
+    new = (max(size, round(width * scale)), max(size, round(height * scale)))
+    return np.asarray(Image.fromarray(rgb).resize(new, Image.Resampling.BICUBIC))
+
+
+def _random_square(array: NDArray[Any], size: int, rng: np.random.Generator) -> NDArray[Any]:
+    """A random ``size`` square of ``(H, W, ...)``, flipped horizontally half of the time."""
+    height, width = array.shape[:2]
     top = int(rng.integers(0, height - size + 1))
     left = int(rng.integers(0, width - size + 1))
-    crop = rgb[top : top + size, left : left + size]
+    crop = array[top : top + size, left : left + size]
     if rng.random() < 0.5:
         crop = crop[:, ::-1]
     return np.ascontiguousarray(crop)
 
 
+def _crop(rgb: NDArray[np.uint8], size: int, rng: np.random.Generator) -> NDArray[np.uint8]:
+    return _random_square(_at_least(rgb, size), size, rng)
+
+
 def centre_crop(rgb: NDArray[np.uint8], size: int) -> NDArray[np.uint8]:
     """The central ``size`` x ``size`` square (enlarging small images first)."""
+    rgb = _at_least(rgb, size)
     height, width = rgb.shape[:2]
-    if min(height, width) < size:
-        scale = size / min(height, width)
-        new = (max(size, round(width * scale)), max(size, round(height * scale)))
-        rgb = np.asarray(Image.fromarray(rgb).resize(new, Image.Resampling.BICUBIC))
-        height, width = rgb.shape[:2]
     top, left = (height - size) // 2, (width - size) // 2
     return np.ascontiguousarray(rgb[top : top + size, left : left + size])
 
@@ -372,12 +378,7 @@ def crop_planes(
     if abs(scale - 1.0) > 1e-6:
         width, height = max(size, round(width * scale)), max(size, round(height * scale))
         planes = _resize_planes(planes, width, height)
-    top = int(rng.integers(0, height - size + 1))
-    left = int(rng.integers(0, width - size + 1))
-    crop = planes[top : top + size, left : left + size]
-    if rng.random() < 0.5:
-        crop = crop[:, ::-1]
-    return np.ascontiguousarray(crop)
+    return _random_square(planes, size, rng)
 
 
 class BatchSource:

@@ -470,18 +470,21 @@ class _Run:
         )
         self.session.add(row)
         if sha256 is not None:
-            repository.add_event(
-                row,
-                EventType.MESSAGE_DIGEST_CALCULATION,
-                Outcome.SUCCESS,
-                f"sha256 {sha256} over {size} bytes",
-                session=self.session,
-            )
+            self._digest_event(row, sha256, size)
         repository.add_event(
             row, EventType.REJECTION, Outcome.FAILURE, reason, session=self.session
         )
         self._supersede(previous, [row])
         self.current[volume.name][relative] = [row]
+
+    def _digest_event(self, row: Scan, sha256: str, size: int | None) -> None:
+        repository.add_event(
+            row,
+            EventType.MESSAGE_DIGEST_CALCULATION,
+            Outcome.SUCCESS,
+            f"sha256 {sha256} over {size} bytes",
+            session=self.session,
+        )
 
     def _add_pages(
         self,
@@ -527,13 +530,7 @@ class _Run:
                 skipped_reduced=facts.skipped_reduced,
             )
             self.session.add(row)
-            repository.add_event(
-                row,
-                EventType.MESSAGE_DIGEST_CALCULATION,
-                Outcome.SUCCESS,
-                f"sha256 {sha256} over {size} bytes",
-                session=self.session,
-            )
+            self._digest_event(row, sha256, size)
             repository.add_event(
                 row,
                 EventType.FORMAT_IDENTIFICATION,
