@@ -41,7 +41,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -796,10 +796,6 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return state
 
 
-def _windows(total: int, start: int) -> Iterator[int]:
-    yield from range(start, total)
-
-
 def train(
     config: TrainConfig,
     resume: Path | None = None,
@@ -815,164 +811,227 @@ def train(
     torch.manual_seed(config.seed)
     device = torch.device(config.device)
     network = build_for_training(config).to(device)
-    freeze_epochs = config.freeze_encoder_epochs if network.frozen_part() is not None else 0
-
     state = load_checkpoint(resume) if resume is not None else None
-    class_weights: Tensor | None = None
-    if network.class_grid:
-        if state is not None and state.get("class_weights") is not None:
-            class_weights = state["class_weights"]
-        else:
-            prior = ab_prior(config.train_items, network.class_grid, config.seed)
-            class_weights = rebalancing_weights(prior, network.class_grid)
-    if class_weights is not None:
-        class_weights = class_weights.to(device)
-
-    epoch, step, samples, elapsed_before = 0, 0, 0, 0.0
-    history: list[dict[str, Any]] = []
-    if state is not None:
-        try:
-            network.load_state_dict(state["model"], strict=True)
-        except RuntimeError as error:
-            raise ConfigurationError(
-                f"--resume {resume}: the checkpoint does not fit a {config.arch!r} network "
-                f"({str(error).splitlines()[0]})"
-            ) from None
-        epoch, step = int(state["epoch"]), int(state["step"])
-        samples, elapsed_before = int(state["samples"]), float(state["elapsed"])
-        history = list(state["history"])
-
-    source = BatchSource(config)
-    started = clock()
-    checkpoints = config.out / CHECKPOINT_DIR
-    stopped = False
-    optimizer: torch.optim.Optimizer | None = None
-    optimizer_frozen: bool | None = None
-    cache: FeatureCache | None = None
-    budget = config.time_budget_s
-    stage1_budget = budget * freeze_epochs / config.epochs if budget and freeze_epochs else None
-
-    def elapsed() -> float:
-        return elapsed_before + (clock() - started)
-
-    while epoch < config.epochs and not stopped:
-        frozen = epoch < freeze_epochs
-        if optimizer is None or optimizer_frozen != frozen:
-            set_stage(network, frozen)
-            optimizer = make_optimizer(network, config.lr, frozen)
-            optimizer_frozen = frozen
-            if state is not None and bool(state["optimizer_frozen"]) == frozen:
-                optimizer.load_state_dict(state["optimizer"])
-        set_stage(network, frozen)
-        stage = "frozen encoder" if frozen else "end to end"
-        cached = frozen and config.cache_features is not None
-        if cached and cache is None:
-            cache = FeatureCache(network, source, config.cache_features or 0, device, reporter)
-            source.release()
-        if not frozen:
-            cache = None  # stage 2 reads images again; let the cache go
-        steps = config.steps_per_epoch
-        order = None
-        if cache is not None:
-            stage = "frozen encoder, cached features"
-            steps = cache.steps(config.max_samples, config.batch)
-            order = cache.order(config.seed, epoch)
-        reporter.stage(stage, epoch, steps)
-        losses: list[float] = []
-        epoch_started = clock()
-        epoch_samples = 0
-        skip_to_next_stage = False
-        for step in _windows(steps, step):  # noqa: B020 - resume continues mid-epoch
-            if budget is not None and elapsed() >= budget:
-                stopped = True
-                break
-            if frozen and stage1_budget is not None and elapsed() >= stage1_budget:
-                skip_to_next_stage = True
-                break
-            if cache is not None and order is not None:
-                indices = order[step * config.batch : (step + 1) * config.batch]
-                hints = None
-                if config.hints:
-                    hints = hint_batch(cache.targets[indices], config.seed, epoch, step)
-                loss = cache.loss(
-                    network, indices, device, class_weights, config.class_weight, hints
-                )
-                count = len(indices)
-            else:
-                lightness, target = source.batch(epoch, step)
-                hints = None
-                if config.hints:
-                    quarter = functional.avg_pool2d(target, 4)
-                    hints = hint_batch(quarter, config.seed, epoch, step).to(device)
-                loss = compute_loss(
-                    network,
-                    lightness.to(device),
-                    target.to(device),
-                    frozen,
-                    class_weights,
-                    config.class_weight,
-                    hints,
-                )
-                count = config.batch
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(float(loss.item()))
-            samples += count
-            epoch_samples += count
-            rate = epoch_samples / max(clock() - epoch_started, 1e-9)
-            reporter.step(StepInfo(epoch, step + 1, steps, stage, losses[-1], rate, elapsed()))
-        else:
-            step = steps
-        if stopped:
-            _save(
-                _checkpoint_state(
-                    network,
-                    optimizer,
-                    epoch,
-                    step,
-                    samples,
-                    elapsed(),
-                    history,
-                    class_weights,
-                    frozen,
-                ),
-                checkpoints / LAST_CHECKPOINT,
-            )
-            break
-        summary: dict[str, Any] = {
-            "epoch": epoch,
-            "stage": stage,
-            "steps": len(losses),
-            "train_loss": float(np.mean(losses)) if losses else float("nan"),
-            "images_per_s": epoch_samples / max(clock() - epoch_started, 1e-9),
-            "elapsed_s": elapsed(),
-            "cut_short": skip_to_next_stage,
-        }
-        summary.update(validate(network, spread(config.val_items, config.val_images), config.size))
-        history.append(summary)
-        reporter.epoch(summary)
-        epoch = freeze_epochs if skip_to_next_stage else epoch + 1
-        step = 0
-        state = None
-        checkpoint_state = _checkpoint_state(
-            network, optimizer, epoch, 0, samples, elapsed(), history, class_weights, frozen
-        )
-        _save(checkpoint_state, checkpoints / f"epoch-{epoch:04d}.pt")
-        _save(checkpoint_state, checkpoints / LAST_CHECKPOINT)
-
+    class_weights = _class_weights(network, config, state, device)
+    run = _Run(config, network, device, reporter, clock, class_weights, state, resume)
+    run.loop()
     card = None
     if write_model:
-        card = write_model_files(network, config, history, samples, elapsed())
+        card = write_model_files(network, config, run.history, run.samples, run.elapsed())
     return TrainResult(
         model_dir=config.out,
         card=card,
-        history=history,
-        samples_seen=samples,
-        elapsed_s=elapsed(),
-        stopped_by_budget=stopped,
-        checkpoint=checkpoints / LAST_CHECKPOINT,
+        history=run.history,
+        samples_seen=run.samples,
+        elapsed_s=run.elapsed(),
+        stopped_by_budget=run.stopped,
+        checkpoint=run.checkpoints / LAST_CHECKPOINT,
     )
+
+
+def _class_weights(
+    network: ColorizationNet, config: TrainConfig, state: dict[str, Any] | None, device: Any
+) -> Tensor | None:
+    """The class-rebalancing weights of a network with a class head: the checkpoint's, or
+    computed from the training images."""
+    if not network.class_grid:
+        return None
+    if state is not None and state.get("class_weights") is not None:
+        weights: Tensor = state["class_weights"]
+    else:
+        prior = ab_prior(config.train_items, network.class_grid, config.seed)
+        weights = rebalancing_weights(prior, network.class_grid)
+    return weights.to(device)
+
+
+class _Run:
+    """The loop of one training run: epochs of steps, the stages, checkpoints and history."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        network: ColorizationNet,
+        device: torch.device,
+        reporter: Reporter,
+        clock: Callable[[], float],
+        class_weights: Tensor | None,
+        state: dict[str, Any] | None,
+        resume: Path | None,
+    ) -> None:
+        self.config, self.network, self.device = config, network, device
+        self.reporter, self.clock, self.class_weights = reporter, clock, class_weights
+        self.freeze_epochs = config.freeze_encoder_epochs if network.frozen_part() else 0
+        self.state = state
+        self.epoch, self.step, self.samples, self.elapsed_before = 0, 0, 0, 0.0
+        self.history: list[dict[str, Any]] = []
+        if state is not None:
+            try:
+                network.load_state_dict(state["model"], strict=True)
+            except RuntimeError as error:
+                raise ConfigurationError(
+                    f"--resume {resume}: the checkpoint does not fit a {config.arch!r} network "
+                    f"({str(error).splitlines()[0]})"
+                ) from None
+            self.epoch, self.step = int(state["epoch"]), int(state["step"])
+            self.samples, self.elapsed_before = int(state["samples"]), float(state["elapsed"])
+            self.history = list(state["history"])
+        self.source = BatchSource(config)
+        self.started = clock()
+        self.checkpoints = config.out / CHECKPOINT_DIR
+        self.stopped = False
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.optimizer_frozen: bool | None = None
+        self.cache: FeatureCache | None = None
+        budget = config.time_budget_s
+        self.stage1_budget = (
+            budget * self.freeze_epochs / config.epochs if budget and self.freeze_epochs else None
+        )
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + (self.clock() - self.started)
+
+    def loop(self) -> None:
+        """Train until the last epoch, or until the time budget stops the run."""
+        while self.epoch < self.config.epochs and not self.stopped:
+            frozen = self.epoch < self.freeze_epochs
+            optimizer = self._enter_stage(frozen)
+            stage, steps, order = self._plan_epoch(frozen)
+            self.reporter.stage(stage, self.epoch, steps)
+            losses: list[float] = []
+            epoch_started = self.clock()
+            epoch_samples = 0
+            cut_short = False
+            for step in range(self.step, steps):
+                self.step = step  # a resume continues mid-epoch
+                budget = self.config.time_budget_s
+                if budget is not None and self.elapsed() >= budget:
+                    self.stopped = True
+                    break
+                stage1 = self.stage1_budget
+                if frozen and stage1 is not None and self.elapsed() >= stage1:
+                    cut_short = True
+                    break
+                loss, count = self._loss(frozen, order, step)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                losses.append(float(loss.item()))
+                self.samples += count
+                epoch_samples += count
+                rate = epoch_samples / max(self.clock() - epoch_started, 1e-9)
+                self.reporter.step(
+                    StepInfo(self.epoch, step + 1, steps, stage, losses[-1], rate, self.elapsed())
+                )
+            else:
+                self.step = steps
+            if self.stopped:
+                self._save(frozen, self.step, LAST_CHECKPOINT)
+                break
+            self._end_epoch(frozen, stage, losses, epoch_samples, epoch_started, cut_short)
+
+    def _enter_stage(self, frozen: bool) -> torch.optim.Optimizer:
+        """The optimiser of the stage (a new one when the stage changes, with the checkpoint's
+        state when it was saved in this stage), the network in the stage's training mode."""
+        if self.optimizer is None or self.optimizer_frozen != frozen:
+            set_stage(self.network, frozen)
+            self.optimizer = make_optimizer(self.network, self.config.lr, frozen)
+            self.optimizer_frozen = frozen
+            if self.state is not None and bool(self.state["optimizer_frozen"]) == frozen:
+                self.optimizer.load_state_dict(self.state["optimizer"])
+        set_stage(self.network, frozen)
+        return self.optimizer
+
+    def _plan_epoch(self, frozen: bool) -> tuple[str, int, Tensor | None]:
+        """``(stage name, steps, cached sample order or None)``; builds the feature cache when
+        the frozen stage trains on cached features, lets it go after that stage."""
+        config = self.config
+        stage = "frozen encoder" if frozen else "end to end"
+        if frozen and config.cache_features is not None and self.cache is None:
+            self.cache = FeatureCache(
+                self.network, self.source, config.cache_features, self.device, self.reporter
+            )
+            self.source.release()
+        if not frozen:
+            self.cache = None  # stage 2 reads images again; let the cache go
+        if self.cache is None:
+            return stage, config.steps_per_epoch, None
+        steps = self.cache.steps(config.max_samples, config.batch)
+        return "frozen encoder, cached features", steps, self.cache.order(config.seed, self.epoch)
+
+    def _loss(self, frozen: bool, order: Tensor | None, step: int) -> tuple[Tensor, int]:
+        """The loss of one step and the samples it saw (cached features or images)."""
+        config, epoch = self.config, self.epoch
+        if self.cache is not None and order is not None:
+            indices = order[step * config.batch : (step + 1) * config.batch]
+            hints = None
+            if config.hints:
+                hints = hint_batch(self.cache.targets[indices], config.seed, epoch, step)
+            loss = self.cache.loss(
+                self.network, indices, self.device, self.class_weights, config.class_weight, hints
+            )
+            return loss, len(indices)
+        lightness, target = self.source.batch(epoch, step)
+        hints = None
+        if config.hints:
+            quarter = functional.avg_pool2d(target, 4)
+            hints = hint_batch(quarter, config.seed, epoch, step).to(self.device)
+        loss = compute_loss(
+            self.network,
+            lightness.to(self.device),
+            target.to(self.device),
+            frozen,
+            self.class_weights,
+            config.class_weight,
+            hints,
+        )
+        return loss, config.batch
+
+    def _end_epoch(
+        self,
+        frozen: bool,
+        stage: str,
+        losses: list[float],
+        epoch_samples: int,
+        epoch_started: float,
+        cut_short: bool,
+    ) -> None:
+        """Validate, record the epoch in the history, move on, checkpoint."""
+        summary: dict[str, Any] = {
+            "epoch": self.epoch,
+            "stage": stage,
+            "steps": len(losses),
+            "train_loss": float(np.mean(losses)) if losses else float("nan"),
+            "images_per_s": epoch_samples / max(self.clock() - epoch_started, 1e-9),
+            "elapsed_s": self.elapsed(),
+            "cut_short": cut_short,
+        }
+        config = self.config
+        summary.update(
+            validate(self.network, spread(config.val_items, config.val_images), config.size)
+        )
+        self.history.append(summary)
+        self.reporter.epoch(summary)
+        self.epoch = self.freeze_epochs if cut_short else self.epoch + 1
+        self.step = 0
+        self.state = None
+        self._save(frozen, 0, f"epoch-{self.epoch:04d}.pt", LAST_CHECKPOINT)
+
+    def _save(self, frozen: bool, step: int, *names: str) -> None:
+        """A checkpoint of where the run is, under each of ``names``."""
+        assert self.optimizer is not None
+        state = _checkpoint_state(
+            self.network,
+            self.optimizer,
+            self.epoch,
+            step,
+            self.samples,
+            self.elapsed(),
+            self.history,
+            self.class_weights,
+            frozen,
+        )
+        for name in names:
+            _save(state, self.checkpoints / name)
 
 
 def write_model_files(
