@@ -44,7 +44,6 @@ __all__ = [
     "ProcessOptions",
     "as_error",
     "catalog_status",
-    "check_catalog_output",
     "clear_hints",
     "colorize_file",
     "database_name",
@@ -308,14 +307,6 @@ def verify_credentials(
 
 
 # --- colorize, process, jobs, health, models -----------------------------------------------------
-
-
-def check_catalog_output(settings: Settings, output: Path) -> str | None:
-    """OUTPUT of `colorize` is neither a catalogued master nor in an ingested folder; returns a
-    warning line when there was a catalog that could not be checked."""
-    from archive_colorizer.services.guard import check_output_path_if_catalogued
-
-    return check_output_path_if_catalogued(settings.database_url, output, what="OUTPUT")
 
 
 def colorize_file(settings: Settings, source: Path, output: Path, **options: Any) -> dict[str, Any]:
