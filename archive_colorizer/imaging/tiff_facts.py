@@ -19,7 +19,7 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from archive_colorizer.config import DEFAULT_PAGE_LIMIT
 from archive_colorizer.errors import (
@@ -354,7 +354,54 @@ def _page_facts(
     pixel_limit: int,
 ) -> dict[str, object]:
     """Facts of one image IFD as keyword arguments of PageFacts (without index fields)."""
-    name = reader.path.name
+    width, height = _dimensions(reader, entries, label, pixel_limit)
+    samples, bits = _samples(reader, entries, label)
+    compression = _compression(reader, entries, label)
+    photometric = _photometric(reader, entries, label, samples, bits, compression)
+    planar_code = reader.value(entries, tags.PLANAR_CONFIGURATION, label, 1)
+    if planar_code not in (1, 2):
+        raise reader.fail(f"corrupt IFD: {label} has PlanarConfiguration {planar_code}")
+    planes = samples if planar_code == 2 and samples > 1 else 1
+    sample_format = tags.SAMPLE_FORMATS.get(
+        reader.value(entries, tags.SAMPLE_FORMAT, label, 1), "unknown"
+    )
+    orientation = reader.value(entries, tags.ORIENTATION, label, tags.DEFAULT_ORIENTATION)
+    if orientation not in tags.ORIENTATIONS:
+        raise reader.fail(f"corrupt IFD: {label} has Orientation {orientation} (must be 1..8)")
+    layout = _segments(reader, entries, label, width, height, planes, pixel_limit)
+    x_resolution = reader.rational(entries, tags.X_RESOLUTION, label)
+    y_resolution = reader.rational(entries, tags.Y_RESOLUTION, label)
+    unit: str | None = None
+    if x_resolution is not None or y_resolution is not None:
+        unit = tags.RESOLUTION_UNITS.get(reader.value(entries, tags.RESOLUTION_UNIT, label, 2))
+    icc = entries.get(tags.ICC_PROFILE)
+    return {
+        "width": width,
+        "height": height,
+        "samples_per_pixel": samples,
+        "bits_per_sample": bits,
+        "photometric": photometric,
+        "compression": compression,
+        "tiled": layout["tiled"],
+        "x_resolution": x_resolution,
+        "y_resolution": y_resolution,
+        "resolution_unit": unit,
+        "icc_present": icc is not None and icc.count > 0,
+        "orientation": orientation,
+        "planar": "separate" if planes > 1 else "contig",
+        "sample_format": sample_format,
+        "tile_width": layout["tile_width"],
+        "tile_length": layout["tile_length"],
+        "rows_per_strip": layout["rows_per_strip"],
+        "segments": layout["segments"],
+        "data_bytes": layout["data_bytes"],
+    }
+
+
+def _dimensions(
+    reader: _Reader, entries: dict[int, _Entry], label: str, pixel_limit: int
+) -> tuple[int, int]:
+    """The page's width and height, after the single-valued tags and the pixel limit."""
     for tag, tag_name in page_rules.SINGLE_VALUED.items():
         entry = entries.get(tag)
         if entry is not None and entry.count != 1:
@@ -367,9 +414,16 @@ def _page_facts(
         raise reader.fail(f"corrupt IFD: {label} declares an empty image ({width}x{height})")
     if width * height > pixel_limit:
         raise PixelLimitError(
-            f"{name}: {label} declares {width}x{height} = {width * height:,} pixels, above the "
-            f"limit of {pixel_limit:,} (decompression-bomb guard; raise --pixel-limit to accept)"
+            f"{reader.path.name}: {label} declares {width}x{height} = {width * height:,} pixels, "
+            f"above the limit of {pixel_limit:,} (decompression-bomb guard; raise --pixel-limit "
+            "to accept)"
         )
+    return width, height
+
+
+def _samples(reader: _Reader, entries: dict[int, _Entry], label: str) -> tuple[int, int]:
+    """Samples per pixel and the one bit depth they share."""
+    name = reader.path.name
     samples = reader.value(entries, tags.SAMPLES_PER_PIXEL, label, 1)
     if samples <= 0 or samples > 64:
         raise reader.fail(f"corrupt IFD: {label} declares {samples} samples per pixel")
@@ -384,48 +438,63 @@ def _page_facts(
     bits = bits_values[0]
     if bits not in tags.SUPPORTED_BITS:
         raise UnsupportedTiffError(f"{name}: {label} has {bits} bits per sample; not supported")
+    return samples, bits
 
-    compression_code = reader.value(entries, tags.COMPRESSION, label, 1)
-    if compression_code in tags.UNSUPPORTED_COMPRESSIONS:
-        raise UnsupportedTiffError(
-            f"{name}: {label} uses {tags.UNSUPPORTED_COMPRESSIONS[compression_code]}; not supported"
-        )
-    if compression_code not in tags.COMPRESSIONS:
-        raise UnsupportedTiffError(
-            f"{name}: {label} uses unknown compression {compression_code}; not supported"
-        )
-    compression = tags.COMPRESSIONS[compression_code]
 
+def _compression(reader: _Reader, entries: dict[int, _Entry], label: str) -> str:
+    """The compression's name (:data:`tiff_tags.COMPRESSIONS`); the others are refused."""
+    name = reader.path.name
+    code = reader.value(entries, tags.COMPRESSION, label, 1)
+    if code in tags.UNSUPPORTED_COMPRESSIONS:
+        raise UnsupportedTiffError(
+            f"{name}: {label} uses {tags.UNSUPPORTED_COMPRESSIONS[code]}; not supported"
+        )
+    if code not in tags.COMPRESSIONS:
+        raise UnsupportedTiffError(
+            f"{name}: {label} uses unknown compression {code}; not supported"
+        )
+    return tags.COMPRESSIONS[code]
+
+
+def _photometric(
+    reader: _Reader,
+    entries: dict[int, _Entry],
+    label: str,
+    samples: int,
+    bits: int,
+    compression: str,
+) -> str:
+    """The photometric interpretation's name, checked against the samples and compression."""
+    name = reader.path.name
     if tags.PHOTOMETRIC not in entries:
         raise UnsupportedTiffError(
             f"{name}: missing required tag PhotometricInterpretation in {label} "
             "(cannot tell black from white)"
         )
-    photometric_code = reader.value(entries, tags.PHOTOMETRIC, label, None)
-    if photometric_code not in tags.PHOTOMETRICS:
-        raise UnsupportedTiffError(
-            f"{name}: {label} has unknown PhotometricInterpretation {photometric_code}"
-        )
-    photometric = tags.PHOTOMETRICS[photometric_code]
+    code = reader.value(entries, tags.PHOTOMETRIC, label, None)
+    if code not in tags.PHOTOMETRICS:
+        raise UnsupportedTiffError(f"{name}: {label} has unknown PhotometricInterpretation {code}")
+    photometric = tags.PHOTOMETRICS[code]
     if photometric in ("rgb", "ycbcr") and samples < 3:
         raise reader.fail(f"corrupt IFD: {label} is {photometric} with {samples} sample(s)")
     if photometric == "palette" and tags.COLOR_MAP not in entries:
         raise reader.fail(f"missing required tag ColorMap in {label} (palette image)")
     if compression.startswith("ccitt") and bits != 1:
         raise reader.fail(f"corrupt IFD: {label} is CCITT-compressed with {bits} bits per sample")
+    return photometric
 
-    planar_code = reader.value(entries, tags.PLANAR_CONFIGURATION, label, 1)
-    if planar_code not in (1, 2):
-        raise reader.fail(f"corrupt IFD: {label} has PlanarConfiguration {planar_code}")
-    planes = samples if planar_code == 2 and samples > 1 else 1
-    sample_format = tags.SAMPLE_FORMATS.get(
-        reader.value(entries, tags.SAMPLE_FORMAT, label, 1), "unknown"
-    )
 
-    orientation = reader.value(entries, tags.ORIENTATION, label, tags.DEFAULT_ORIENTATION)
-    if orientation not in tags.ORIENTATIONS:
-        raise reader.fail(f"corrupt IFD: {label} has Orientation {orientation} (must be 1..8)")
-
+def _segments(
+    reader: _Reader,
+    entries: dict[int, _Entry],
+    label: str,
+    width: int,
+    height: int,
+    planes: int,
+    pixel_limit: int,
+) -> dict[str, Any]:
+    """The page's strips or tiles: their geometry, how many, and the bytes they hold (each
+    must lie inside the file)."""
     tiled = tags.TILE_WIDTH in entries or tags.TILE_OFFSETS in entries
     tile_width = tile_length = rows_per_strip = None
     if tiled:
@@ -437,7 +506,7 @@ def _page_facts(
             width, height, tile_width=tile_width, tile_length=tile_length, pixel_limit=pixel_limit
         )
         if problem is not None:
-            raise PixelLimitError(f"{name}: {label} {problem}")
+            raise PixelLimitError(f"{reader.path.name}: {label} {problem}")
         expected = -(-width // tile_width) * -(-height // tile_length) * planes
         offsets_tag, counts_tag = tags.TILE_OFFSETS, tags.TILE_BYTE_COUNTS
     else:
@@ -472,28 +541,8 @@ def _page_facts(
     empty = page_rules.no_pixel_data_problem(counts, segment)
     if empty is not None:
         raise reader.fail(f"corrupt IFD: {label} {empty}")
-
-    x_resolution = reader.rational(entries, tags.X_RESOLUTION, label)
-    y_resolution = reader.rational(entries, tags.Y_RESOLUTION, label)
-    unit: str | None = None
-    if x_resolution is not None or y_resolution is not None:
-        unit = tags.RESOLUTION_UNITS.get(reader.value(entries, tags.RESOLUTION_UNIT, label, 2))
-    icc = entries.get(34675)
     return {
-        "width": width,
-        "height": height,
-        "samples_per_pixel": samples,
-        "bits_per_sample": bits,
-        "photometric": photometric,
-        "compression": compression,
         "tiled": tiled,
-        "x_resolution": x_resolution,
-        "y_resolution": y_resolution,
-        "resolution_unit": unit,
-        "icc_present": icc is not None and icc.count > 0,
-        "orientation": orientation,
-        "planar": "separate" if planes > 1 else "contig",
-        "sample_format": sample_format,
         "tile_width": tile_width,
         "tile_length": tile_length,
         "rows_per_strip": rows_per_strip,
