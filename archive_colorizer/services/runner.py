@@ -18,6 +18,7 @@ The model is loaded once per worker process (:class:`ColorizeRunnerFactory`).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -47,7 +48,6 @@ from archive_colorizer.errors import (
 from archive_colorizer.imaging.atomic import fsync_directory
 from archive_colorizer.imaging.hashing import FileSnapshot, changes_since, snapshot
 from archive_colorizer.imaging.memory_cap import data_in_use, is_out_of_memory, memory_cap
-from archive_colorizer.imaging.wash import WASH_DARKENING
 from archive_colorizer.provenance import EventType, Outcome, agent, derivative_provenance
 from archive_colorizer.services import store as store_layout
 from archive_colorizer.services.colorize import (
@@ -153,6 +153,10 @@ def _scan_facts(engine: Engine, scan_id: int) -> _ScanFacts:
         )
 
 
+#: what a job row without a parameter meant (rows from before the parameter existed)
+_ABSENT_MEANT: dict[str, Any] = {"paper_mask": False}
+
+
 def params_from_job(job: ClaimedJob) -> ColorizeParams:
     """The ColorizeParams a job was queued with (PermanentJobError if this version differs)."""
     stored = dict(job.params)
@@ -161,13 +165,12 @@ def params_from_job(job: ClaimedJob) -> ColorizeParams:
             f"job {job.id} was queued for pipeline version {job.pipeline_version}, this archcolor "
             f"has {PIPELINE_VERSION}; run `archcolor process --pending` to queue the page again"
         )
+    # the row holds ColorizeParams.as_dict(): its fields (and fixed facts of this pipeline);
+    # a field missing from a row is read as ColorizeParams' default, but for those that rows
+    # written before it existed meant otherwise
+    fields = {spec.name for spec in dataclasses.fields(ColorizeParams)}
     params = ColorizeParams(
-        chroma_size=int(stored["chroma_size"]),
-        lowpass=float(stored["lowpass"]),
-        compression=str(stored["compression"]),
-        paper_mask=bool(stored.get("paper_mask", False)),
-        render=str(stored.get("render", "luminance")),
-        wash_darkening=float(stored.get("wash_darkening", WASH_DARKENING)),
+        **{**_ABSENT_MEANT, **{key: value for key, value in stored.items() if key in fields}}
     )
     if params_hash(params.as_dict()) != job.params_hash:
         raise PermanentJobError(
