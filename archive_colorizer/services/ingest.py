@@ -339,9 +339,10 @@ class _Run:
             )
 
         assert facts is not None and sha256 is not None
-        return self._ingested(
-            volume, volume_name, relative, root, previous, size, mtime, sha256, facts
-        )
+        self.last_skipped_reduced = facts.skipped_reduced
+        replaces_ingested = previous is not None and previous[0].state == ScanState.INGESTED
+        rows = self._add_pages(volume, relative, root, previous, size, mtime, sha256, facts)
+        return self._ingested(volume, volume_name, relative, size, sha256, rows, replaces_ingested)
 
     def _facts(self, candidate: Candidate) -> tuple[TiffFacts | None, str | None]:
         """``(facts, None)`` of a TIFF with image pages, else ``(None, why not)``."""
@@ -364,17 +365,13 @@ class _Run:
         volume: Volume,
         volume_name: str,
         relative: str,
-        root: str,
-        previous: list[Scan] | None,
         size: int,
-        mtime: datetime | None,
         sha256: str,
-        facts: TiffFacts,
+        rows: list[Scan],
+        replaces_ingested: bool,
     ) -> FileOutcome:
-        """Catalogue a readable file's pages (noting other files with the same bytes)."""
-        self.last_skipped_reduced = facts.skipped_reduced
-        replaces_ingested = previous is not None and previous[0].state == ScanState.INGESTED
-        rows = self._add_pages(volume, relative, root, previous, size, mtime, sha256, facts)
+        """The outcome of a file whose pages were catalogued as ``rows`` (other files with the
+        same bytes noted)."""
         others = self._others_with(sha256, volume, relative)
         status = FileStatus.INGESTED
         note: str | None = None
