@@ -158,7 +158,6 @@ def load_signing_credentials(
     """
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
     test_hint = "(`archcolor c2pa test-cert DIR` makes an untrusted chain to try it out)"
     if cert is None:
@@ -184,6 +183,39 @@ def load_signing_credentials(
             "certificate followed by its issuing CA certificates"
         ) from error
     leaf = chain[0]
+    _check_signer(leaf, cert, now or datetime.now(UTC))
+    private = _private_key(key, password)
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    der = serialization.Encoding.DER
+    if private.public_key().public_bytes(der, spki) != leaf.public_key().public_bytes(der, spki):
+        raise SigningCredentialsError(
+            f"{key} is not the private key of the signing certificate in {cert}; give the "
+            "matching pair"
+        )
+    algorithm = _algorithm(private, key)
+    key_pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return SigningCredentials(
+        chain_pem=b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain),
+        key_pem=key_pem,
+        algorithm=algorithm,
+        subject=leaf.subject.rfc4514_string(),
+        issuer=leaf.issuer.rfc4514_string(),
+        not_after=leaf.not_valid_after_utc.isoformat(),
+        fingerprint=leaf.fingerprint(hashes.SHA256()).hex(),
+        tsa_url=tsa_url,
+    )
+
+
+def _check_signer(leaf: Any, cert: Path, moment: datetime) -> None:
+    """The signing certificate may sign C2PA manifests at ``moment``: an end-entity certificate
+    issued by a CA, with the digitalSignature key usage and an extended key usage C2PA accepts,
+    within its validity."""
+    from cryptography import x509
+
     where = f"{cert}: the signing certificate ({leaf.subject.rfc4514_string()})"
     try:
         basic = leaf.extensions.get_extension_for_class(x509.BasicConstraints).value
@@ -219,7 +251,6 @@ def load_signing_credentials(
             f"{where} has no extended key usage C2PA accepts (one of "
             f"{', '.join(_ALLOWED_EKUS.values())})"
         )
-    moment = now or datetime.now(UTC)
     if moment < leaf.not_valid_before_utc:
         raise SigningCredentialsError(
             f"{where} is not valid before {leaf.not_valid_before_utc.isoformat()}"
@@ -228,6 +259,11 @@ def load_signing_credentials(
         raise SigningCredentialsError(
             f"{where} expired on {leaf.not_valid_after_utc.isoformat()}; renew it"
         )
+
+
+def _private_key(key: Path, password: str | None) -> Any:
+    """The private key in ``key`` (decrypted with ``password``)."""
+    from cryptography.hazmat.primitives import serialization
 
     key_data = _read(key, "the private key", "--c2pa-key / ARCHCOLOR_C2PA_KEY")
     try:
@@ -252,13 +288,13 @@ def load_signing_credentials(
         raise SigningCredentialsError(
             f"{key} holds no PEM private key (-----BEGIN PRIVATE KEY-----)"
         ) from error
-    spki = serialization.PublicFormat.SubjectPublicKeyInfo
-    der = serialization.Encoding.DER
-    if private.public_key().public_bytes(der, spki) != leaf.public_key().public_bytes(der, spki):
-        raise SigningCredentialsError(
-            f"{key} is not the private key of the signing certificate in {cert}; give the "
-            "matching pair"
-        )
+    return private
+
+
+def _algorithm(private: Any, key: Path) -> str:
+    """The C2PA signing algorithm of ``private``; SigningCredentialsError for other keys."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
     if isinstance(private, ec.EllipticCurvePrivateKey):
         algorithm = {"secp256r1": "es256", "secp384r1": "es384", "secp521r1": "es512"}.get(
             private.curve.name, ""
@@ -274,21 +310,7 @@ def load_signing_credentials(
             f"{key}: C2PA signs with EC P-256/P-384/P-521, RSA (2048 bits or more) or Ed25519 "
             "keys; this key is none of them"
         )
-    key_pem = private.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return SigningCredentials(
-        chain_pem=b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain),
-        key_pem=key_pem,
-        algorithm=algorithm,
-        subject=leaf.subject.rfc4514_string(),
-        issuer=leaf.issuer.rfc4514_string(),
-        not_after=leaf.not_valid_after_utc.isoformat(),
-        fingerprint=leaf.fingerprint(hashes.SHA256()).hex(),
-        tsa_url=tsa_url,
-    )
+    return algorithm
 
 
 # -- test chain -------------------------------------------------------------------------------
