@@ -336,10 +336,7 @@ def make_test_chain(folder: Path, *, days: int = 365) -> TestChain:
     mode 0600, for ``--c2pa-key``) and ``README.txt``. Every name says "NOT TRUSTED"; no
     validator trusts it. Existing files are never overwritten (OutputError).
     """
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    from cryptography.hazmat.primitives import serialization
 
     folder = Path(folder)
     paths = TestChain(
@@ -354,6 +351,37 @@ def make_test_chain(folder: Path, *, days: int = 365) -> TestChain:
             f"{', '.join(existing)} already exist(s); not overwritten — choose an empty folder"
         )
     folder.mkdir(parents=True, exist_ok=True)
+    ca, signer, signer_key = _test_certificates(days)
+    pem = serialization.Encoding.PEM
+    paths.ca.write_bytes(ca.public_bytes(pem))
+    paths.chain.write_bytes(signer.public_bytes(pem) + ca.public_bytes(pem))
+    descriptor = os.open(paths.key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(
+            signer_key.private_bytes(
+                pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+    paths.readme.write_text(
+        f"{_TEST_LABEL}\n\n"
+        "These files were made by `archcolor c2pa test-cert` to TRY Content Credentials.\n"
+        "No validator trusts them: a manifest signed with them verifies as intact but from an\n"
+        "untrusted signer. Sign real deliveries with the archive's own certificate.\n\n"
+        "  archcolor export --c2pa --c2pa-cert test-chain.pem --c2pa-key test-key.pem ...\n"
+        "  archcolor verify --c2pa --c2pa-trust test-ca.pem FILE...\n",
+        "utf-8",
+    )
+    return paths
+
+
+def _test_certificates(days: int) -> tuple[Any, Any, Any]:
+    """``(CA certificate, signer certificate, signer's key)`` of an untrusted EC P-256 chain
+    valid for ``days``."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
     now = datetime.now(UTC)
 
     def name(common: str) -> x509.Name:
@@ -410,26 +438,7 @@ def make_test_chain(folder: Path, *, days: int = 365) -> TestChain:
         )
         .sign(ca_key, hashes.SHA256())
     )
-    pem = serialization.Encoding.PEM
-    paths.ca.write_bytes(ca.public_bytes(pem))
-    paths.chain.write_bytes(signer.public_bytes(pem) + ca.public_bytes(pem))
-    descriptor = os.open(paths.key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(
-            signer_key.private_bytes(
-                pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-        )
-    paths.readme.write_text(
-        f"{_TEST_LABEL}\n\n"
-        "These files were made by `archcolor c2pa test-cert` to TRY Content Credentials.\n"
-        "No validator trusts them: a manifest signed with them verifies as intact but from an\n"
-        "untrusted signer. Sign real deliveries with the archive's own certificate.\n\n"
-        "  archcolor export --c2pa --c2pa-cert test-chain.pem --c2pa-key test-key.pem ...\n"
-        "  archcolor verify --c2pa --c2pa-trust test-ca.pem FILE...\n",
-        "utf-8",
-    )
-    return paths
+    return ca, signer, signer_key
 
 
 # -- the manifest -----------------------------------------------------------------------------
