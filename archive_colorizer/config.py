@@ -10,6 +10,37 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+__all__ = [
+    "DEFAULT_CHROMA_SIZE",
+    "DEFAULT_DATABASE_URL",
+    "DEFAULT_DECODE_MEMORY_LIMIT_BYTES",
+    "DEFAULT_DECODE_TIMEOUT_S",
+    "DEFAULT_MAX_ATTEMPTS",
+    "DEFAULT_PAGE_LIMIT",
+    "DEFAULT_PIXEL_LIMIT",
+    "DEFAULT_STORE",
+    "DEFAULT_THUMBNAIL",
+    "DEFAULT_WORKER_MEMORY_MB",
+    "ENV_C2PA_CERT",
+    "ENV_C2PA_KEY",
+    "ENV_C2PA_KEY_PASSWORD",
+    "ENV_C2PA_TRUST",
+    "ENV_C2PA_TSA",
+    "ENV_CACHE_DIR",
+    "ENV_DATABASE_URL",
+    "ENV_MODELS_DIR",
+    "ENV_PAGE_LIMIT",
+    "ENV_PIXEL_LIMIT",
+    "ENV_SOURCE_DATE_EPOCH",
+    "ENV_STORE",
+    "ENV_WORKER_MEMORY_MB",
+    "EXPORT_FORMATS",
+    "JOB_STATES",
+    "RENDER_MODES",
+    "SCAN_STATE_CHOICES",
+    "Settings",
+]
+
 DEFAULT_DATABASE_URL = "sqlite:///archcolor.sqlite3"
 DEFAULT_STORE = "archcolor-store"
 #: decompression-bomb guard: pages declaring more pixels than this are rejected at ingest

@@ -41,6 +41,41 @@ that names the file/row and says what to do::
 
 from __future__ import annotations
 
+__all__ = [
+    "ArchcolorError",
+    "C2paFormatError",
+    "C2paUnavailableError",
+    "CatalogError",
+    "ConfigurationError",
+    "ContentCredentialsError",
+    "CorruptTiffError",
+    "DatabaseReadOnlyError",
+    "DatabaseUnavailableError",
+    "DeviceError",
+    "FixityError",
+    "HintsError",
+    "InferenceError",
+    "InputError",
+    "JobError",
+    "MasterError",
+    "ModelError",
+    "ModelNotFoundError",
+    "NotATiffError",
+    "NotFoundError",
+    "NothingToExportError",
+    "OutputError",
+    "PageLimitError",
+    "PathNotFoundError",
+    "PermanentJobError",
+    "PixelLimitError",
+    "ProtectedPathError",
+    "SchemaOutOfDateError",
+    "SigningCredentialsError",
+    "TransientJobError",
+    "UnsupportedTiffError",
+    "WeightsChecksumError",
+]
+
 
 class ArchcolorError(Exception):
     """archcolor failed."""

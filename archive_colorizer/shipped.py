@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+__all__ = [
+    "shipped_dir",
+]
+
 #: the folders shipped with the code
 NAMES = ("migrations", "models")
 

@@ -58,7 +58,7 @@ COMPRESSIONS: dict[str, str | None] = {
     "ccitt_g4": "ccitt_g4",  # bilevel only, written with Pillow/libtiff
 }
 
-#: what write_other_format can produce, and the words sniff() uses for it
+#: what write_other_format can produce, and the words read_facts names it with
 OTHER_FORMATS: dict[str, str] = {
     "png": "PNG",
     "jpeg": "JPEG",

@@ -37,6 +37,17 @@ from archive_colorizer.errors import (
     DatabaseUnavailableError,
 )
 
+__all__ = [
+    "as_catalog_error",
+    "catalog_error",
+    "catalog_url",
+    "create_catalog_engine",
+    "display_url",
+    "is_transient",
+    "parse_url",
+    "writer",
+]
+
 #: milliseconds a SQLite connection waits for a lock held by another process
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: seconds PostgreSQL connection attempts wait before giving up

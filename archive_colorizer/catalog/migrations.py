@@ -29,6 +29,12 @@ from archive_colorizer.catalog.engine import (
 from archive_colorizer.errors import CatalogError, SchemaOutOfDateError
 from archive_colorizer.shipped import shipped_dir
 
+__all__ = [
+    "SchemaStatus",
+    "schema_status",
+    "upgrade",
+]
+
 #: the Alembic script directory (the source tree's ``migrations/`` or the wheel's copy)
 MIGRATIONS_DIR = shipped_dir("migrations")
 #: PostgreSQL advisory-lock key serialising concurrent migrations ("archcolr" in ASCII)

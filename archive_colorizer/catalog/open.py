@@ -11,6 +11,10 @@ from sqlalchemy.exc import DBAPIError
 from archive_colorizer.catalog.engine import catalog_error, create_catalog_engine
 from archive_colorizer.catalog.migrations import check_writable, ensure_schema
 
+__all__ = [
+    "open_catalog",
+]
+
 
 @contextmanager
 def open_catalog(url: str, *, migrate: bool = True, read_only: bool = False) -> Iterator[Engine]:

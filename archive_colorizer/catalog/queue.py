@@ -55,7 +55,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql import ColumnElement
 
 from archive_colorizer.catalog.engine import writer
@@ -66,11 +66,13 @@ from archive_colorizer.catalog.schema import (
     JobState,
     Scan,
     UtcDateTime,
+    Volume,
     utcnow,
 )
 from archive_colorizer.provenance import EventType, Outcome, agent
 
 __all__ = [
+    "BACKOFF_BASE_S",
     "CLAIMABLE",
     "ClaimFilter",
     "ClaimedJob",
@@ -79,15 +81,24 @@ __all__ = [
     "claim",
     "claim_in",
     "count_by_state",
+    "dead_job_ids",
+    "done_since",
     "fail",
     "heartbeat",
     "insert_jobs",
+    "job_state",
+    "jobs_by_key",
+    "list_jobs",
     "mark_done",
     "new_worker_id",
     "outlook",
+    "pending_row",
+    "queue_again",
     "reap_expired",
     "release",
     "retry",
+    "running_workers",
+    "worker_token",
     "writer",
 ]
 
@@ -462,6 +473,164 @@ def insert_jobs(session: Session, rows: list[dict[str, Any]]) -> int:
         .returning(Job.id)
     )
     return len(session.execute(statement, rows).all())
+
+
+#: jobs looked up per statement
+LOOKUP_BATCH = 500
+
+
+def jobs_by_key(session: Session, keys: list[str]) -> dict[str, Job]:
+    """The jobs (with their derivatives) whose idempotency key is in ``keys``, by key."""
+    found: dict[str, Job] = {}
+    for start in range(0, len(keys), LOOKUP_BATCH):
+        chunk = keys[start : start + LOOKUP_BATCH]
+        for job in session.scalars(
+            select(Job).where(Job.idempotency_key.in_(chunk)).options(selectinload(Job.derivatives))
+        ):
+            found[job.idempotency_key] = job
+    return found
+
+
+def pending_row(
+    *,
+    scan_id: int,
+    model_name: str,
+    weights_sha256: str,
+    params: dict[str, Any],
+    params_hash: str,
+    pipeline_version: int,
+    idempotency_key: str,
+    max_attempts: int,
+    now: datetime,
+) -> dict[str, Any]:
+    """A new job's row for :func:`insert_jobs`: pending, first generation, no attempt yet."""
+    return {
+        "scan_id": scan_id,
+        "model_name": model_name,
+        "weights_sha256": weights_sha256,
+        "params": params,
+        "params_hash": params_hash,
+        "pipeline_version": pipeline_version,
+        "idempotency_key": idempotency_key,
+        "generation": 1,
+        "state": str(JobState.PENDING),
+        "attempts": 0,
+        "max_attempts": max_attempts,
+        "queued_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def queue_again(session: Session, job: Job, now: datetime, *, repair: str | None = None) -> None:
+    """A done job pending again as a new generation (its derivatives kept as history), in the
+    caller's transaction; ``repair`` is what was wrong with its derivative (an event says so)."""
+    job.generation += 1
+    job.state = JobState.PENDING
+    job.attempts = 0
+    job.not_before = None
+    job.last_error = None
+    job.queued_at = now
+    job.finished_at = None
+    if repair is not None:
+        session.add(
+            Event(
+                scan_id=job.scan_id,
+                type=str(EventType.FIXITY_CHECK),
+                outcome=str(Outcome.FAILURE),
+                detail=f"{repair}; job {job.id} queued again (repair)",
+                agent=agent(),
+            )
+        )
+
+
+def running_workers(engine: Engine) -> dict[int, str]:
+    """job id → worker id of every running job."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(JOBS.c.id, JOBS.c.worker_id).where(
+                JOBS.c.state == str(JobState.RUNNING), JOBS.c.worker_id.is_not(None)
+            )
+        )
+        return {int(job_id): str(worker_id) for job_id, worker_id in rows}
+
+
+def job_state(engine: Engine, job_id: int) -> JobState | None:
+    """The state of job ``job_id`` (None: no such job)."""
+    with engine.connect() as conn:
+        state = conn.execute(select(JOBS.c.state).where(JOBS.c.id == job_id)).scalar()
+    return None if state is None else JobState(state)
+
+
+def dead_job_ids(engine: Engine) -> list[int]:
+    """Ids of the dead jobs."""
+    with engine.connect() as conn:
+        return [
+            int(job_id)
+            for job_id in conn.execute(
+                select(JOBS.c.id).where(JOBS.c.state == str(JobState.DEAD))
+            ).scalars()
+        ]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def list_jobs(
+    engine: Engine, *, state: str | None = None, volume: str | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Jobs (newest generation state) with their scan, ordered by id, as JSON-ready rows."""
+    with Session(engine) as session:
+        query = (
+            select(Job, Scan.path, Scan.page_index, Volume.name)
+            .join(Scan, Job.scan_id == Scan.id)
+            .join(Volume, Scan.volume_id == Volume.id)
+            .order_by(Job.id)
+        )
+        if state is not None:
+            query = query.where(Job.state == state)
+        if volume is not None:
+            query = query.where(Volume.name == volume)
+        if limit is not None:
+            query = query.limit(limit)
+        return [
+            {
+                "id": job.id,
+                "scan": job.scan_id,
+                "volume": volume_name,
+                "path": path,
+                "page_index": page_index,
+                "model": job.model_name,
+                "weights_sha256": job.weights_sha256,
+                "params": job.params,
+                "idempotency_key": job.idempotency_key,
+                "generation": job.generation,
+                "state": job.state,
+                "attempts": job.attempts,
+                "max_attempts": job.max_attempts,
+                "worker": job.worker_id,
+                "lease_until": _iso(job.lease_until),
+                "not_before": _iso(job.not_before),
+                "last_error": job.last_error,
+                "queued_at": _iso(job.queued_at),
+                "started_at": _iso(job.started_at),
+                "finished_at": _iso(job.finished_at),
+            }
+            for job, path, page_index, volume_name in session.execute(query)
+        ]
+
+
+def done_since(engine: Engine, only: ClaimFilter, since: datetime) -> tuple[int, int]:
+    """``(jobs, pixels of their pages)`` of ``only`` done since ``since``."""
+    with Session(engine) as session:
+        done, pixels = session.execute(
+            select(func.count(), func.coalesce(func.sum(Scan.width * Scan.height), 0))
+            .select_from(Job)
+            .join(Scan, Job.scan_id == Scan.id)
+            .where(Job.state == JobState.DONE, Job.finished_at >= since, *only.conditions())
+        ).one()
+    return int(done or 0), int(pixels or 0)
 
 
 def count_by_state(engine: Engine, only: ClaimFilter | None = None) -> dict[str, int]:

@@ -12,6 +12,18 @@ from archive_colorizer.catalog.schema import Event, Scan, ScanState, Volume
 from archive_colorizer.errors import NotFoundError
 from archive_colorizer.provenance import EventType, Outcome, agent
 
+__all__ = [
+    "add_event",
+    "count_scans_by_state",
+    "current_files",
+    "get_or_create_volume",
+    "ingested_scans",
+    "ingested_with_sha256",
+    "require_volume",
+    "scan_with_events",
+    "volume_named",
+]
+
 
 def volume_named(session: Session, name: str) -> Volume | None:
     """The volume called ``name``, if any."""
@@ -36,6 +48,20 @@ def require_volume(session: Session, name: str) -> Volume:
         hint = f"known volumes: {', '.join(known)}" if known else "the catalog has no volumes yet"
         raise NotFoundError(f"no volume named {name!r} in the catalog ({hint})")
     return volume
+
+
+def ingested_scans(session: Session, volume: str | None = None) -> list[Scan]:
+    """The ingested scans with a sha256 (of the volume called ``volume``, or all), ordered by
+    volume, path and page."""
+    query = (
+        select(Scan)
+        .join(Scan.volume)
+        .where(Scan.state == ScanState.INGESTED, Scan.sha256.is_not(None))
+        .order_by(Volume.name, Scan.path, Scan.page_index)
+    )
+    if volume is not None:
+        query = query.where(Scan.volume_id == require_volume(session, volume).id)
+    return list(session.scalars(query).all())
 
 
 def current_files(session: Session, volume: Volume) -> dict[str, list[Scan]]:

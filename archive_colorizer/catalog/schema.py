@@ -48,6 +48,19 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+__all__ = [
+    "ColourReference",
+    "Derivative",
+    "Event",
+    "HintSet",
+    "Job",
+    "JobState",
+    "Scan",
+    "ScanState",
+    "Volume",
+    "utcnow",
+]
+
 NAMING_CONVENTION: dict[str, str] = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",

@@ -1,17 +1,20 @@
 """The `archcolor` Typer application: global options, command registration, top-level errors.
 
-Exit codes: 0 success; 1 an error (one line on stderr, traceback only with ``--debug``);
-2 usage error; 3 the command finished but something was rejected or failed (see each command).
+Exit codes (names in cli/context.py): 0 success; 1 an error (one line on stderr, the traceback
+only with ``--debug``), unexpected ones included; 2 usage error; 3 the command finished but
+something was rejected or failed (see each command); 130/143 a worker stopped by SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
 
+import errno
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from archive_colorizer import __version__
 from archive_colorizer.cli import (
@@ -30,6 +33,7 @@ from archive_colorizer.cli import (
     train,
     verify,
 )
+from archive_colorizer.cli.context import EXIT_ERROR, EXIT_OK, EXIT_SIGNALLED
 from archive_colorizer.config import (
     DEFAULT_DATABASE_URL,
     DEFAULT_PAGE_LIMIT,
@@ -43,7 +47,34 @@ from archive_colorizer.config import (
 )
 from archive_colorizer.services import api
 
+
+class _Failed(Exception):
+    """An exception that escaped a command, with the --debug the command ran under."""
+
+    def __init__(self, error: Exception, debug: bool) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.debug = debug
+
+
+class _ArchcolorGroup(TyperGroup):
+    """The root command: hands an exception that escapes a command to `run` with the parsed
+    ``--debug`` (click's own exits and usage errors pass through untouched)."""
+
+    def invoke(self, ctx: Any) -> Any:  # click's Context (typer vendors click privately)
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException, EOFError):
+            raise  # click's own: exits, usage errors (printed, exit 2), aborts
+        except Exception as error:
+            if isinstance(error, OSError) and error.errno == errno.EPIPE:
+                raise  # the reader of stdout went away: click exits quietly
+            settings = ctx.obj
+            raise _Failed(error, isinstance(settings, Settings) and settings.debug) from error
+
+
 app = typer.Typer(
+    cls=_ArchcolorGroup,
     name="archcolor",
     help="Catalogue, colorize and export scanned archival gravures (TIFF masters).",
     no_args_is_help=True,
@@ -133,19 +164,34 @@ def run(argv: list[str] | None = None) -> int:
     except SystemExit as exit_:  # typer/click finish every run this way in standalone mode
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else 1)
-    except Exception as error:
-        # archcolor's own errors, and database errors that escaped a command, are one line
-        problem = api.as_error(error)
-        if problem is None:
-            raise
-        if "--debug" in args:
-            traceback.print_exc()
-        typer.echo(f"error: {problem}", err=True)
-        return problem.exit_code
+    except _Failed as failed:
+        return _report(failed.error, failed.debug)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
-        return 130
-    return 0
+        return EXIT_SIGNALLED["SIGINT"]
+    except Exception as error:  # raised while parsing, before a command ran
+        return _report(error, debug=False)
+    return EXIT_OK
+
+
+def _report(error: Exception, debug: bool) -> int:
+    """One line on stderr for an exception that escaped a command (its traceback first with
+    --debug); archcolor's own errors and database errors say what to do, anything else is a bug
+    and says how to see where it happened."""
+    if debug:
+        traceback.print_exception(error)
+    problem = api.as_error(error)
+    if problem is not None:
+        typer.echo(f"error: {problem}", err=True)
+        return problem.exit_code
+    detail = str(error).strip().splitlines()
+    typer.echo(
+        f"error: unexpected {type(error).__name__}"
+        + (f": {detail[0]}" if detail else "")
+        + ("" if debug else " (run with --debug for the traceback)"),
+        err=True,
+    )
+    return EXIT_ERROR
 
 
 def main() -> None:

@@ -8,12 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from archive_colorizer.cli.context import emit_json, settings_of
+from archive_colorizer.cli.context import EXIT_INCOMPLETE, emit_json, settings_of
 from archive_colorizer.config import ENV_C2PA_TRUST, Settings
 from archive_colorizer.services import api
-
-#: exit status when a file's manifest is missing, invalid or names no catalogued master
-EXIT_FAILED = 3
 
 VERIFY_HELP = f"""Read and validate the C2PA Content Credentials of exported files (folders are
 walked for .tif, .jpg, .png and .webp files; a .c2pa sidecar beside a file is used when it has no
@@ -26,8 +23,8 @@ trainedAlgorithmicMedia, …). Nothing is fetched from the network.
 only checked against a trust list with --c2pa-trust CA.pem (then "trusted", or invalid when it
 does not chain to it).
 
-Exit status: 0 every file intact (and its master catalogued); {EXIT_FAILED} any missing, invalid or
-mismatching file (named on stderr); 1 an error.
+Exit status: 0 every file intact (and its master catalogued); {EXIT_INCOMPLETE} any missing,
+invalid or mismatching file (named on stderr); 1 an error.
 """
 
 TEST_CERT_HELP = """Make an UNTRUSTED test certificate chain in DIR to try Content Credentials:
@@ -85,7 +82,31 @@ def verify_paths(settings: Settings, paths: list[Path], trust: Path | None, json
         done = summary.as_dict()
         typer.echo(f"{done['checked']} files checked: {done['ok']} ok, {done['failed']} failed")
     if summary.failures:
-        raise typer.Exit(EXIT_FAILED)
+        raise typer.Exit(EXIT_INCOMPLETE)
+
+
+def test_cert(
+    folder: Annotated[Path, typer.Argument(help="Folder to write the test chain into.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    chain = api.make_test_credentials(folder)
+    if json_out:
+        emit_json({k: str(v) for k, v in vars(chain).items()})
+        return
+    typer.echo(
+        f"UNTRUSTED test chain (for trying C2PA only) in {folder}:\n"
+        f"  --c2pa-cert {chain.chain}\n  --c2pa-key {chain.key}\n"
+        f"  verify --c2pa-trust {chain.ca}"
+    )
+
+
+def verify_command(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Exported files or folders.")],
+    trust: TrustOption = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    verify_paths(settings_of(ctx), paths, trust, json_out)
 
 
 def register(app: typer.Typer) -> None:
@@ -97,28 +118,7 @@ def register(app: typer.Typer) -> None:
         rich_markup_mode=None,
     )
 
-    @group.command("test-cert", help=TEST_CERT_HELP)
-    def test_cert(
-        folder: Annotated[Path, typer.Argument(help="Folder to write the test chain into.")],
-        json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    ) -> None:
-        chain = api.make_test_credentials(folder)
-        if json_out:
-            emit_json({k: str(v) for k, v in vars(chain).items()})
-            return
-        typer.echo(
-            f"UNTRUSTED test chain (for trying C2PA only) in {folder}:\n"
-            f"  --c2pa-cert {chain.chain}\n  --c2pa-key {chain.key}\n"
-            f"  verify --c2pa-trust {chain.ca}"
-        )
-
-    @group.command("verify", help=VERIFY_HELP)
-    def verify_command(
-        ctx: typer.Context,
-        paths: Annotated[list[Path], typer.Argument(help="Exported files or folders.")],
-        trust: TrustOption = None,
-        json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    ) -> None:
-        verify_paths(settings_of(ctx), paths, trust, json_out)
+    group.command("test-cert", help=TEST_CERT_HELP)(test_cert)
+    group.command("verify", help=VERIFY_HELP)(verify_command)
 
     app.add_typer(group)

@@ -8,7 +8,13 @@ from typing import Annotated, Any
 import typer
 
 from archive_colorizer.cli.context import emit_json, settings_of, stderr_console
-from archive_colorizer.config import ENV_SOURCE_DATE_EPOCH
+from archive_colorizer.cli.options import (
+    ChromaSizeOption,
+    PaperMaskOption,
+    ReferencePaletteOption,
+    RenderOption,
+)
+from archive_colorizer.config import DEFAULT_CHROMA_SIZE, ENV_SOURCE_DATE_EPOCH
 from archive_colorizer.services import api
 
 ENV_MODEL = "ARCHCOLOR_MODEL"
@@ -42,12 +48,6 @@ painting) gives the network's global prior from that image instead of the page (
 2016, §5), so pages given the same reference share one colour mood; --reference-palette S (0..1,
 default 0) also moves the page's colour towards the reference's palette. The reference's sha256
 and file name are recorded in the derivative's XMP.
-
---hints FILE (a hints file, docs/hints.md) gives the page's colour hints to a model trained with
-hints (`archcolor train --hints`): the file's page whose "file" has the master's file name and
-whose "page" is --page. They are checked like `archcolor hints import` (a point outside the page,
-a malformed colour: one line, nothing written), and their count and sha256 are recorded in the
-derivative's XMP and the --json summary.
 
 Same master, model and options give the same pixels. The derivative's DateTime (TIFF tag and
 xmp:CreateDate) is the current time, or {ENV_SOURCE_DATE_EPOCH} (Unix seconds) when that is set, so
@@ -89,133 +89,113 @@ def _print_summary(summary: dict[str, Any]) -> None:
         console.print(f"stages: {stages}", highlight=False, soft_wrap=True)
 
 
+_SourceOption = Annotated[
+    Path, typer.Argument(metavar="INPUT", help="TIFF master.", show_default=False)
+]
+_OutputOption = Annotated[
+    Path,
+    typer.Option(
+        "--output",
+        "-o",
+        help="Derivative TIFF to write (.tif or .tiff).",
+        show_default=False,
+    ),
+]
+_ModelOption = Annotated[
+    str | None,
+    typer.Option("--model", envvar=ENV_MODEL, help="Model name (default: installed)."),
+]
+_LowpassOption = Annotated[
+    float | None,
+    typer.Option(
+        "--lowpass",
+        min=0.0,
+        help="Low-pass (Gaussian sigma, working px) against line/dot screens.",
+        show_default=False,
+    ),
+]
+_TileSizeOption = Annotated[
+    int | None,
+    typer.Option("--tile-size", min=1, help="Network tile (window) side in px."),
+]
+_DeviceOption = Annotated[
+    str, typer.Option("--device", envvar=ENV_DEVICE, help="auto, cpu, cuda or cuda:N.")
+]
+_CompressionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--compression",
+        help="none, lzw, deflate or zstd. [default: deflate]",
+        show_default=False,
+    ),
+]
+_ReferenceOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--reference",
+        metavar="IMAGE",
+        help="Colour reference image whose global features set the page's colour mood.",
+        show_default=False,
+    ),
+]
+_HintsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--hints",
+        metavar="FILE",
+        help="Colour hints file (docs/hints.md) with a page for this master (by file "
+        "name and --page); needs a model trained with hints.",
+        show_default=False,
+    ),
+]
+_OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")]
+
+
+def colorize_command(
+    ctx: typer.Context,
+    source: _SourceOption,
+    output: _OutputOption,
+    model: _ModelOption = None,
+    page: Annotated[int, typer.Option("--page", min=0, help="Image page index.")] = 0,
+    chroma_size: ChromaSizeOption = DEFAULT_CHROMA_SIZE,
+    lowpass: _LowpassOption = None,
+    tile_size: _TileSizeOption = None,
+    device: _DeviceOption = "auto",
+    compression: _CompressionOption = None,
+    paper_mask: PaperMaskOption = True,
+    render: RenderOption = None,
+    reference: _ReferenceOption = None,
+    reference_palette: ReferencePaletteOption = None,
+    hints: _HintsOption = None,
+    overwrite: _OverwriteOption = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    summary = api.colorize_file(
+        settings_of(ctx),
+        source,
+        output,
+        model=model,
+        page=page,
+        chroma_size=chroma_size,
+        lowpass=lowpass,
+        tile_size=tile_size,
+        device=device,
+        compression=compression,
+        paper_mask=paper_mask,
+        render=render,  # checked before the model loads
+        overwrite=overwrite,
+        on_warning=_warn,
+        reference=reference,
+        reference_palette=reference_palette,
+        hints=hints,
+    )
+    if json_out:
+        emit_json(summary)
+    else:
+        _print_summary(summary)
+
+
 def register(app: typer.Typer) -> None:
     """Add `colorize` to `app`."""
 
-    @app.command("colorize", help=HELP)
-    def colorize_command(
-        ctx: typer.Context,
-        source: Annotated[
-            Path, typer.Argument(metavar="INPUT", help="TIFF master.", show_default=False)
-        ],
-        output: Annotated[
-            Path,
-            typer.Option(
-                "--output",
-                "-o",
-                help="Derivative TIFF to write (.tif or .tiff).",
-                show_default=False,
-            ),
-        ],
-        model: Annotated[
-            str | None,
-            typer.Option("--model", envvar=ENV_MODEL, help="Model name (default: installed)."),
-        ] = None,
-        page: Annotated[int, typer.Option("--page", min=0, help="Image page index.")] = 0,
-        chroma_size: Annotated[
-            int | None,
-            typer.Option(
-                "--chroma-size",
-                min=0,
-                help="Working resolution, long side in px (0 = full). [default: 1024]",
-                show_default=False,
-            ),
-        ] = None,
-        lowpass: Annotated[
-            float | None,
-            typer.Option(
-                "--lowpass",
-                min=0.0,
-                help="Low-pass (Gaussian sigma, working px) against line/dot screens.",
-                show_default=False,
-            ),
-        ] = None,
-        tile_size: Annotated[
-            int | None,
-            typer.Option("--tile-size", min=1, help="Network tile (window) side in px."),
-        ] = None,
-        device: Annotated[
-            str, typer.Option("--device", envvar=ENV_DEVICE, help="auto, cpu, cuda or cuda:N.")
-        ] = "auto",
-        compression: Annotated[
-            str | None,
-            typer.Option(
-                "--compression",
-                help="none, lzw, deflate or zstd. [default: deflate]",
-                show_default=False,
-            ),
-        ] = None,
-        paper_mask: Annotated[
-            bool,
-            typer.Option(
-                "--paper-mask/--no-paper-mask",
-                help="Keep blank paper and margins neutral (zero chroma).",
-            ),
-        ] = True,
-        render: Annotated[
-            str | None,
-            typer.Option(
-                "--render",
-                help="wash or luminance: how colour meets the master's tones. "
-                "[default: the model card's, else luminance]",
-                show_default=False,
-            ),
-        ] = None,
-        reference: Annotated[
-            Path | None,
-            typer.Option(
-                "--reference",
-                metavar="IMAGE",
-                help="Colour reference image whose global features set the page's colour mood.",
-                show_default=False,
-            ),
-        ] = None,
-        reference_palette: Annotated[
-            float | None,
-            typer.Option(
-                "--reference-palette",
-                min=0.0,
-                max=1.0,
-                help="With --reference: move the colour towards its palette by S (0..1). "
-                "[default: 0]",
-                show_default=False,
-            ),
-        ] = None,
-        hints: Annotated[
-            Path | None,
-            typer.Option(
-                "--hints",
-                metavar="FILE",
-                help="Colour hints file (docs/hints.md) with a page for this master (by file "
-                "name and --page); needs a model trained with hints.",
-                show_default=False,
-            ),
-        ] = None,
-        overwrite: Annotated[
-            bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")
-        ] = False,
-        json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    ) -> None:
-        summary = api.colorize_file(
-            settings_of(ctx),
-            source,
-            output,
-            model=model,
-            page=page,
-            chroma_size=chroma_size,
-            lowpass=lowpass,
-            tile_size=tile_size,
-            device=device,
-            compression=compression,
-            paper_mask=paper_mask,
-            render=render,  # checked before the model loads
-            overwrite=overwrite,
-            on_warning=_warn,
-            reference=reference,
-            reference_palette=reference_palette,
-            hints=hints,
-        )
-        if json_out:
-            emit_json(summary)
-        else:
-            _print_summary(summary)
+    app.command("colorize", help=HELP)(colorize_command)

@@ -20,21 +20,23 @@ demo`.
 """
 
 
+def demo_volume_command(
+    directory: Annotated[
+        Path, typer.Argument(help="Folder to write the volume into.", show_default=False)
+    ],
+    pages: Annotated[int, typer.Option("--pages", min=1, max=500, help="Pages to write.")] = 6,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic content.")] = 0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    paths = api.write_demo_volume(directory, pages=pages, seed=seed)
+    if json_out:
+        emit_json({"volume": str(directory / "volume-01"), "pages": [str(p) for p in paths]})
+    else:
+        for path in paths:
+            typer.echo(str(path))
+
+
 def register(app: typer.Typer) -> None:
     """Add `demo-volume` to `app`."""
 
-    @app.command("demo-volume", help=HELP)
-    def demo_volume_command(
-        directory: Annotated[
-            Path, typer.Argument(help="Folder to write the volume into.", show_default=False)
-        ],
-        pages: Annotated[int, typer.Option("--pages", min=1, max=500, help="Pages to write.")] = 6,
-        seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic content.")] = 0,
-        json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    ) -> None:
-        paths = api.write_demo_volume(directory, pages=pages, seed=seed)
-        if json_out:
-            emit_json({"volume": str(directory / "volume-01"), "pages": [str(p) for p in paths]})
-        else:
-            for path in paths:
-                typer.echo(str(path))
+    app.command("demo-volume", help=HELP)(demo_volume_command)

@@ -31,6 +31,79 @@ history); importing the same file again changes nothing.
 """
 
 
+def import_command(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="The hints JSON file.")],
+    author: AuthorOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    settings = settings_of(ctx)
+    summary = api.import_hints(settings, file, author=author)
+    if json_out:
+        emit_json(summary.as_dict())
+    else:
+        typer.echo(
+            f"{file}: {summary.pages} page(s): {summary.imported} new hint set(s) "
+            f"({summary.hints} hints), {summary.unchanged} unchanged"
+        )
+
+
+def list_command(
+    ctx: typer.Context,
+    scan: ScanOption = None,
+    volume: VolumeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """List the current hint sets (of one scan, one volume, or all)."""
+    settings = settings_of(ctx)
+    rows = api.list_hints(settings, scan_id=scan, volume=volume)
+    if json_out:
+        emit_json([row.as_dict() for row in rows])
+        return
+    for row in rows:
+        typer.echo(
+            f"scan {row.scan_id}  {row.volume}/{row.path} page {row.page}: {row.hints} "
+            f"hint(s) by {row.author}, {row.created_at[:19]}Z, sha256 {row.sha256[:12]}"
+            + (f" ({row.earlier_sets} earlier)" if row.earlier_sets else "")
+        )
+    if not rows:
+        typer.echo("no current colour hints", err=True)
+
+
+def export_command(
+    ctx: typer.Context,
+    volume: VolumeOption = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write here (default: stdout).")
+    ] = None,
+) -> None:
+    """Write a volume's current hints as a hints file (importing it again is a no-op)."""
+    settings = settings_of(ctx)
+    document = api.export_hints(settings, volume=volume)
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"{output}: hints of {len(document['pages'])} page(s)", err=True)
+
+
+def clear_command(
+    ctx: typer.Context,
+    scan: ScanOption = None,
+    volume: VolumeOption = None,
+    author: AuthorOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Withdraw the current hints of a scan or a volume (kept as history, with an event)."""
+    settings = settings_of(ctx)
+    summary = api.clear_hints(settings, scan_id=scan, volume=volume, author=author)
+    if json_out:
+        emit_json(summary.as_dict())
+    else:
+        typer.echo(f"{summary.cleared} hint set(s) cleared")
+
+
 def register(app: typer.Typer) -> None:
     """Add the `hints` command group to `app`."""
     hints_app = typer.Typer(
@@ -38,77 +111,9 @@ def register(app: typer.Typer) -> None:
         no_args_is_help=True,
     )
 
-    @hints_app.command("import", help=IMPORT_HELP)
-    def import_command(
-        ctx: typer.Context,
-        file: Annotated[Path, typer.Argument(help="The hints JSON file.")],
-        author: AuthorOption = None,
-        json_out: JsonOption = False,
-    ) -> None:
-        settings = settings_of(ctx)
-        summary = api.import_hints(settings, file, author=author)
-        if json_out:
-            emit_json(summary.as_dict())
-        else:
-            typer.echo(
-                f"{file}: {summary.pages} page(s): {summary.imported} new hint set(s) "
-                f"({summary.hints} hints), {summary.unchanged} unchanged"
-            )
-
-    @hints_app.command("list")
-    def list_command(
-        ctx: typer.Context,
-        scan: ScanOption = None,
-        volume: VolumeOption = None,
-        json_out: JsonOption = False,
-    ) -> None:
-        """List the current hint sets (of one scan, one volume, or all)."""
-        settings = settings_of(ctx)
-        rows = api.list_hints(settings, scan_id=scan, volume=volume)
-        if json_out:
-            emit_json([row.as_dict() for row in rows])
-            return
-        for row in rows:
-            typer.echo(
-                f"scan {row.scan_id}  {row.volume}/{row.path} page {row.page}: {row.hints} "
-                f"hint(s) by {row.author}, {row.created_at[:19]}Z, sha256 {row.sha256[:12]}"
-                + (f" ({row.earlier_sets} earlier)" if row.earlier_sets else "")
-            )
-        if not rows:
-            typer.echo("no current colour hints", err=True)
-
-    @hints_app.command("export")
-    def export_command(
-        ctx: typer.Context,
-        volume: VolumeOption = None,
-        output: Annotated[
-            Path | None, typer.Option("-o", "--output", help="Write here (default: stdout).")
-        ] = None,
-    ) -> None:
-        """Write a volume's current hints as a hints file (importing it again is a no-op)."""
-        settings = settings_of(ctx)
-        document = api.export_hints(settings, volume=volume)
-        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-        if output is None:
-            typer.echo(text, nl=False)
-        else:
-            output.write_text(text, encoding="utf-8")
-            typer.echo(f"{output}: hints of {len(document['pages'])} page(s)", err=True)
-
-    @hints_app.command("clear")
-    def clear_command(
-        ctx: typer.Context,
-        scan: ScanOption = None,
-        volume: VolumeOption = None,
-        author: AuthorOption = None,
-        json_out: JsonOption = False,
-    ) -> None:
-        """Withdraw the current hints of a scan or a volume (kept as history, with an event)."""
-        settings = settings_of(ctx)
-        summary = api.clear_hints(settings, scan_id=scan, volume=volume, author=author)
-        if json_out:
-            emit_json(summary.as_dict())
-        else:
-            typer.echo(f"{summary.cleared} hint set(s) cleared")
+    hints_app.command("import", help=IMPORT_HELP)(import_command)
+    hints_app.command("list")(list_command)
+    hints_app.command("export")(export_command)
+    hints_app.command("clear")(clear_command)
 
     app.add_typer(hints_app, name="hints")

@@ -8,23 +8,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
-from archive_colorizer.cli.context import emit_json, settings_of, stderr_console
+from archive_colorizer.cli.context import (
+    EXIT_INCOMPLETE,
+    emit_json,
+    file_progress,
+    settings_of,
+)
 from archive_colorizer.services import api
 
 if TYPE_CHECKING:
     from archive_colorizer.services.ingest import FileOutcome
 
-#: exit status when the run finished but at least one file was rejected
-EXIT_REJECTED = 3
 
 HELP = """Catalogue the TIFF masters under PATH... (folders are walked recursively, sorted).
 
@@ -63,87 +58,73 @@ def _describe(outcome: FileOutcome) -> str:
     return f"{outcome.status}: {outcome.volume}/{outcome.path}: {outcome.reason}"
 
 
+def ingest_command(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[Path], typer.Argument(help="Folders or files to ingest.", show_default=False)
+    ],
+    volume: Annotated[
+        str | None,
+        typer.Option("--volume", help="Catalogue everything into this volume."),
+    ] = None,
+    follow_links: Annotated[
+        bool,
+        typer.Option(
+            "--follow-links",
+            help="Also follow symbolic links that lead out of the folder being ingested.",
+        ),
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    settings = settings_of(ctx)
+    # missing paths fail here, before anything is written
+    work = api.plan_ingest(settings, paths, volume, follow_links=follow_links)
+    started = time.monotonic()
+    show_progress = sys.stderr.isatty()
+    if show_progress:
+        with file_progress("ingest", total=work.bytes, files=work.files) as ticker:
+
+            def advance(outcome: FileOutcome) -> None:
+                ticker.file(outcome.size, _describe(outcome) if outcome.status in _NAMED else None)
+
+            summary = api.ingest(settings, paths, work, advance)
+    else:
+
+        def report(outcome: FileOutcome) -> None:
+            if outcome.status in _NAMED:
+                typer.echo(_describe(outcome), err=True)
+
+        summary = api.ingest(settings, paths, work, report)
+    seconds = time.monotonic() - started
+    if json_out:
+        emit_json(summary.as_dict())
+    else:
+        rate = summary.bytes / 1e6 / seconds if seconds > 0 else 0.0
+        typer.echo(
+            f"{', '.join(summary.volumes) or 'nothing to ingest'}: "
+            f"{summary.ingested} ingested, {summary.unchanged} unchanged, "
+            f"{summary.changed} changed, {summary.duplicates} duplicates, "
+            f"{summary.rejected} rejected"
+            + (
+                f", {summary.links_refused} of them links not followed"
+                if summary.links_refused
+                else ""
+            )
+            + (
+                f", {summary.skipped_own} skipped (archcolor's own outputs)"
+                if summary.skipped_own
+                else ""
+            )
+            + f" ({summary.pages} pages catalogued); "
+            f"{summary.bytes / 1e6:.1f} MB read in {seconds:.1f} s ({rate:.0f} MB/s)"
+        )
+        if summary.rejected:
+            typer.echo("rejected files: `archcolor scans --state rejected`", err=True)
+    if summary.rejected:
+        raise typer.Exit(EXIT_INCOMPLETE)
+
+
 def register(app: typer.Typer) -> None:
     """Add `ingest` to `app`."""
 
-    @app.command("ingest", help=HELP)
-    def ingest_command(
-        ctx: typer.Context,
-        paths: Annotated[
-            list[Path], typer.Argument(help="Folders or files to ingest.", show_default=False)
-        ],
-        volume: Annotated[
-            str | None,
-            typer.Option("--volume", help="Catalogue everything into this volume."),
-        ] = None,
-        follow_links: Annotated[
-            bool,
-            typer.Option(
-                "--follow-links",
-                help="Also follow symbolic links that lead out of the folder being ingested.",
-            ),
-        ] = False,
-        json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    ) -> None:
-        settings = settings_of(ctx)
-        # missing paths fail here, before anything is written
-        work = api.plan_ingest(settings, paths, volume, follow_links=follow_links)
-        console = stderr_console()
-        started = time.monotonic()
-        show_progress = sys.stderr.isatty()
-        if show_progress:
-            with Progress(
-                TextColumn("[bold]ingest[/]"),
-                BarColumn(),
-                TextColumn("{task.fields[done]}/{task.fields[files]} files"),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                TimeRemainingColumn(),
-                console=console,
-                transient=True,
-            ) as progress:
-                task = progress.add_task("ingest", total=work.bytes, done=0, files=work.files)
-                done = 0
-
-                def advance(outcome: FileOutcome) -> None:
-                    nonlocal done
-                    done += 1
-                    if outcome.status in _NAMED:
-                        progress.console.print(_describe(outcome), markup=False, highlight=False)
-                    progress.update(task, advance=outcome.size, done=done)
-
-                summary = api.ingest(settings, paths, work, advance)
-        else:
-
-            def report(outcome: FileOutcome) -> None:
-                if outcome.status in _NAMED:
-                    typer.echo(_describe(outcome), err=True)
-
-            summary = api.ingest(settings, paths, work, report)
-        seconds = time.monotonic() - started
-        if json_out:
-            emit_json(summary.as_dict())
-        else:
-            rate = summary.bytes / 1e6 / seconds if seconds > 0 else 0.0
-            typer.echo(
-                f"{', '.join(summary.volumes) or 'nothing to ingest'}: "
-                f"{summary.ingested} ingested, {summary.unchanged} unchanged, "
-                f"{summary.changed} changed, {summary.duplicates} duplicates, "
-                f"{summary.rejected} rejected"
-                + (
-                    f", {summary.links_refused} of them links not followed"
-                    if summary.links_refused
-                    else ""
-                )
-                + (
-                    f", {summary.skipped_own} skipped (archcolor's own outputs)"
-                    if summary.skipped_own
-                    else ""
-                )
-                + f" ({summary.pages} pages catalogued); "
-                f"{summary.bytes / 1e6:.1f} MB read in {seconds:.1f} s ({rate:.0f} MB/s)"
-            )
-            if summary.rejected:
-                typer.echo("rejected files: `archcolor scans --state rejected`", err=True)
-        if summary.rejected:
-            raise typer.Exit(EXIT_REJECTED)
+    app.command("ingest", help=HELP)(ingest_command)

@@ -9,7 +9,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from archive_colorizer.cli.context import emit_json, stdout_console
+from archive_colorizer.cli.context import EXIT_INCOMPLETE, emit_json, stdout_console
 from archive_colorizer.config import ENV_MODELS_DIR
 from archive_colorizer.services import api
 
@@ -31,9 +31,6 @@ Exit status: 0 when every model verifies, 3 when a weights file is missing or do
 a card is broken, or the default model is not installed.
 """
 
-#: exit status when a model's weights do not verify
-EXIT_UNVERIFIED = 3
-
 
 def _size(count: int) -> str:
     for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
@@ -42,54 +39,54 @@ def _size(count: int) -> str:
     return f"{count} B"
 
 
+def models_command(
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    listing = api.list_models()
+    default, rows, problems = listing["default"], listing["models"], listing["broken"]
+    dirs = listing["models_dirs"]
+    default_missing = default is not None and not any(row["default"] for row in rows)
+    if json_out:
+        emit_json(listing)
+    else:
+        console = stdout_console()
+        for problem in problems:
+            console.print(f"[red]broken[/]: {escape(problem['reason'])}")
+        if not rows:
+            console.print(f"No models installed in {', '.join(dirs)}.")
+        else:
+            # fits 80 columns; narrower, cells wrap onto more lines instead of being cut
+            # with an ellipsis (iizuka-effl0.v1 and .v2 must stay distinguishable)
+            table = Table(
+                title=f"Models in {', '.join(dirs)}",
+                box=box.SIMPLE_HEAD,
+                show_edge=False,
+                collapse_padding=True,
+            )
+            for column in ("", "name", "arch", "parameters", "weights", "sha256", "status"):
+                table.add_column(column, overflow="fold")
+            for row in rows:
+                table.add_row(
+                    "*" if row["default"] else "",
+                    row["name"],
+                    row["arch"],
+                    f"{row['parameters']:,}",
+                    _size(row["weights_bytes"]),
+                    row["weights_sha256"][:12] + "…",
+                    row["status"] if row["status"] == "ok" else f"[red]{row['status']}[/]",
+                )
+            console.print(table)
+            if default is None:
+                console.print("No default model: write a model name into models/DEFAULT.")
+            elif default_missing:
+                console.print(f"[red]The default model {escape(default)!r} is not installed.[/]")
+            else:
+                console.print(f"* default model: {default}")
+    if problems or default_missing or any(row["status"] != "ok" for row in rows):
+        raise typer.Exit(EXIT_INCOMPLETE)
+
+
 def register(app: typer.Typer) -> None:
     """Add `models` to `app`."""
 
-    @app.command("models", help=HELP)
-    def models_command(
-        json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    ) -> None:
-        listing = api.list_models()
-        default, rows, problems = listing["default"], listing["models"], listing["broken"]
-        dirs = listing["models_dirs"]
-        default_missing = default is not None and not any(row["default"] for row in rows)
-        if json_out:
-            emit_json(listing)
-        else:
-            console = stdout_console()
-            for problem in problems:
-                console.print(f"[red]broken[/]: {escape(problem['reason'])}")
-            if not rows:
-                console.print(f"No models installed in {', '.join(dirs)}.")
-            else:
-                # fits 80 columns; narrower, cells wrap onto more lines instead of being cut
-                # with an ellipsis (iizuka-effl0.v1 and .v2 must stay distinguishable)
-                table = Table(
-                    title=f"Models in {', '.join(dirs)}",
-                    box=box.SIMPLE_HEAD,
-                    show_edge=False,
-                    collapse_padding=True,
-                )
-                for column in ("", "name", "arch", "parameters", "weights", "sha256", "status"):
-                    table.add_column(column, overflow="fold")
-                for row in rows:
-                    table.add_row(
-                        "*" if row["default"] else "",
-                        row["name"],
-                        row["arch"],
-                        f"{row['parameters']:,}",
-                        _size(row["weights_bytes"]),
-                        row["weights_sha256"][:12] + "…",
-                        row["status"] if row["status"] == "ok" else f"[red]{row['status']}[/]",
-                    )
-                console.print(table)
-                if default is None:
-                    console.print("No default model: write a model name into models/DEFAULT.")
-                elif default_missing:
-                    console.print(
-                        f"[red]The default model {escape(default)!r} is not installed.[/]"
-                    )
-                else:
-                    console.print(f"* default model: {default}")
-        if problems or default_missing or any(row["status"] != "ok" for row in rows):
-            raise typer.Exit(EXIT_UNVERIFIED)
+    app.command("models", help=HELP)(models_command)

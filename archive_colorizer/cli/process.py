@@ -24,14 +24,28 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from archive_colorizer.cli.context import emit_json, settings_of, stderr_console, stdout_console
+from archive_colorizer.cli.context import (
+    EXIT_ERROR,
+    EXIT_INCOMPLETE,
+    EXIT_SIGNALLED,
+    emit_json,
+    settings_of,
+    stderr_console,
+    stdout_console,
+)
+from archive_colorizer.cli.options import (
+    ChromaSizeOption,
+    JsonOption,
+    PaperMaskOption,
+    ReferencePaletteOption,
+    RenderOption,
+)
 from archive_colorizer.config import (
     DEFAULT_CHROMA_SIZE,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_WORKER_MEMORY_MB,
     ENV_WORKER_MEMORY_MB,
     JOB_STATES,
-    RENDER_MODES,
 )
 from archive_colorizer.errors import JobError
 from archive_colorizer.services import api
@@ -41,9 +55,6 @@ if TYPE_CHECKING:
     from archive_colorizer.services.jobs import Progress as RunProgress
     from archive_colorizer.services.process import ProcessRun
     from archive_colorizer.services.worker import JobReport
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
 
 
 class _Feedback:
@@ -181,256 +192,241 @@ def _clock(seconds: float) -> str:
     return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
 
 
+_PendingOption = Annotated[
+    bool,
+    typer.Option("--pending", help="Colorize every ingested page without a derivative."),
+]
+_ModelOption = Annotated[
+    str | None, typer.Option("--model", help="Model name (default: models/DEFAULT).")
+]
+_WorkersOption = Annotated[
+    int, typer.Option("--workers", min=1, help="Worker processes on this machine.")
+]
+_LimitOption = Annotated[
+    int | None,
+    typer.Option("--limit", min=1, help="Queue and colorize at most this many pages."),
+]
+_DeviceOption = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")]
+_FollowOption = Annotated[
+    bool,
+    typer.Option("--follow", help="Keep polling for new jobs forever (deployments)."),
+]
+_RepairOption = Annotated[
+    bool,
+    typer.Option("--repair", help="Redo pages whose derivative is missing or fails its checksum."),
+]
+_ForceOption = Annotated[
+    bool,
+    typer.Option("--force", help="Make new derivatives even for done pages (keeps old)."),
+]
+_LeaseSecondsOption = Annotated[
+    float,
+    typer.Option(
+        "--lease-seconds",
+        min=0.5,
+        help="Seconds without a heartbeat after which another worker takes a job over.",
+    ),
+]
+_MaxAttemptsOption = Annotated[
+    int, typer.Option("--max-attempts", min=1, help="Attempts before a job is dead.")
+]
+_PollSecondsOption = Annotated[
+    float,
+    typer.Option("--poll-seconds", min=0.05, help="Idle polling interval in seconds."),
+]
+_JsonOutOption = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help="One JSON line per finished job on stdout, then one summary object "
+        "(queued, done, failed, dead, megapixels, seconds, megapixels_per_second).",
+    ),
+]
+_WorkerMemoryMbOption = Annotated[
+    int,
+    typer.Option(
+        "--worker-memory-mb",
+        envvar=ENV_WORKER_MEMORY_MB,
+        min=0,
+        help="Hard memory cap per worker process while it colorizes a page (MiB; "
+        "0: none). A page needing more ends as a dead job.",
+    ),
+]
+_ReferenceOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--reference",
+        metavar="IMAGE",
+        help="Colour reference image for every page of the run (overrides volumes' "
+        "defaults, see `archcolor reference set`).",
+        show_default=False,
+    ),
+]
+
+
+def process_command(
+    ctx: typer.Context,
+    pending: _PendingOption = False,
+    volume: Annotated[str | None, typer.Option("--volume", help="Only this volume.")] = None,
+    model: _ModelOption = None,
+    workers: _WorkersOption = 1,
+    limit: _LimitOption = None,
+    device: _DeviceOption = "auto",
+    chroma_size: ChromaSizeOption = DEFAULT_CHROMA_SIZE,
+    paper_mask: PaperMaskOption = True,
+    render: RenderOption = None,
+    follow: _FollowOption = False,
+    repair: _RepairOption = False,
+    force: _ForceOption = False,
+    lease_seconds: _LeaseSecondsOption = 60.0,
+    max_attempts: _MaxAttemptsOption = DEFAULT_MAX_ATTEMPTS,
+    poll_seconds: _PollSecondsOption = 2.0,
+    json_out: _JsonOutOption = False,
+    worker_memory_mb: _WorkerMemoryMbOption = DEFAULT_WORKER_MEMORY_MB,
+    reference: _ReferenceOption = None,
+    reference_palette: ReferencePaletteOption = None,
+) -> None:
+    """Queue every ingested page without a derivative for this model and parameters, then
+    colorize them with crash-safe workers until the queue is empty (--follow: forever).
+
+    Any number of `process` commands may run at once, on one or many machines sharing one
+    PostgreSQL catalog: each page is colorized exactly once. SIGINT/SIGTERM give the page in
+    hand back to the queue and stop within seconds. Exit 0 all done; 3 some pages are dead
+    (`archcolor jobs --state dead`); 130/143 stopped by a signal.
+
+    Progress goes to stderr: a progress bar on a terminal, otherwise (cron, logs, containers)
+    one line per finished page with its MP/s and the run's ETA.
+    """
+    if not pending:
+        raise typer.BadParameter(
+            "say which pages: --pending (every ingested page without a derivative)",
+            param_hint="--pending",
+        )
+    options = api.ProcessOptions(
+        model=model,
+        volume=volume,
+        workers=workers,
+        limit=limit,
+        device=device,
+        chroma_size=chroma_size,
+        paper_mask=paper_mask,
+        render=render,
+        follow=follow,
+        repair=repair,
+        force=force,
+        lease_seconds=lease_seconds,
+        max_attempts=max_attempts,
+        poll_seconds=poll_seconds,
+        json_lines=json_out,
+        worker_memory_mb=worker_memory_mb,
+        reference=reference,
+        reference_palette=reference_palette,
+    )
+    run = api.run_process(settings_of(ctx), options, _Feedback(json_out))
+    _finish(run, json_out)
+
+
+def jobs_command(
+    ctx: typer.Context,
+    state: Annotated[
+        str | None,
+        typer.Option("--state", help=f"Only jobs in this state: {', '.join(JOB_STATES)}."),
+    ] = None,
+    volume: Annotated[str | None, typer.Option("--volume", help="Only this volume.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N rows.")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """List colorization jobs: state, attempts, worker, lease and last error."""
+    if state is not None and state not in JOB_STATES:
+        raise typer.BadParameter(f"must be one of {', '.join(JOB_STATES)}", param_hint="--state")
+    rows = api.list_jobs(settings_of(ctx), state=state, volume=volume, limit=limit)
+    if json_out:
+        emit_json(rows)
+        return
+    table = Table(
+        "id", "scan", "volume", "path", "page", "model", "render", "state", "try", "error"
+    )
+    for row in rows:
+        table.add_row(
+            str(row["id"]),
+            str(row["scan"]),
+            row["volume"],
+            row["path"],
+            str(row["page_index"] + 1),
+            row["model"],
+            str(row["params"].get("render", "luminance")),
+            row["state"],
+            f"{row['attempts']}/{row['max_attempts']}",
+            row["last_error"] or "",
+        )
+    console = stdout_console()
+    if not console.is_terminal:
+        console.width = max(console.width, 200)
+    console.print(table)
+    typer.echo(f"{len(rows)} jobs")
+
+
+def retry_command(
+    ctx: typer.Context,
+    job_id: Annotated[
+        int | None, typer.Argument(help="Job id (see `archcolor jobs --state dead`).")
+    ] = None,
+    dead: Annotated[bool, typer.Option("--dead", help="Retry every dead job.")] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Put a dead or failed job (or every dead job) back in the queue with fresh attempts."""
+    if (job_id is None) == (not dead):
+        raise typer.BadParameter("give either a JOB_ID or --dead", param_hint="JOB_ID")
+    ids = api.retry_jobs(settings_of(ctx), job_id=job_id, dead=dead)
+    if json_out:
+        emit_json({"requeued": ids})
+    else:
+        typer.echo(f"{len(ids)} jobs queued again" + (f": {ids}" if ids else ""))
+
+
+def health_command(
+    ctx: typer.Context,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Model name (default: models/DEFAULT).")
+    ] = None,
+    quick: Annotated[
+        bool,
+        typer.Option("--quick", help="Verify the weights' sha256 but do not load the network."),
+    ] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Exit 0 when this machine can work the queue: the database is reachable and at the
+    schema head, the model's weights match their card (and load), the store is writable.
+    Exit 1 otherwise. For liveness/readiness probes."""
+    checks = api.health(settings_of(ctx), model, load_model=not quick)
+    ok = all(check.ok for check in checks)
+    if json_out:
+        emit_json(
+            {
+                "ok": ok,
+                "checks": [
+                    {"name": c.name, "ok": c.ok, "detail": c.detail, "seconds": c.seconds}
+                    for c in checks
+                ],
+            }
+        )
+    else:
+        for check in checks:
+            typer.echo(f"{'ok  ' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
+    if not ok:
+        raise typer.Exit(EXIT_ERROR)
+
+
 def register(app: typer.Typer) -> None:
     """Add `process`, `jobs`, `retry` and the `worker` group to ``app``."""
 
-    @app.command("process")
-    def process_command(
-        ctx: typer.Context,
-        pending: Annotated[
-            bool,
-            typer.Option("--pending", help="Colorize every ingested page without a derivative."),
-        ] = False,
-        volume: Annotated[str | None, typer.Option("--volume", help="Only this volume.")] = None,
-        model: Annotated[
-            str | None, typer.Option("--model", help="Model name (default: models/DEFAULT).")
-        ] = None,
-        workers: Annotated[
-            int, typer.Option("--workers", min=1, help="Worker processes on this machine.")
-        ] = 1,
-        limit: Annotated[
-            int | None,
-            typer.Option("--limit", min=1, help="Queue and colorize at most this many pages."),
-        ] = None,
-        device: Annotated[
-            str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")
-        ] = "auto",
-        chroma_size: Annotated[
-            int,
-            typer.Option(
-                "--chroma-size",
-                min=0,
-                help="Long side of the chroma working image in px; 0 = full.",
-            ),
-        ] = DEFAULT_CHROMA_SIZE,
-        paper_mask: Annotated[
-            bool,
-            typer.Option(
-                "--paper-mask/--no-paper-mask",
-                help="Keep blank paper and margins neutral (zero chroma).",
-            ),
-        ] = True,
-        render: Annotated[
-            str | None,
-            typer.Option(
-                "--render",
-                help=f"{' or '.join(RENDER_MODES)}: how colour meets the master's tones. "
-                "[default: the model card's, else luminance]",
-                show_default=False,
-            ),
-        ] = None,
-        follow: Annotated[
-            bool,
-            typer.Option("--follow", help="Keep polling for new jobs forever (deployments)."),
-        ] = False,
-        repair: Annotated[
-            bool,
-            typer.Option(
-                "--repair", help="Redo pages whose derivative is missing or fails its checksum."
-            ),
-        ] = False,
-        force: Annotated[
-            bool,
-            typer.Option("--force", help="Make new derivatives even for done pages (keeps old)."),
-        ] = False,
-        lease_seconds: Annotated[
-            float,
-            typer.Option(
-                "--lease-seconds",
-                min=0.5,
-                help="Seconds without a heartbeat after which another worker takes a job over.",
-            ),
-        ] = 60.0,
-        max_attempts: Annotated[
-            int, typer.Option("--max-attempts", min=1, help="Attempts before a job is dead.")
-        ] = DEFAULT_MAX_ATTEMPTS,
-        poll_seconds: Annotated[
-            float,
-            typer.Option("--poll-seconds", min=0.05, help="Idle polling interval in seconds."),
-        ] = 2.0,
-        json_out: Annotated[
-            bool,
-            typer.Option(
-                "--json",
-                help="One JSON line per finished job on stdout, then one summary object "
-                "(queued, done, failed, dead, megapixels, seconds, megapixels_per_second).",
-            ),
-        ] = False,
-        worker_memory_mb: Annotated[
-            int,
-            typer.Option(
-                "--worker-memory-mb",
-                envvar=ENV_WORKER_MEMORY_MB,
-                min=0,
-                help="Hard memory cap per worker process while it colorizes a page (MiB; "
-                "0: none). A page needing more ends as a dead job.",
-            ),
-        ] = DEFAULT_WORKER_MEMORY_MB,
-        reference: Annotated[
-            Path | None,
-            typer.Option(
-                "--reference",
-                metavar="IMAGE",
-                help="Colour reference image for every page of the run (overrides volumes' "
-                "defaults, see `archcolor reference set`).",
-                show_default=False,
-            ),
-        ] = None,
-        reference_palette: Annotated[
-            float | None,
-            typer.Option(
-                "--reference-palette",
-                min=0.0,
-                max=1.0,
-                help="Move each page's colour towards its reference's palette by S (0..1). "
-                "[default: 0]",
-                show_default=False,
-            ),
-        ] = None,
-    ) -> None:
-        """Queue every ingested page without a derivative for this model and parameters, then
-        colorize them with crash-safe workers until the queue is empty (--follow: forever).
-
-        Any number of `process` commands may run at once, on one or many machines sharing one
-        PostgreSQL catalog: each page is colorized exactly once. SIGINT/SIGTERM give the page in
-        hand back to the queue and stop within seconds. Exit 0 all done; 3 some pages are dead
-        (`archcolor jobs --state dead`); 130/143 stopped by a signal.
-
-        Progress goes to stderr: a progress bar on a terminal, otherwise (cron, logs, containers)
-        one line per finished page with its MP/s and the run's ETA.
-        """
-        if not pending:
-            raise typer.BadParameter(
-                "say which pages: --pending (every ingested page without a derivative)",
-                param_hint="--pending",
-            )
-        options = api.ProcessOptions(
-            model=model,
-            volume=volume,
-            workers=workers,
-            limit=limit,
-            device=device,
-            chroma_size=chroma_size,
-            paper_mask=paper_mask,
-            render=render,
-            follow=follow,
-            repair=repair,
-            force=force,
-            lease_seconds=lease_seconds,
-            max_attempts=max_attempts,
-            poll_seconds=poll_seconds,
-            json_lines=json_out,
-            worker_memory_mb=worker_memory_mb,
-            reference=reference,
-            reference_palette=reference_palette,
-        )
-        run = api.run_process(settings_of(ctx), options, _Feedback(json_out))
-        _finish(run, json_out)
-
-    @app.command("jobs")
-    def jobs_command(
-        ctx: typer.Context,
-        state: Annotated[
-            str | None,
-            typer.Option("--state", help=f"Only jobs in this state: {', '.join(JOB_STATES)}."),
-        ] = None,
-        volume: Annotated[str | None, typer.Option("--volume", help="Only this volume.")] = None,
-        limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N rows.")] = None,
-        json_out: JsonOption = False,
-    ) -> None:
-        """List colorization jobs: state, attempts, worker, lease and last error."""
-        if state is not None and state not in JOB_STATES:
-            raise typer.BadParameter(
-                f"must be one of {', '.join(JOB_STATES)}", param_hint="--state"
-            )
-        rows = api.list_jobs(settings_of(ctx), state=state, volume=volume, limit=limit)
-        if json_out:
-            emit_json(rows)
-            return
-        table = Table(
-            "id", "scan", "volume", "path", "page", "model", "render", "state", "try", "error"
-        )
-        for row in rows:
-            table.add_row(
-                str(row["id"]),
-                str(row["scan"]),
-                row["volume"],
-                row["path"],
-                str(row["page_index"] + 1),
-                row["model"],
-                str(row["params"].get("render", "luminance")),
-                row["state"],
-                f"{row['attempts']}/{row['max_attempts']}",
-                row["last_error"] or "",
-            )
-        console = stdout_console()
-        if not console.is_terminal:
-            console.width = max(console.width, 200)
-        console.print(table)
-        typer.echo(f"{len(rows)} jobs")
-
-    @app.command("retry")
-    def retry_command(
-        ctx: typer.Context,
-        job_id: Annotated[
-            int | None, typer.Argument(help="Job id (see `archcolor jobs --state dead`).")
-        ] = None,
-        dead: Annotated[bool, typer.Option("--dead", help="Retry every dead job.")] = False,
-        json_out: JsonOption = False,
-    ) -> None:
-        """Put a dead or failed job (or every dead job) back in the queue with fresh attempts."""
-        if (job_id is None) == (not dead):
-            raise typer.BadParameter("give either a JOB_ID or --dead", param_hint="JOB_ID")
-        ids = api.retry_jobs(settings_of(ctx), job_id=job_id, dead=dead)
-        if json_out:
-            emit_json({"requeued": ids})
-        else:
-            typer.echo(f"{len(ids)} jobs queued again" + (f": {ids}" if ids else ""))
+    app.command("process")(process_command)
+    app.command("jobs")(jobs_command)
+    app.command("retry")(retry_command)
 
     worker_app = typer.Typer(help="Worker operations (deployments).", no_args_is_help=True)
 
-    @worker_app.command("health")
-    def health_command(
-        ctx: typer.Context,
-        model: Annotated[
-            str | None, typer.Option("--model", help="Model name (default: models/DEFAULT).")
-        ] = None,
-        quick: Annotated[
-            bool,
-            typer.Option("--quick", help="Verify the weights' sha256 but do not load the network."),
-        ] = False,
-        json_out: JsonOption = False,
-    ) -> None:
-        """Exit 0 when this machine can work the queue: the database is reachable and at the
-        schema head, the model's weights match their card (and load), the store is writable.
-        Exit 1 otherwise. For liveness/readiness probes."""
-        checks = api.health(settings_of(ctx), model, load_model=not quick)
-        ok = all(check.ok for check in checks)
-        if json_out:
-            emit_json(
-                {
-                    "ok": ok,
-                    "checks": [
-                        {"name": c.name, "ok": c.ok, "detail": c.detail, "seconds": c.seconds}
-                        for c in checks
-                    ],
-                }
-            )
-        else:
-            for check in checks:
-                typer.echo(f"{'ok  ' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
-        if not ok:
-            raise typer.Exit(1)
+    worker_app.command("health")(health_command)
 
     app.add_typer(worker_app, name="worker")
 
@@ -455,8 +451,8 @@ def _finish(run: ProcessRun, json_out: bool) -> None:
     for error in run.errors:
         err.print(f"error: {error}", highlight=False, soft_wrap=True)
     if summary.interrupted_by:
-        raise typer.Exit(SIGNAL_EXIT.get(summary.interrupted_by, 1))
+        raise typer.Exit(EXIT_SIGNALLED.get(summary.interrupted_by, EXIT_ERROR))
     if run.errors:
         raise JobError("; ".join(run.errors))
     if counts["dead"]:
-        raise typer.Exit(3)
+        raise typer.Exit(EXIT_INCOMPLETE)

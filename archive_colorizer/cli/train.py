@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -80,186 +82,80 @@ def register(app: typer.Typer) -> None:
     register_evaluate(app)
 
 
-def register_train(app: typer.Typer) -> None:
-    """Add `archcolor train` to `app`."""
+def _train_options() -> list[inspect.Parameter]:
+    """One keyword parameter per trainer option (defined once, in inference.train_options)."""
+    parameters = []
+    for name, kind, default, spec in api.train_options():
+        option = typer.Option(spec.flag, help=spec.help or None, min=spec.min, max=spec.max)
+        parameters.append(
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                annotation=Annotated[kind, option],
+            )
+        )  # fmt: skip
+    return parameters
 
-    @app.command("train")
-    def train_command(
-        data: Annotated[Path, typer.Option("--data", help=DATA_HELP)],
-        out: Annotated[
-            Path, typer.Option("--out", help="Model folder to write, models/<arch>.<tag>.")
-        ],
-        val: Annotated[
-            Path | None, typer.Option("--val", help="Validation images (same forms as --data).")
-        ] = None,
-        arch: Annotated[
-            str, typer.Option("--arch", help="Network: iizuka (from scratch) or iizuka-effl0.")
-        ] = "iizuka-effl0",
-        size: Annotated[int, typer.Option("--size", help="Training crop side (px).")] = 192,
-        epochs: Annotated[int, typer.Option("--epochs", min=1)] = 4,
-        batch: Annotated[int, typer.Option("--batch", min=1)] = 16,
-        lr: Annotated[float, typer.Option("--lr", help="Learning rate (stage 1).")] = 1e-3,
-        seed: Annotated[int, typer.Option("--seed")] = 0,
-        augment: Annotated[
-            str,
-            typer.Option(
-                "--augment",
-                help="Simulated-engraving styles for the network input: none or a comma list "
-                "of gravure,color-gravure,hatching,halftone.",
-            ),
-        ] = "gravure,hatching,halftone",
-        augment_probability: Annotated[
-            float, typer.Option("--augment-probability", min=0.0, max=1.0)
-        ] = 0.6,
-        freeze_encoder_epochs: Annotated[
-            int,
-            typer.Option(
-                "--freeze-encoder-epochs",
-                min=0,
-                help="Epochs with the pretrained encoder frozen (iizuka-effl0) before end-to-end.",
-            ),
-        ] = 2,
-        device: Annotated[str, typer.Option("--device", help="cpu or cuda[:N].")] = "cpu",
-        resume: Annotated[
-            Path | None, typer.Option("--resume", help="Checkpoint to continue exactly.")
-        ] = None,
-        time_budget: Annotated[
-            float | None,
-            typer.Option(
-                "--time-budget",
-                help="Stop after this many minutes (checkpoint kept, weights written); the "
-                "frozen stage gets at most its share of epochs of the budget.",
-            ),
-        ] = None,
-        max_samples: Annotated[
-            int | None, typer.Option("--max-samples", min=1, help="Samples per epoch at most.")
-        ] = None,
-        threads: Annotated[int | None, typer.Option("--threads", min=1)] = None,
-        network_config: Annotated[
-            str | None,
-            typer.Option(
-                "--network-config",
-                help="Network options as JSON, e.g. '{\"width\": 0.5}' for iizuka.",
-            ),
-        ] = None,
-        init_from: Annotated[
-            Path | None,
-            typer.Option(
-                "--init-from",
-                help="Start from this model folder's weights (verified against its card); a "
-                "fresh run, not a --resume.",
-            ),
-        ] = None,
-        cache_features: Annotated[
-            int | None,
-            typer.Option(
-                "--cache-features",
-                min=1,
-                help="iizuka-effl0: compute the frozen encoder's features of N samples once and "
-                "train the frozen-encoder epochs on them (many more samples per CPU minute).",
-            ),
-        ] = None,
-        source_share: Annotated[
-            str | None,
-            typer.Option(
-                "--source-share",
-                help="Sampling share of named sources, e.g. gitenberg-print=0.5 (the other "
-                "sources split the rest equally; default: every source equally).",
-            ),
-        ] = None,
-        skip_sources: Annotated[
-            str | None,
-            typer.Option("--skip-sources", help="Comma list of sources left out of training."),
-        ] = None,
-        class_weight: Annotated[
-            float,
-            typer.Option(
-                "--class-weight",
-                min=0.0,
-                help="Weight of the rebalanced ab-class cross-entropy beside the smooth-L1 "
-                "regression loss (higher: more vivid colour).",
-            ),
-        ] = 0.5,
-        bilevel_share: Annotated[
-            float,
-            typer.Option(
-                "--bilevel-share",
-                min=0.0,
-                max=1.0,
-                help="Share of print samples whose ink layer is thresholded to black and white "
-                "(teaches the network bilevel scans).",
-            ),
-        ] = 0.0,
-        hints: Annotated[
-            bool,
-            typer.Option(
-                "--hints",
-                help="Give the network colour-hint inputs and train them on hints sampled from "
-                "the ground truth (iizuka-effl0; see docs/hints.md).",
-            ),
-        ] = False,
-        split: Annotated[str, typer.Option("--split", help="index.csv split of --data.")] = "train",
-        val_split: Annotated[str, typer.Option("--val-split")] = "val",
-        val_images: Annotated[
-            int, typer.Option("--val-images", min=0, help="Val images checked per epoch.")
-        ] = 16,
-        json_output: Annotated[
-            bool, typer.Option("--json", help="Print the result as JSON.")
-        ] = False,
-    ) -> None:
-        """Train a colorization model (checkpoint every epoch; weights + card at the end)."""
-        reporter = RichReporter()
-        try:
-            result = api.train(
-                data=data,
-                val=val,
-                out=out,
-                arch=arch,
-                size=size,
-                epochs=epochs,
-                batch=batch,
-                lr=lr,
-                seed=seed,
-                augment=augment,
-                augment_probability=augment_probability,
-                freeze_encoder_epochs=freeze_encoder_epochs,
-                device=device,
-                resume=resume,
-                time_budget_minutes=time_budget,
-                max_samples=max_samples,
-                threads=threads,
-                network_config=network_config,
-                init_from=init_from,
-                cache_features=cache_features,
-                source_shares=source_share,
-                skip_sources=skip_sources,
-                class_weight=class_weight,
-                bilevel_share=bilevel_share,
-                hints=hints,
-                train_split=split,
-                val_split=val_split,
-                val_images=val_images,
-                reporter=reporter,
-            )
-        finally:
-            reporter.close()
-        payload = {
-            "model_dir": str(result.model_dir),
-            "samples_seen": result.samples_seen,
-            "elapsed_s": round(result.elapsed_s, 1),
-            "stopped_by_budget": result.stopped_by_budget,
-            "checkpoint": str(result.checkpoint),
-            "weights_sha256": result.card.weights_sha256 if result.card else None,
-            "history": result.history,
-        }
-        if json_output:
-            emit_json(payload)
-        else:
-            console = stdout_console()
-            console.print(
-                f"trained {result.model_dir} — {result.samples_seen} samples in "
-                f"{result.elapsed_s / 60:.1f} min; checkpoint {result.checkpoint}"
-            )
+
+#: the options of the run itself (where the images are and go), beside the trainer's options
+_RUN_OPTIONS: list[tuple[str, Any, Any, Any]] = [
+    ("data", Path, inspect.Parameter.empty, typer.Option("--data", help=DATA_HELP)),
+    ("out", Path, inspect.Parameter.empty,
+     typer.Option("--out", help="Model folder to write, models/<arch>.<tag>.")),
+    ("val", Path | None, None,
+     typer.Option("--val", help="Validation images (same forms as --data).")),
+    ("resume", Path | None, None,
+     typer.Option("--resume", help="Checkpoint to continue exactly.")),
+    ("skip_sources", str | None, None,
+     typer.Option("--skip-sources", help="Comma list of sources left out of training.")),
+    ("train_split", str, "train", typer.Option("--split", help="index.csv split of --data.")),
+    ("val_split", str, "val", typer.Option("--val-split")),
+    ("json_output", bool, False, typer.Option("--json", help="Print the result as JSON.")),
+]  # fmt: skip
+
+
+def train_command(**values: Any) -> None:
+    """Train a colorization model (checkpoint every epoch; weights + card at the end)."""
+    json_output = values.pop("json_output")
+    run = {name: values.pop(name) for name, *_ in _RUN_OPTIONS if name in values}
+    reporter = RichReporter()
+    try:
+        result = api.train(values, reporter=reporter, **run)
+    finally:
+        reporter.close()
+    if json_output:
+        emit_json(
+            {
+                "model_dir": str(result.model_dir),
+                "samples_seen": result.samples_seen,
+                "elapsed_s": round(result.elapsed_s, 1),
+                "stopped_by_budget": result.stopped_by_budget,
+                "checkpoint": str(result.checkpoint),
+                "weights_sha256": result.card.weights_sha256 if result.card else None,
+                "history": result.history,
+            }
+        )
+    else:
+        stdout_console().print(
+            f"trained {result.model_dir} — {result.samples_seen} samples in "
+            f"{result.elapsed_s / 60:.1f} min; checkpoint {result.checkpoint}"
+        )
+
+
+def register_train(app: typer.Typer) -> None:
+    """Add `archcolor train` to `app`: the run's options, then the trainer's."""
+    parameters = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                          annotation=Annotated[kind, option])
+        for name, kind, default, option in _RUN_OPTIONS
+    ] + _train_options()  # fmt: skip
+
+    @functools.wraps(train_command)
+    def command(**values: Any) -> None:
+        train_command(**values)
+
+    command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in parameters}
+    app.command("train")(command)
 
 
 def _format(value: float) -> str:
@@ -301,212 +197,237 @@ def _print_table(title: str, means: dict[str, dict[str, float]]) -> None:
     console.print(table)
 
 
+_ModelOption = Annotated[
+    str | None, typer.Option("--model", help="Installed model name (default: DEFAULT).")
+]
+_SplitOption = Annotated[
+    str, typer.Option("--split", help="index.csv split of --data to evaluate.")
+]
+_SimulateOption = Annotated[
+    str | None,
+    typer.Option(
+        "--simulate",
+        help="Feed the network a simulated engraving (gravure, color-gravure, hatching, "
+        "halftone) of each photo instead of its plain L*.",
+    ),
+]
+_LimitOption = Annotated[
+    int | None, typer.Option("--limit", min=1, help="Evaluate N evenly spread images.")
+]
+_HalfOption = Annotated[
+    str | None,
+    typer.Option(
+        "--half",
+        help="Only half of the images: A = even, B = odd positions within each source "
+        "(select on one half, report the other untouched).",
+    ),
+]
+_NetworkConfigOption = Annotated[
+    str | None,
+    typer.Option(
+        "--network-config",
+        help="Override decoding options of the model's config as JSON, e.g. "
+        "'{\"mix\": 0.5}' (the weights must still fit).",
+    ),
+]
+_TrainDataOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--train-data",
+        help="Training images for the mean-chroma baseline (default: --data's "
+        "index.csv split --train-split).",
+    ),
+]
+_TrainMeanOption = Annotated[
+    str | None,
+    typer.Option("--train-mean", help="Mean training chroma 'A,B' (skips computing it)."),
+]
+_BaselinesOnlyOption = Annotated[
+    bool, typer.Option("--baselines-only", help="Measure only the baselines (no model).")
+]
+_ContactSheetOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--contact-sheet",
+        help="Also write a PNG: grey | ours | truth for 16 images, then 4 simulated "
+        "engravings (--simulate style, default hatching).",
+    ),
+]
+_MarginsOption = Annotated[
+    bool,
+    typer.Option(
+        "--margins",
+        help="Also measure page-margin neutrality: each image as a simulated engraving "
+        "(--simulate style, default hatching) on a page with blank paper margins; mean "
+        "margin/plate chroma without and with the paper mask (imaging.paper).",
+    ),
+]
+_TilingOption = Annotated[
+    int | None,
+    typer.Option(
+        "--tiling",
+        min=16,
+        help="Also measure the seam error: a 1536 px mosaic of the images colorized "
+        "whole vs in windows of this size (max/p99 |dab|), and the network time on a "
+        "1024 px working image.",
+    ),
+]
+_ModeOption = Annotated[
+    str,
+    typer.Option(
+        "--mode",
+        help="photos: photos and paintings (real coloured prints left out), the truth's "
+        "L* kept; prints: the real coloured prints, each split into ink layer (input, "
+        "the master) and its colouring (truth), against grey, best flat tint and flat "
+        "multiply wash.",
+    ),
+]
+_RenderOption = Annotated[
+    str | None,
+    typer.Option(
+        "--render",
+        help="How the model's a*, b* become the derivative: luminance (the master's L* "
+        "kept) or wash (master x transparent wash). Default: wash in prints mode, "
+        "luminance in photos mode.",
+    ),
+]
+_DarkeningOption = Annotated[
+    float | None,
+    typer.Option(
+        "--darkening",
+        min=0.0,
+        help="Wash L* lost per unit chroma (default: the model card's "
+        "wash_darkening, else the built-in 0.53).",
+    ),
+]
+_MarkdownOption = Annotated[
+    bool,
+    typer.Option("--markdown", help="Print the mean tables as Markdown (model cards)."),
+]
+_ReferenceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--reference",
+        help="Prints mode: the network's global prior from a colour reference instead "
+        "of the page: same-book (another print of the same book in the split) or an "
+        "image file used for every print.",
+    ),
+]
+_HintsOption = Annotated[
+    int,
+    typer.Option(
+        "--hints",
+        min=0,
+        help="Give a model with hint inputs K point hints per image, sampled from its "
+        "true colour (prints: the wash) with a fixed seed, as a curator would.",
+    ),
+]
+
+
+def evaluate_command(
+    data: Annotated[Path, typer.Option("--data", help=DATA_HELP)],
+    model: _ModelOption = None,
+    split: _SplitOption = "val",
+    simulate: _SimulateOption = None,
+    seed: Annotated[int, typer.Option("--seed", help="Simulator seed (plus image index).")] = 0,
+    limit: _LimitOption = None,
+    half: _HalfOption = None,
+    network_config: _NetworkConfigOption = None,
+    train_data: _TrainDataOption = None,
+    train_split: Annotated[str, typer.Option("--train-split")] = "train",
+    train_mean: _TrainMeanOption = None,
+    baselines_only: _BaselinesOnlyOption = False,
+    contact_sheet: _ContactSheetOption = None,
+    margins: _MarginsOption = False,
+    tiling: _TilingOption = None,
+    mode: _ModeOption = "photos",
+    render: _RenderOption = None,
+    darkening: _DarkeningOption = None,
+    reference: _ReferenceOption = None,
+    hints: _HintsOption = 0,
+    device: Annotated[str, typer.Option("--device")] = "cpu",
+    threads: Annotated[int | None, typer.Option("--threads", min=1)] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print everything as JSON.")] = False,
+    markdown: _MarkdownOption = False,
+) -> None:
+    """Measure a model against grey, train-mean and best-flat-tint baselines.
+
+    Every candidate is rendered with the truth's own L* (chroma is what is measured);
+    results per image (--json) and means, overall and per content type.
+    """
+    run = api.evaluate(
+        data,
+        model=model,
+        split=split,
+        simulate=simulate,
+        seed=seed,
+        limit=limit,
+        half=half,
+        mode=mode,
+        render=render,
+        darkening=darkening,
+        network_config=network_config,
+        contact_sheet=contact_sheet,
+        device=device,
+        threads=threads,
+        baselines_only=baselines_only,
+        train_mean=train_mean,
+        train_data=train_data,
+        train_split=train_split,
+        margins=margins,
+        tiling=tiling,
+        reference=reference,
+        hints=hints,
+    )
+    if mode == "prints":
+        _print_prints(run, json_output, markdown)
+    else:
+        _print_photos(run, f"{data} ({split})", simulate, json_output, markdown)
+
+
+def _print_photos(
+    run: Any, where: str, simulate: str | None, json_output: bool, markdown: bool
+) -> None:
+    """The photos-mode evaluation: JSON, Markdown tables, or rich tables and figures."""
+    payload, result, items, sheet = run.payload, run.result, run.items, run.sheet
+    model_name = payload["model"]
+    mean_a, mean_b = run.extras["mean_ab"]
+    seams, neutrality = run.extras["seams"], run.extras["neutrality"]
+    if json_output:
+        emit_json(payload)
+        return
+    if markdown:
+        blocks = [markdown_table(result.means())]
+        blocks += [
+            f"Content type **{content}**:\n\n" + markdown_table(result.means(content))
+            for content in result.contents()
+        ]
+        stdout_console().print("\n\n".join(blocks), markup=False, highlight=False)
+        return
+    where += f", input simulated as {simulate}" if simulate else ""
+    _print_table(f"{model_name or 'baselines'} on {len(items)} images of {where}", result.means())
+    for content in result.contents():
+        _print_table(f"content: {content}", result.means(content))
+    stdout_console().print(
+        f"train-mean ab = ({mean_a:.2f}, {mean_b:.2f}); best flat tint ab = "
+        f"({result.flat_tint_ab[0]:.2f}, {result.flat_tint_ab[1]:.2f})"
+        + (f"; contact sheet {sheet}" if sheet else "")
+    )
+    if seams is not None:
+        stdout_console().print(
+            "tiling: " + ", ".join(f"{key} {value:.4g}" for key, value in seams.items())
+        )
+    if neutrality is not None:
+        stdout_console().print(
+            "page margins (mean chroma): "
+            + ", ".join(f"{key} {value:.2f}" for key, value in neutrality.items())
+        )
+
+
 def register_evaluate(app: typer.Typer) -> None:
     """Add `archcolor evaluate` to `app`."""
 
-    @app.command("evaluate")
-    def evaluate_command(
-        data: Annotated[Path, typer.Option("--data", help=DATA_HELP)],
-        model: Annotated[
-            str | None, typer.Option("--model", help="Installed model name (default: DEFAULT).")
-        ] = None,
-        split: Annotated[
-            str, typer.Option("--split", help="index.csv split of --data to evaluate.")
-        ] = "val",
-        simulate: Annotated[
-            str | None,
-            typer.Option(
-                "--simulate",
-                help="Feed the network a simulated engraving (gravure, color-gravure, hatching, "
-                "halftone) of each photo instead of its plain L*.",
-            ),
-        ] = None,
-        seed: Annotated[int, typer.Option("--seed", help="Simulator seed (plus image index).")] = 0,
-        limit: Annotated[
-            int | None, typer.Option("--limit", min=1, help="Evaluate N evenly spread images.")
-        ] = None,
-        half: Annotated[
-            str | None,
-            typer.Option(
-                "--half",
-                help="Only half of the images: A = even, B = odd positions within each source "
-                "(select on one half, report the other untouched).",
-            ),
-        ] = None,
-        network_config: Annotated[
-            str | None,
-            typer.Option(
-                "--network-config",
-                help="Override decoding options of the model's config as JSON, e.g. "
-                "'{\"mix\": 0.5}' (the weights must still fit).",
-            ),
-        ] = None,
-        train_data: Annotated[
-            Path | None,
-            typer.Option(
-                "--train-data",
-                help="Training images for the mean-chroma baseline (default: --data's "
-                "index.csv split --train-split).",
-            ),
-        ] = None,
-        train_split: Annotated[str, typer.Option("--train-split")] = "train",
-        train_mean: Annotated[
-            str | None,
-            typer.Option("--train-mean", help="Mean training chroma 'A,B' (skips computing it)."),
-        ] = None,
-        baselines_only: Annotated[
-            bool, typer.Option("--baselines-only", help="Measure only the baselines (no model).")
-        ] = False,
-        contact_sheet: Annotated[
-            Path | None,
-            typer.Option(
-                "--contact-sheet",
-                help="Also write a PNG: grey | ours | truth for 16 images, then 4 simulated "
-                "engravings (--simulate style, default hatching).",
-            ),
-        ] = None,
-        margins: Annotated[
-            bool,
-            typer.Option(
-                "--margins",
-                help="Also measure page-margin neutrality: each image as a simulated engraving "
-                "(--simulate style, default hatching) on a page with blank paper margins; mean "
-                "margin/plate chroma without and with the paper mask (imaging.paper).",
-            ),
-        ] = False,
-        tiling: Annotated[
-            int | None,
-            typer.Option(
-                "--tiling",
-                min=16,
-                help="Also measure the seam error: a 1536 px mosaic of the images colorized "
-                "whole vs in windows of this size (max/p99 |dab|), and the network time on a "
-                "1024 px working image.",
-            ),
-        ] = None,
-        mode: Annotated[
-            str,
-            typer.Option(
-                "--mode",
-                help="photos: photos and paintings (real coloured prints left out), the truth's "
-                "L* kept; prints: the real coloured prints, each split into ink layer (input, "
-                "the master) and its colouring (truth), against grey, best flat tint and flat "
-                "multiply wash.",
-            ),
-        ] = "photos",
-        render: Annotated[
-            str | None,
-            typer.Option(
-                "--render",
-                help="How the model's a*, b* become the derivative: luminance (the master's L* "
-                "kept) or wash (master x transparent wash). Default: wash in prints mode, "
-                "luminance in photos mode.",
-            ),
-        ] = None,
-        darkening: Annotated[
-            float | None,
-            typer.Option(
-                "--darkening",
-                min=0.0,
-                help="Wash L* lost per unit chroma (default: the model card's "
-                "wash_darkening, else the built-in 0.53).",
-            ),
-        ] = None,
-        reference: Annotated[
-            str | None,
-            typer.Option(
-                "--reference",
-                help="Prints mode: the network's global prior from a colour reference instead "
-                "of the page: same-book (another print of the same book in the split) or an "
-                "image file used for every print.",
-            ),
-        ] = None,
-        hints: Annotated[
-            int,
-            typer.Option(
-                "--hints",
-                min=0,
-                help="Give a model with hint inputs K point hints per image, sampled from its "
-                "true colour (prints: the wash) with a fixed seed, as a curator would.",
-            ),
-        ] = 0,
-        device: Annotated[str, typer.Option("--device")] = "cpu",
-        threads: Annotated[int | None, typer.Option("--threads", min=1)] = None,
-        json_output: Annotated[
-            bool, typer.Option("--json", help="Print everything as JSON.")
-        ] = False,
-        markdown: Annotated[
-            bool,
-            typer.Option("--markdown", help="Print the mean tables as Markdown (model cards)."),
-        ] = False,
-    ) -> None:
-        """Measure a model against grey, train-mean and best-flat-tint baselines.
-
-        Every candidate is rendered with the truth's own L* (chroma is what is measured);
-        results per image (--json) and means, overall and per content type.
-        """
-        run = api.evaluate(
-            data,
-            model=model,
-            split=split,
-            simulate=simulate,
-            seed=seed,
-            limit=limit,
-            half=half,
-            mode=mode,
-            render=render,
-            darkening=darkening,
-            network_config=network_config,
-            contact_sheet=contact_sheet,
-            device=device,
-            threads=threads,
-            baselines_only=baselines_only,
-            train_mean=train_mean,
-            train_data=train_data,
-            train_split=train_split,
-            margins=margins,
-            tiling=tiling,
-            reference=reference,
-            hints=hints,
-        )
-        if mode == "prints":
-            _print_prints(run, json_output, markdown)
-            return
-        payload, result, items, sheet = run.payload, run.result, run.items, run.sheet
-        model_name = payload["model"]
-        mean_a, mean_b = run.extras["mean_ab"]
-        seams, neutrality = run.extras["seams"], run.extras["neutrality"]
-        if json_output:
-            emit_json(payload)
-            return
-        if markdown:
-            blocks = [markdown_table(result.means())]
-            blocks += [
-                f"Content type **{content}**:\n\n" + markdown_table(result.means(content))
-                for content in result.contents()
-            ]
-            stdout_console().print("\n\n".join(blocks), markup=False, highlight=False)
-            return
-        where = f"{data} ({split})" + (f", input simulated as {simulate}" if simulate else "")
-        _print_table(
-            f"{model_name or 'baselines'} on {len(items)} images of {where}", result.means()
-        )
-        for content in result.contents():
-            _print_table(f"content: {content}", result.means(content))
-        stdout_console().print(
-            f"train-mean ab = ({mean_a:.2f}, {mean_b:.2f}); best flat tint ab = "
-            f"({result.flat_tint_ab[0]:.2f}, {result.flat_tint_ab[1]:.2f})"
-            + (f"; contact sheet {sheet}" if sheet else "")
-        )
-        if seams is not None:
-            stdout_console().print(
-                "tiling: " + ", ".join(f"{key} {value:.4g}" for key, value in seams.items())
-            )
-        if neutrality is not None:
-            stdout_console().print(
-                "page margins (mean chroma): "
-                + ", ".join(f"{key} {value:.2f}" for key, value in neutrality.items())
-            )
+    app.command("evaluate")(evaluate_command)
 
 
 PRINT_COLUMNS = (

@@ -7,17 +7,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
 from archive_colorizer.cli.c2pa import TrustOption, verify_paths
-from archive_colorizer.cli.context import emit_json, settings_of, stderr_console
+from archive_colorizer.cli.context import (
+    EXIT_INCOMPLETE,
+    emit_json,
+    file_progress,
+    settings_of,
+)
 from archive_colorizer.config import (
     DEFAULT_DECODE_MEMORY_LIMIT_BYTES as DEFAULT_MEMORY_LIMIT_BYTES,
 )
@@ -30,8 +27,6 @@ if TYPE_CHECKING:
 #: FixityStatus.OK
 _OK = "ok"
 
-#: exit status when a file is missing, unreadable, changed or undecodable
-EXIT_FAILED = 3
 
 HELP = """Re-hash every catalogued master (of --volume, or all) and compare with its sha256.
 
@@ -54,97 +49,85 @@ def _describe(outcome: VerifyOutcome) -> str:
     return f"{outcome.status}: {outcome.volume}/{outcome.path}: {outcome.detail}"
 
 
+_DecodeOption = Annotated[
+    bool, typer.Option("--decode", help="Also decode every page (child process).")
+]
+_DecodeTimeoutOption = Annotated[
+    float,
+    typer.Option("--decode-timeout", min=1.0, help="Seconds allowed to decode one page."),
+]
+_DecodeMemoryMbOption = Annotated[
+    int,
+    typer.Option(
+        "--decode-memory-mb", min=256, help="Address-space limit of the decoding process."
+    ),
+]
+_C2paOption = Annotated[
+    bool, typer.Option("--c2pa", help="Verify the C2PA manifests of PATH... instead.")
+]
+_PathsOption = Annotated[
+    list[Path] | None, typer.Argument(help="With --c2pa: exported files or folders.")
+]
+
+
+def verify_command(
+    ctx: typer.Context,
+    volume: Annotated[str | None, typer.Option("--volume", help="Only this volume.")] = None,
+    decode: _DecodeOption = False,
+    decode_timeout: _DecodeTimeoutOption = DEFAULT_TIMEOUT_S,
+    decode_memory_mb: _DecodeMemoryMbOption = DEFAULT_MEMORY_LIMIT_BYTES // (1024 * 1024),
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    c2pa: _C2paOption = False,
+    c2pa_trust: TrustOption = None,
+    paths: _PathsOption = None,
+) -> None:
+    settings = settings_of(ctx)
+    if c2pa:
+        verify_paths(settings, list(paths or []), c2pa_trust, json_out)
+        return
+    if paths:
+        raise typer.BadParameter("PATH... is for --c2pa (masters come from the catalog)")
+    limits = api.DecodeLimits(
+        timeout_s=decode_timeout, memory_limit_bytes=decode_memory_mb * 1024 * 1024
+    )
+
+    def report(outcome: VerifyOutcome) -> None:
+        if outcome.status != _OK:
+            typer.echo(
+                f"{outcome.status}: {outcome.volume}/{outcome.path}: {outcome.detail}", err=True
+            )
+
+    if sys.stderr.isatty():
+        with file_progress("verify") as ticker:
+
+            def advance(outcome: VerifyOutcome) -> None:
+                ticker.file(outcome.size, _describe(outcome) if outcome.status != _OK else None)
+
+            summary = api.verify(
+                settings,
+                volume=volume,
+                decode=decode,
+                limits=limits,
+                on_file=advance,
+                on_start=ticker.start,
+            )
+    else:
+        summary = api.verify(settings, volume=volume, decode=decode, limits=limits, on_file=report)
+    if json_out:
+        emit_json(summary.as_dict())
+    else:
+        typer.echo(
+            f"{summary.files} files ({summary.pages} pages) checked: {summary.ok} ok, "
+            f"{summary.missing} missing, {summary.unreadable} unreadable, "
+            f"{summary.changed} changed"
+            + (f", {summary.undecodable} undecodable" if decode else "")
+            + f"; {summary.bytes / 1e6:.1f} MB re-hashed"
+        )
+    if summary.failures:
+        raise typer.Exit(EXIT_INCOMPLETE)
+
+
 def register(app: typer.Typer) -> None:
     """Add `verify` to `app`."""
 
-    @app.command("verify", help=HELP)
-    def verify_command(
-        ctx: typer.Context,
-        volume: Annotated[str | None, typer.Option("--volume", help="Only this volume.")] = None,
-        decode: Annotated[
-            bool, typer.Option("--decode", help="Also decode every page (child process).")
-        ] = False,
-        decode_timeout: Annotated[
-            float,
-            typer.Option("--decode-timeout", min=1.0, help="Seconds allowed to decode one page."),
-        ] = DEFAULT_TIMEOUT_S,
-        decode_memory_mb: Annotated[
-            int,
-            typer.Option(
-                "--decode-memory-mb", min=256, help="Address-space limit of the decoding process."
-            ),
-        ] = DEFAULT_MEMORY_LIMIT_BYTES // (1024 * 1024),
-        json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-        c2pa: Annotated[
-            bool, typer.Option("--c2pa", help="Verify the C2PA manifests of PATH... instead.")
-        ] = False,
-        c2pa_trust: TrustOption = None,
-        paths: Annotated[
-            list[Path] | None, typer.Argument(help="With --c2pa: exported files or folders.")
-        ] = None,
-    ) -> None:
-        settings = settings_of(ctx)
-        if c2pa:
-            verify_paths(settings, list(paths or []), c2pa_trust, json_out)
-            return
-        if paths:
-            raise typer.BadParameter("PATH... is for --c2pa (masters come from the catalog)")
-        limits = api.DecodeLimits(
-            timeout_s=decode_timeout, memory_limit_bytes=decode_memory_mb * 1024 * 1024
-        )
-
-        def report(outcome: VerifyOutcome) -> None:
-            if outcome.status != _OK:
-                typer.echo(
-                    f"{outcome.status}: {outcome.volume}/{outcome.path}: {outcome.detail}", err=True
-                )
-
-        if sys.stderr.isatty():
-            console = stderr_console()
-            with Progress(
-                TextColumn("[bold]verify[/]"),
-                BarColumn(),
-                TextColumn("{task.fields[done]}/{task.fields[files]} files"),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                TimeRemainingColumn(),
-                console=console,
-                transient=True,
-            ) as progress:
-                task = progress.add_task("verify", total=None, done=0, files=0)
-                done = 0
-
-                def start(files: int, size: int) -> None:
-                    progress.update(task, total=size, files=files)
-
-                def advance(outcome: VerifyOutcome) -> None:
-                    nonlocal done
-                    done += 1
-                    if outcome.status != _OK:
-                        progress.console.print(_describe(outcome), markup=False, highlight=False)
-                    progress.update(task, advance=outcome.size, done=done)
-
-                summary = api.verify(
-                    settings,
-                    volume=volume,
-                    decode=decode,
-                    limits=limits,
-                    on_file=advance,
-                    on_start=start,
-                )
-        else:
-            summary = api.verify(
-                settings, volume=volume, decode=decode, limits=limits, on_file=report
-            )
-        if json_out:
-            emit_json(summary.as_dict())
-        else:
-            typer.echo(
-                f"{summary.files} files ({summary.pages} pages) checked: {summary.ok} ok, "
-                f"{summary.missing} missing, {summary.unreadable} unreadable, "
-                f"{summary.changed} changed"
-                + (f", {summary.undecodable} undecodable" if decode else "")
-                + f"; {summary.bytes / 1e6:.1f} MB re-hashed"
-            )
-        if summary.failures:
-            raise typer.Exit(EXIT_FAILED)
+    app.command("verify", help=HELP)(verify_command)

@@ -20,6 +20,16 @@ from PIL import Image, UnidentifiedImageError
 
 from archive_colorizer.errors import InputError, PathNotFoundError
 
+__all__ = [
+    "ImageItem",
+    "by_source",
+    "list_images",
+    "load_rgb",
+    "print_books",
+    "same_book_references",
+    "spread",
+]
+
 INDEX_FILE = "index.csv"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
 #: data-set source → content type

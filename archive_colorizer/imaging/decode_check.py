@@ -24,6 +24,12 @@ from archive_colorizer.config import (
 from archive_colorizer.errors import CorruptTiffError, MasterError, PixelLimitError
 from archive_colorizer.imaging.tiff_facts import TiffFacts, read_facts
 
+__all__ = [
+    "DEFAULT_MEMORY_LIMIT_BYTES",
+    "DEFAULT_TIMEOUT_S",
+    "decode_check",
+]
+
 #: default wall-clock limit for decoding one page
 DEFAULT_TIMEOUT_S = DEFAULT_DECODE_TIMEOUT_S
 #: default address-space limit of the child (interpreter, numpy and codecs take ~0.5 GiB of it)
@@ -156,7 +162,7 @@ def decode_page_segments(path: Path, ifd_offset: int) -> int:
     import numpy as np
     import tifffile
 
-    from archive_colorizer.imaging import page_rules
+    from archive_colorizer.imaging import page_rules, tiff_tags
     from archive_colorizer.imaging.tiff_read import page_at
 
     decoded = 0
@@ -170,7 +176,7 @@ def decode_page_segments(path: Path, ifd_offset: int) -> int:
         compression = int(page.compression)
         decode = page.decode
         kwargs: dict[str, object] = {}
-        if compression in page_rules.JPEG_CODES | {6}:
+        if compression in tiff_tags.ANY_JPEG_CODES:
             kwargs = {"jpegtables": page.jpegtables, "jpegheader": page.jpegheader}
         handle = tif.filehandle
         for index, (offset, count) in enumerate(

@@ -8,6 +8,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+__all__ = [
+    "CHUNK_BYTES",
+    "FileSnapshot",
+    "changes_since",
+    "sha256_file",
+    "snapshot",
+]
+
 #: read size for hashing; large enough to run near disk/hash speed, small enough to stay flat
 CHUNK_BYTES = 4 * 1024 * 1024
 

@@ -24,7 +24,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Hint", "HintMaps", "rasterise_hints", "working_position"]
+__all__ = [
+    "Hint",
+    "HintMaps",
+    "rasterise_hints",
+    "truth_hints",
+    "working_position",
+]
 
 FloatArray = npt.NDArray[np.float32]
 #: spacing (working px) of the samples that mark the pixels a stroke passes through

@@ -18,6 +18,14 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+__all__ = [
+    "ciede2000",
+    "colour_cast",
+    "colourfulness",
+    "psnr",
+    "ssim",
+]
+
 FloatArray = npt.NDArray[np.float64]
 
 

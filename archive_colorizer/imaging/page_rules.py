@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import struct
 
+from archive_colorizer.imaging import tiff_tags as tags
+
 __all__ = [
     "IMAGE",
     "MASK",
@@ -46,19 +48,22 @@ MAX_TILE_SIDE = 4096
 
 #: tags whose value count must be exactly 1 (code -> name)
 SINGLE_VALUED: dict[int, str] = {
-    254: "NewSubfileType",
-    255: "SubfileType",
-    256: "ImageWidth",
-    257: "ImageLength",
-    259: "Compression",
-    262: "PhotometricInterpretation",
-    274: "Orientation",
-    277: "SamplesPerPixel",
-    278: "RowsPerStrip",
-    284: "PlanarConfiguration",
-    296: "ResolutionUnit",
-    322: "TileWidth",
-    323: "TileLength",
+    code: tags.TAG_NAMES[code]
+    for code in (
+        tags.NEW_SUBFILE_TYPE,
+        tags.SUBFILE_TYPE,
+        tags.IMAGE_WIDTH,
+        tags.IMAGE_LENGTH,
+        tags.COMPRESSION,
+        tags.PHOTOMETRIC,
+        tags.ORIENTATION,
+        tags.SAMPLES_PER_PIXEL,
+        tags.ROWS_PER_STRIP,
+        tags.PLANAR_CONFIGURATION,
+        tags.RESOLUTION_UNIT,
+        tags.TILE_WIDTH,
+        tags.TILE_LENGTH,
+    )
 }
 
 
@@ -118,10 +123,6 @@ def no_pixel_data_problem(byte_counts: list[int] | tuple[int, ...], segment: str
 
 # --- sizes declared inside compressed segments -------------------------------------------------
 
-#: TIFF Compression codes whose decoders allocate what the stream declares
-JPEG_CODES = frozenset({7, 34892})
-JPEG2000_CODES = frozenset({33003, 33004, 33005, 34712})
-WEBP_CODES = frozenset({34927, 50001})
 #: JPEG start-of-frame markers (SOF0..SOF15 except DHT, JPG and DAC)
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
@@ -187,11 +188,11 @@ def _webp_size(data: bytes) -> tuple[int, int] | None:
 def declared_segment_size(compression: int, data: bytes) -> tuple[int, int] | None:
     """(width, height) a compressed segment declares in its own header, when the codec is one
     that allocates by it and the header can be found; else None."""
-    if compression in JPEG_CODES:
+    if compression in tags.JPEG_CODES:
         return _jpeg_size(data)
-    if compression in JPEG2000_CODES:
+    if compression in tags.JPEG2000_CODES:
         return _jpeg2000_size(data)
-    if compression in WEBP_CODES:
+    if compression in tags.WEBP_CODES:
         return _webp_size(data)
     return None
 

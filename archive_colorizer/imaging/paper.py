@@ -40,6 +40,12 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+__all__ = [
+    "mean_chroma",
+    "neutralise_paper",
+    "plate_strength",
+]
+
 F32 = npt.NDArray[np.float32]
 
 

@@ -30,6 +30,11 @@ from numpy.typing import NDArray
 
 from archive_colorizer.errors import ConfigurationError
 
+__all__ = [
+    "STYLES",
+    "simulate",
+]
+
 STYLES: Final[tuple[str, ...]] = ("gravure", "color-gravure", "hatching", "halftone")
 
 #: the report's parameters (the classic OpenCV "cartoon" recipe it describes)

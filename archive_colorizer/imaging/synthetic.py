@@ -21,6 +21,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+__all__ = [
+    "make_sample_volume",
+]
+
 FloatArray = NDArray[np.float32]
 
 #: compression names (as PageFacts reports them) -> tifffile's name

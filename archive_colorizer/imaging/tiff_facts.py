@@ -19,7 +19,7 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from archive_colorizer.config import DEFAULT_PAGE_LIMIT
 from archive_colorizer.errors import (
@@ -31,6 +31,13 @@ from archive_colorizer.errors import (
     UnsupportedTiffError,
 )
 from archive_colorizer.imaging import page_rules
+from archive_colorizer.imaging import tiff_tags as tags
+
+__all__ = [
+    "PageFacts",
+    "TiffFacts",
+    "read_facts",
+]
 
 
 @dataclass(frozen=True)
@@ -165,24 +172,6 @@ def _unreadable(path: Path, error: OSError) -> MasterError:
     return MasterError(f"{path.name}: unreadable: {reason}")
 
 
-def sniff(path: Path) -> str:
-    """Return "classic" or "bigtiff" from the file's first bytes.
-
-    Raises NotATiffError whose message says what the file looks like ("not a TIFF: PNG data"),
-    or MasterError when the file cannot be read at all.
-    """
-    path = Path(path)
-    try:
-        with open(path, "rb") as stream:
-            head = stream.read(HEADER_BYTES)
-    except OSError as error:
-        raise _unreadable(path, error) from error
-    kind = _classify(head)
-    if kind is None:
-        raise NotATiffError(f"{path.name}: not a TIFF: {describe_non_tiff(head)}")
-    return kind[0]
-
-
 # --- tag parsing -------------------------------------------------------------------------------
 
 # TIFF field types: code -> (struct format char, size in bytes)
@@ -206,69 +195,6 @@ _TYPES: dict[int, tuple[str, int]] = {
 }
 _INTEGER_TYPES = {1, 3, 4, 6, 8, 9, 13, 16, 17, 18}
 _RATIONAL_TYPES = {5, 10}
-
-TAG_NAMES: dict[int, str] = {
-    254: "NewSubfileType",
-    255: "SubfileType",
-    256: "ImageWidth",
-    257: "ImageLength",
-    258: "BitsPerSample",
-    259: "Compression",
-    262: "PhotometricInterpretation",
-    273: "StripOffsets",
-    274: "Orientation",
-    277: "SamplesPerPixel",
-    278: "RowsPerStrip",
-    279: "StripByteCounts",
-    282: "XResolution",
-    283: "YResolution",
-    284: "PlanarConfiguration",
-    296: "ResolutionUnit",
-    320: "ColorMap",
-    322: "TileWidth",
-    323: "TileLength",
-    324: "TileOffsets",
-    325: "TileByteCounts",
-    330: "SubIFDs",
-    339: "SampleFormat",
-    34675: "ICCProfile",
-}
-
-COMPRESSIONS: dict[int, str] = {
-    1: "none",
-    2: "ccitt_rle",
-    3: "ccitt_g3",
-    4: "ccitt_g4",
-    5: "lzw",
-    7: "jpeg",
-    8: "deflate",
-    32773: "packbits",
-    32946: "deflate",
-    34925: "lzma",
-    50000: "zstd",
-    50001: "webp",
-    34712: "jpeg2000",
-    50002: "jpegxl",
-    52546: "jpegxl",
-}
-#: compressions we know of but do not accept (cannot be decoded reliably)
-UNSUPPORTED_COMPRESSIONS: dict[int, str] = {6: "old-style JPEG (compression 6)"}
-
-PHOTOMETRICS: dict[int, str] = {
-    0: "miniswhite",
-    1: "minisblack",
-    2: "rgb",
-    3: "palette",
-    4: "mask",
-    5: "separated",
-    6: "ycbcr",
-    8: "cielab",
-    9: "icclab",
-    10: "itulab",
-}
-SAMPLE_FORMATS = {1: "uint", 2: "int", 3: "float", 4: "void"}
-RESOLUTION_UNITS: dict[int, str | None] = {1: None, 2: "inch", 3: "centimeter"}
-SUPPORTED_BITS = {1, 2, 4, 8, 16, 32, 64}
 
 #: more IFDs than this in one file is treated as corrupt (real volumes have far fewer pages)
 MAX_IFDS = 100_000
@@ -354,7 +280,7 @@ class _Reader:
                     self.order + ("Q" if self.big else "I"), table, value_pos
                 )
                 if value_offset + length > self.size:
-                    name = TAG_NAMES.get(tag, f"tag {tag}")
+                    name = tags.TAG_NAMES.get(tag, f"tag {tag}")
                     raise self.fail(
                         f"corrupt IFD: {label} {name} values at byte {value_offset} "
                         f"({length} bytes) lie beyond the end of the file ({self.size} bytes)"
@@ -367,7 +293,7 @@ class _Reader:
 
     def values(self, entry: _Entry, label: str, limit: int | None = None) -> list[int]:
         """Integer values of ``entry`` (at most ``limit`` of them)."""
-        name = TAG_NAMES.get(entry.tag, f"tag {entry.tag}")
+        name = tags.TAG_NAMES.get(entry.tag, f"tag {entry.tag}")
         if entry.type not in _INTEGER_TYPES:
             raise self.fail(f"corrupt IFD: {label} {name} has non-integer type {entry.type}")
         count = entry.count if limit is None else min(entry.count, limit)
@@ -379,7 +305,7 @@ class _Reader:
         entry = entries.get(tag)
         if entry is None or entry.count == 0:
             if default is None:
-                raise self.fail(f"missing required tag {TAG_NAMES[tag]} in {label}")
+                raise self.fail(f"missing required tag {tags.TAG_NAMES[tag]} in {label}")
             return default
         return self.values(entry, label, limit=1)[0]
 
@@ -389,19 +315,19 @@ class _Reader:
             return None
         if entry.type in _RATIONAL_TYPES:
             char = "I" if entry.type == 5 else "i"
-            data = self.read(entry.value_offset, 8, f"{label} {TAG_NAMES[tag]}")
+            data = self.read(entry.value_offset, 8, f"{label} {tags.TAG_NAMES[tag]}")
             numerator, denominator = struct.unpack(f"{self.order}2{char}", data)
             return numerator / denominator if denominator else None
         if entry.type in (11, 12):
             char, size = _TYPES[entry.type]
-            data = self.read(entry.value_offset, size, f"{label} {TAG_NAMES[tag]}")
+            data = self.read(entry.value_offset, size, f"{label} {tags.TAG_NAMES[tag]}")
             return float(struct.unpack(self.order + char, data)[0])
         return float(self.values(entry, label, limit=1)[0])
 
     def array(self, entry: _Entry, label: str) -> list[int]:
         """All integer values of an offsets/byte-counts array (bounded by MAX_SEGMENTS)."""
         if entry.count > MAX_SEGMENTS:
-            name = TAG_NAMES.get(entry.tag, f"tag {entry.tag}")
+            name = tags.TAG_NAMES.get(entry.tag, f"tag {entry.tag}")
             raise self.fail(f"corrupt IFD: {label} {name} lists {entry.count} values")
         return self.values(entry, label)
 
@@ -415,9 +341,9 @@ _IMAGE = page_rules.IMAGE
 
 def _kind_of(reader: _Reader, entries: dict[int, _Entry], label: str) -> str:
     return page_rules.page_kind(
-        reader.value(entries, 254, label, 0),
-        reader.value(entries, 255, label, 1),
-        reader.value(entries, 262, label, -1),
+        reader.value(entries, tags.NEW_SUBFILE_TYPE, label, 0),
+        reader.value(entries, tags.SUBFILE_TYPE, label, 1),
+        reader.value(entries, tags.PHOTOMETRIC, label, -1),
     )
 
 
@@ -428,26 +354,80 @@ def _page_facts(
     pixel_limit: int,
 ) -> dict[str, object]:
     """Facts of one image IFD as keyword arguments of PageFacts (without index fields)."""
-    name = reader.path.name
+    width, height = _dimensions(reader, entries, label, pixel_limit)
+    samples, bits = _samples(reader, entries, label)
+    compression = _compression(reader, entries, label)
+    photometric = _photometric(reader, entries, label, samples, bits, compression)
+    planar_code = reader.value(entries, tags.PLANAR_CONFIGURATION, label, 1)
+    if planar_code not in (1, 2):
+        raise reader.fail(f"corrupt IFD: {label} has PlanarConfiguration {planar_code}")
+    planes = samples if planar_code == 2 and samples > 1 else 1
+    sample_format = tags.SAMPLE_FORMATS.get(
+        reader.value(entries, tags.SAMPLE_FORMAT, label, 1), "unknown"
+    )
+    orientation = reader.value(entries, tags.ORIENTATION, label, tags.DEFAULT_ORIENTATION)
+    if orientation not in tags.ORIENTATIONS:
+        raise reader.fail(f"corrupt IFD: {label} has Orientation {orientation} (must be 1..8)")
+    layout = _segments(reader, entries, label, width, height, planes, pixel_limit)
+    x_resolution = reader.rational(entries, tags.X_RESOLUTION, label)
+    y_resolution = reader.rational(entries, tags.Y_RESOLUTION, label)
+    unit: str | None = None
+    if x_resolution is not None or y_resolution is not None:
+        unit = tags.RESOLUTION_UNITS.get(reader.value(entries, tags.RESOLUTION_UNIT, label, 2))
+    icc = entries.get(tags.ICC_PROFILE)
+    return {
+        "width": width,
+        "height": height,
+        "samples_per_pixel": samples,
+        "bits_per_sample": bits,
+        "photometric": photometric,
+        "compression": compression,
+        "tiled": layout["tiled"],
+        "x_resolution": x_resolution,
+        "y_resolution": y_resolution,
+        "resolution_unit": unit,
+        "icc_present": icc is not None and icc.count > 0,
+        "orientation": orientation,
+        "planar": "separate" if planes > 1 else "contig",
+        "sample_format": sample_format,
+        "tile_width": layout["tile_width"],
+        "tile_length": layout["tile_length"],
+        "rows_per_strip": layout["rows_per_strip"],
+        "segments": layout["segments"],
+        "data_bytes": layout["data_bytes"],
+    }
+
+
+def _dimensions(
+    reader: _Reader, entries: dict[int, _Entry], label: str, pixel_limit: int
+) -> tuple[int, int]:
+    """The page's width and height, after the single-valued tags and the pixel limit."""
     for tag, tag_name in page_rules.SINGLE_VALUED.items():
         entry = entries.get(tag)
         if entry is not None and entry.count != 1:
             raise reader.fail(
                 f"corrupt IFD: {label} {tag_name} has {entry.count} values (must have 1)"
             )
-    width = reader.value(entries, 256, label, None)
-    height = reader.value(entries, 257, label, None)
+    width = reader.value(entries, tags.IMAGE_WIDTH, label, None)
+    height = reader.value(entries, tags.IMAGE_LENGTH, label, None)
     if width <= 0 or height <= 0:
         raise reader.fail(f"corrupt IFD: {label} declares an empty image ({width}x{height})")
     if width * height > pixel_limit:
         raise PixelLimitError(
-            f"{name}: {label} declares {width}x{height} = {width * height:,} pixels, above the "
-            f"limit of {pixel_limit:,} (decompression-bomb guard; raise --pixel-limit to accept)"
+            f"{reader.path.name}: {label} declares {width}x{height} = {width * height:,} pixels, "
+            f"above the limit of {pixel_limit:,} (decompression-bomb guard; raise --pixel-limit "
+            "to accept)"
         )
-    samples = reader.value(entries, 277, label, 1)
+    return width, height
+
+
+def _samples(reader: _Reader, entries: dict[int, _Entry], label: str) -> tuple[int, int]:
+    """Samples per pixel and the one bit depth they share."""
+    name = reader.path.name
+    samples = reader.value(entries, tags.SAMPLES_PER_PIXEL, label, 1)
     if samples <= 0 or samples > 64:
         raise reader.fail(f"corrupt IFD: {label} declares {samples} samples per pixel")
-    bits_entry = entries.get(258)
+    bits_entry = entries.get(tags.BITS_PER_SAMPLE)
     bits_values = [1] if bits_entry is None else reader.values(bits_entry, label, limit=samples)
     if not bits_values:
         raise reader.fail(f"corrupt IFD: {label} BitsPerSample is empty")
@@ -456,76 +436,93 @@ def _page_facts(
             f"{name}: {label} mixes bit depths per sample {bits_values}; not supported"
         )
     bits = bits_values[0]
-    if bits not in SUPPORTED_BITS:
+    if bits not in tags.SUPPORTED_BITS:
         raise UnsupportedTiffError(f"{name}: {label} has {bits} bits per sample; not supported")
+    return samples, bits
 
-    compression_code = reader.value(entries, 259, label, 1)
-    if compression_code in UNSUPPORTED_COMPRESSIONS:
-        raise UnsupportedTiffError(
-            f"{name}: {label} uses {UNSUPPORTED_COMPRESSIONS[compression_code]}; not supported"
-        )
-    if compression_code not in COMPRESSIONS:
-        raise UnsupportedTiffError(
-            f"{name}: {label} uses unknown compression {compression_code}; not supported"
-        )
-    compression = COMPRESSIONS[compression_code]
 
-    if 262 not in entries:
+def _compression(reader: _Reader, entries: dict[int, _Entry], label: str) -> str:
+    """The compression's name (:data:`tiff_tags.COMPRESSIONS`); the others are refused."""
+    name = reader.path.name
+    code = reader.value(entries, tags.COMPRESSION, label, 1)
+    if code in tags.UNSUPPORTED_COMPRESSIONS:
+        raise UnsupportedTiffError(
+            f"{name}: {label} uses {tags.UNSUPPORTED_COMPRESSIONS[code]}; not supported"
+        )
+    if code not in tags.COMPRESSIONS:
+        raise UnsupportedTiffError(
+            f"{name}: {label} uses unknown compression {code}; not supported"
+        )
+    return tags.COMPRESSIONS[code]
+
+
+def _photometric(
+    reader: _Reader,
+    entries: dict[int, _Entry],
+    label: str,
+    samples: int,
+    bits: int,
+    compression: str,
+) -> str:
+    """The photometric interpretation's name, checked against the samples and compression."""
+    name = reader.path.name
+    if tags.PHOTOMETRIC not in entries:
         raise UnsupportedTiffError(
             f"{name}: missing required tag PhotometricInterpretation in {label} "
             "(cannot tell black from white)"
         )
-    photometric_code = reader.value(entries, 262, label, None)
-    if photometric_code not in PHOTOMETRICS:
-        raise UnsupportedTiffError(
-            f"{name}: {label} has unknown PhotometricInterpretation {photometric_code}"
-        )
-    photometric = PHOTOMETRICS[photometric_code]
+    code = reader.value(entries, tags.PHOTOMETRIC, label, None)
+    if code not in tags.PHOTOMETRICS:
+        raise UnsupportedTiffError(f"{name}: {label} has unknown PhotometricInterpretation {code}")
+    photometric = tags.PHOTOMETRICS[code]
     if photometric in ("rgb", "ycbcr") and samples < 3:
         raise reader.fail(f"corrupt IFD: {label} is {photometric} with {samples} sample(s)")
-    if photometric == "palette" and 320 not in entries:
+    if photometric == "palette" and tags.COLOR_MAP not in entries:
         raise reader.fail(f"missing required tag ColorMap in {label} (palette image)")
     if compression.startswith("ccitt") and bits != 1:
         raise reader.fail(f"corrupt IFD: {label} is CCITT-compressed with {bits} bits per sample")
+    return photometric
 
-    planar_code = reader.value(entries, 284, label, 1)
-    if planar_code not in (1, 2):
-        raise reader.fail(f"corrupt IFD: {label} has PlanarConfiguration {planar_code}")
-    planes = samples if planar_code == 2 and samples > 1 else 1
-    sample_format = SAMPLE_FORMATS.get(reader.value(entries, 339, label, 1), "unknown")
 
-    orientation = reader.value(entries, 274, label, 1)
-    if not 1 <= orientation <= 8:
-        raise reader.fail(f"corrupt IFD: {label} has Orientation {orientation} (must be 1..8)")
-
-    tiled = 322 in entries or 324 in entries
+def _segments(
+    reader: _Reader,
+    entries: dict[int, _Entry],
+    label: str,
+    width: int,
+    height: int,
+    planes: int,
+    pixel_limit: int,
+) -> dict[str, Any]:
+    """The page's strips or tiles: their geometry, how many, and the bytes they hold (each
+    must lie inside the file)."""
+    tiled = tags.TILE_WIDTH in entries or tags.TILE_OFFSETS in entries
     tile_width = tile_length = rows_per_strip = None
     if tiled:
-        tile_width = reader.value(entries, 322, label, None)
-        tile_length = reader.value(entries, 323, label, None)
+        tile_width = reader.value(entries, tags.TILE_WIDTH, label, None)
+        tile_length = reader.value(entries, tags.TILE_LENGTH, label, None)
         if tile_width <= 0 or tile_length <= 0:
             raise reader.fail(f"corrupt IFD: {label} has {tile_width}x{tile_length} tiles")
         problem = page_rules.segment_geometry_problem(
             width, height, tile_width=tile_width, tile_length=tile_length, pixel_limit=pixel_limit
         )
         if problem is not None:
-            raise PixelLimitError(f"{name}: {label} {problem}")
+            raise PixelLimitError(f"{reader.path.name}: {label} {problem}")
         expected = -(-width // tile_width) * -(-height // tile_length) * planes
-        offsets_tag, counts_tag = 324, 325
+        offsets_tag, counts_tag = tags.TILE_OFFSETS, tags.TILE_BYTE_COUNTS
     else:
-        rows_per_strip = min(reader.value(entries, 278, label, height), height)
+        rows_per_strip = min(reader.value(entries, tags.ROWS_PER_STRIP, label, height), height)
         if rows_per_strip <= 0:
             raise reader.fail(f"corrupt IFD: {label} has RowsPerStrip {rows_per_strip}")
         expected = -(-height // rows_per_strip) * planes
-        offsets_tag, counts_tag = 273, 279
+        offsets_tag, counts_tag = tags.STRIP_OFFSETS, tags.STRIP_BYTE_COUNTS
     for tag in (offsets_tag, counts_tag):
         if tag not in entries:
-            raise reader.fail(f"missing required tag {TAG_NAMES[tag]} in {label}")
+            raise reader.fail(f"missing required tag {tags.TAG_NAMES[tag]} in {label}")
     offsets_entry, counts_entry = entries[offsets_tag], entries[counts_tag]
     if offsets_entry.count < expected or counts_entry.count < expected:
         raise reader.fail(
-            f"corrupt IFD: {label} needs {expected} {TAG_NAMES[offsets_tag]}/"
-            f"{TAG_NAMES[counts_tag]} values, has {offsets_entry.count}/{counts_entry.count}"
+            f"corrupt IFD: {label} needs {expected} {tags.TAG_NAMES[offsets_tag]}/"
+            f"{tags.TAG_NAMES[counts_tag]} values, has {offsets_entry.count}/{counts_entry.count}"
         )
     offsets = reader.array(offsets_entry, label)[:expected]
     counts = reader.array(counts_entry, label)[:expected]
@@ -544,28 +541,8 @@ def _page_facts(
     empty = page_rules.no_pixel_data_problem(counts, segment)
     if empty is not None:
         raise reader.fail(f"corrupt IFD: {label} {empty}")
-
-    x_resolution = reader.rational(entries, 282, label)
-    y_resolution = reader.rational(entries, 283, label)
-    unit: str | None = None
-    if x_resolution is not None or y_resolution is not None:
-        unit = RESOLUTION_UNITS.get(reader.value(entries, 296, label, 2))
-    icc = entries.get(34675)
     return {
-        "width": width,
-        "height": height,
-        "samples_per_pixel": samples,
-        "bits_per_sample": bits,
-        "photometric": photometric,
-        "compression": compression,
         "tiled": tiled,
-        "x_resolution": x_resolution,
-        "y_resolution": y_resolution,
-        "resolution_unit": unit,
-        "icc_present": icc is not None and icc.count > 0,
-        "orientation": orientation,
-        "planar": "separate" if planes > 1 else "contig",
-        "sample_format": sample_format,
         "tile_width": tile_width,
         "tile_length": tile_length,
         "rows_per_strip": rows_per_strip,
@@ -624,11 +601,7 @@ def _read(
     offset = first
     ifd_index = 0
     while offset:
-        if offset in seen:
-            raise reader.fail(f"corrupt IFD chain: IFD {ifd_index} loops back to byte {offset}")
-        if len(seen) >= MAX_IFDS:
-            raise reader.fail(f"corrupt IFD chain: more than {MAX_IFDS} IFDs")
-        seen.add(offset)
+        _visit(reader, seen, offset, f"IFD {ifd_index} loops back to byte {offset}")
         label = f"IFD {ifd_index}"
         entries, next_offset = reader.ifd(offset, label)
         kind_of_ifd = _kind_of(reader, entries, label)
@@ -670,11 +643,21 @@ def _read(
     )
 
 
+def _visit(reader: _Reader, seen: set[int], offset: int, loop: str) -> None:
+    """Note the IFD at ``offset`` as read; a corrupt chain when it was (``loop`` says how) or
+    when the file has more IFDs than :data:`MAX_IFDS`."""
+    if offset in seen:
+        raise reader.fail(f"corrupt IFD chain: {loop}")
+    if len(seen) >= MAX_IFDS:
+        raise reader.fail(f"corrupt IFD chain: more than {MAX_IFDS} IFDs")
+    seen.add(offset)
+
+
 def _count_subifds(
     reader: _Reader, entries: dict[int, _Entry], label: str, seen: set[int]
 ) -> tuple[int, int]:
     """(reduced, other) counts of the SubIFDs of one IFD, following their own chains."""
-    entry = entries.get(330)
+    entry = entries.get(tags.SUB_IFDS)
     if entry is None:
         return 0, 0
     if entry.count > MAX_IFDS:
@@ -683,11 +666,7 @@ def _count_subifds(
     for sub_number, start in enumerate(reader.values(entry, label)):
         offset = start
         while offset:
-            if offset in seen:
-                raise reader.fail(f"corrupt IFD chain: {label} SubIFD {sub_number} loops back")
-            if len(seen) >= MAX_IFDS:
-                raise reader.fail(f"corrupt IFD chain: more than {MAX_IFDS} IFDs")
-            seen.add(offset)
+            _visit(reader, seen, offset, f"{label} SubIFD {sub_number} loops back")
             sub_label = f"{label} SubIFD {sub_number}"
             sub_entries, offset = reader.ifd(offset, sub_label)
             if _kind_of(reader, sub_entries, sub_label) == _REDUCED:

@@ -58,6 +58,7 @@ from archive_colorizer.errors import (
     UnsupportedTiffError,
 )
 from archive_colorizer.imaging import color, page_rules
+from archive_colorizer.imaging import tiff_tags as tags
 from archive_colorizer.imaging.geometry import bands
 from archive_colorizer.imaging.resample import StreamingAreaReducer
 
@@ -69,9 +70,6 @@ Grey = npt.NDArray[Any]
 _SPILL_ROWS = 256
 #: bytes of an uncompressed page read at a time
 _RAW_BYTES = 4 * 1024 * 1024
-_MINISWHITE, _MINISBLACK, _RGB, _PALETTE, _YCBCR = 0, 1, 2, 3, 6
-_JPEG_COMPRESSIONS = {6, 7, 34892}
-_UNITS = {1: None, 2: "inch", 3: "centimeter"}
 
 
 @dataclass(frozen=True)
@@ -115,17 +113,22 @@ class MasterPage:
         self._io_lock = threading.Lock()
         self.stored_width = int(page.imagewidth)
         self.stored_height = int(page.imagelength)
-        orientation = int(page.tags.valueof(274, 1) or 1)
-        self.orientation = orientation if 1 <= orientation <= 8 else 1
+        orientation = int(page.tags.valueof(tags.ORIENTATION, 1) or 1)
+        # ingest refuses other values; a file that was never ingested is drawn as stored
+        self.orientation = (
+            orientation if orientation in tags.ORIENTATIONS else tags.DEFAULT_ORIENTATION
+        )
         self.transposed = self.orientation >= 5
         self.width = self.stored_height if self.transposed else self.stored_width
         self.height = self.stored_width if self.transposed else self.stored_height
-        x_res, y_res = _rational(page, 282), _rational(page, 283)
+        x_res, y_res = _rational(page, tags.X_RESOLUTION), _rational(page, tags.Y_RESOLUTION)
         if self.transposed:
             x_res, y_res = y_res, x_res
         self.x_resolution: float | None = x_res
         self.y_resolution: float | None = y_res
-        self.resolution_unit: str | None = _UNITS.get(int(page.tags.valueof(296, 2) or 2))
+        self.resolution_unit: str | None = tags.RESOLUTION_UNITS.get(
+            int(page.tags.valueof(tags.RESOLUTION_UNIT, 2) or 2)
+        )
         self.bits, self._normalise, sample_planes = _normaliser(path, page)
         self._layout = _layout(page, sample_planes)
         self._dtype = np.uint8 if self.bits == 8 else np.uint16
@@ -262,7 +265,7 @@ class MasterPage:
         samples: npt.NDArray[Any] | None = None
         decode = page.decode
         decode_args: dict[str, Any] = {"_fullsize": layout.tiled}
-        if page.compression in _JPEG_COMPRESSIONS:
+        if page.compression in tags.ANY_JPEG_CODES:
             decode_args["jpegtables"] = page.jpegtables
             decode_args["jpegheader"] = page.jpegheader
         handle = self._tiff.filehandle
@@ -562,12 +565,12 @@ def _normaliser(path: Path, page: tifffile.TiffPage) -> tuple[int, Normaliser, i
             "16-bit unsigned grey or RGB"
         )
     bps = int(bps)
-    if photometric in (_MINISWHITE, _MINISBLACK):
+    if photometric in (tags.MINISWHITE, tags.MINISBLACK):
         if not 1 <= bps <= 16:
             raise UnsupportedTiffError(f"{path}: {bps}-bit grey is not supported (1..16 bits)")
-        return (8 if bps <= 8 else 16), _grey_normaliser(bps, photometric == _MINISWHITE), 1
-    if photometric == _RGB or (
-        photometric == _YCBCR and int(page.compression) in _JPEG_COMPRESSIONS
+        return (8 if bps <= 8 else 16), _grey_normaliser(bps, photometric == tags.MINISWHITE), 1
+    if photometric == tags.RGB or (
+        photometric == tags.YCBCR and int(page.compression) in tags.ANY_JPEG_CODES
     ):
         if bps not in (8, 16) or page.samplesperpixel < 3:
             raise UnsupportedTiffError(
@@ -579,7 +582,7 @@ def _normaliser(path: Path, page: tifffile.TiffPage) -> tuple[int, Normaliser, i
             return color.rgb_codes_to_grey(samples[..., :3], bits)
 
         return bps, rgb, 3
-    if photometric == _PALETTE:
+    if photometric == tags.PALETTE:
         colormap = page.colormap
         if colormap is None or bps > 16:
             raise UnsupportedTiffError(f"{path}: palette page without a usable ColorMap")
@@ -662,10 +665,13 @@ def _tag_problem(page: tifffile.TiffPage) -> str | None:
 
 
 def _kind(page: tifffile.TiffPage) -> str:
-    tags = page.tags
     values = []
-    for code, default in ((254, 0), (255, 1), (262, -1)):
-        value = tags.valueof(code, default)
+    for code, default in (
+        (tags.NEW_SUBFILE_TYPE, 0),
+        (tags.SUBFILE_TYPE, 1),
+        (tags.PHOTOMETRIC, -1),
+    ):
+        value = page.tags.valueof(code, default)
         values.append(value if isinstance(value, int) else -2)  # malformed: never "reduced"
     return page_rules.page_kind(*values)
 

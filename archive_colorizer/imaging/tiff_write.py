@@ -21,9 +21,7 @@ out the encoded bytes, the tags and the IFD.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 import threading
 import time
 from collections import deque
@@ -38,7 +36,7 @@ import numpy.typing as npt
 import tifffile
 
 from archive_colorizer.errors import OutputError
-from archive_colorizer.imaging.atomic import file_mode, fsync_directory
+from archive_colorizer.imaging.atomic import atomic_path
 from archive_colorizer.imaging.hashing import sha256_file
 
 __all__ = ["COMPRESSIONS", "TILE_SIZES", "needs_bigtiff", "write_tiled_tiff"]
@@ -109,60 +107,44 @@ def write_tiled_tiff(
         )
     if width < 1 or height < 1:
         raise ValueError(f"image size must be positive, not {width}x{height}")
-    directory = target.parent
-    if not directory.is_dir():
-        raise OutputError(f"{target}: the folder {directory} does not exist; create it first")
-    fd, temporary_name = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".partial", dir=directory
-    )
-    temporary = Path(temporary_name)
+    if not target.parent.is_dir():
+        raise OutputError(f"{target}: the folder {target.parent} does not exist; create it first")
+    options: dict[str, Any] = {
+        "shape": (height, width, 3),
+        "dtype": item,
+        "tile": (tile, tile),
+        "photometric": "rgb",
+        "planarconfig": "contig",
+        "compression": COMPRESSIONS[compression],
+        "bigtiff": needs_bigtiff(width, height, 3, item.itemsize),
+        "metadata": None,
+        "software": software or False,
+        "datetime": datetime,
+        "iccprofile": icc_profile,
+    }
+    if resolution is not None:
+        options["resolution"] = (float(resolution[0]), float(resolution[1]))
+        options["resolutionunit"] = _UNITS.get(resolution_unit, "NONE")
+    if xmp:
+        options["extratags"] = [(700, "B", len(xmp), xmp, True)]
+    count = workers or min(4, os.cpu_count() or 1)
     try:
-        try:
-            os.fchmod(fd, file_mode())  # readable as the umask says, like any new file
-        finally:
-            os.close(fd)
-        options: dict[str, Any] = {
-            "shape": (height, width, 3),
-            "dtype": item,
-            "tile": (tile, tile),
-            "photometric": "rgb",
-            "planarconfig": "contig",
-            "compression": COMPRESSIONS[compression],
-            "bigtiff": needs_bigtiff(width, height, 3, item.itemsize),
-            "metadata": None,
-            "software": software or False,
-            "datetime": datetime,
-            "iccprofile": icc_profile,
-        }
-        if resolution is not None:
-            options["resolution"] = (float(resolution[0]), float(resolution[1]))
-            options["resolutionunit"] = _UNITS.get(resolution_unit, "NONE")
-        if xmp:
-            options["extratags"] = [(700, "B", len(xmp), xmp, True)]
-        count = workers or min(4, os.cpu_count() or 1)
-        encoded = _encoded_tiles(
-            tiles, _encoder(compression), (tile, tile, 3), item, count, timings
-        )
-        tifffile.imwrite(temporary, encoded, **options)
-        started = time.perf_counter()
-        with open(temporary, "rb+") as stream:
-            os.fsync(stream.fileno())
-        digest, size = sha256_file(temporary)
-        os.replace(temporary, target)
-        fsync_directory(directory)
+        with atomic_path(target) as temporary:
+            encoded = _encoded_tiles(
+                tiles, _encoder(compression), (tile, tile, 3), item, count, timings
+            )
+            tifffile.imwrite(temporary, encoded, **options)
+            started = time.perf_counter()
+            digest, size = sha256_file(temporary)
+        # atomic_path fsynced, renamed and fsynced the folder on leaving the block
         if timings is not None:
             timings["write"] = timings.get("write", 0.0) + time.perf_counter() - started
-        return digest, size
-    except OutputError:
-        raise
     except OSError as error:
         raise OutputError(
             f"{target}: could not write the derivative ({error.strerror or error}); check free "
             "space and permissions of the output folder"
         ) from error
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
+    return digest, size
 
 
 def _encoder(compression: str) -> Callable[[npt.NDArray[Any]], bytes]:

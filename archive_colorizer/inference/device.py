@@ -11,6 +11,10 @@ import torch
 
 from archive_colorizer.errors import ConfigurationError, DeviceError
 
+__all__ = [
+    "set_threads",
+]
+
 DEVICE_CHOICES = "auto, cpu, cuda or cuda:N"
 _CUDA = re.compile(r"cuda(?::(\d+))?")
 

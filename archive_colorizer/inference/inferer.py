@@ -36,6 +36,10 @@ from archive_colorizer.inference.device import (
 )
 from archive_colorizer.inference.networks.base import ColorizationNet, resize_for_global
 
+__all__ = [
+    "NetworkPredictor",
+]
+
 #: run the working image in one piece up to this long side (px); tile above it
 WHOLE_IMAGE_CAP = 2048
 #: window side used when the image is above the cap and no tile size was given

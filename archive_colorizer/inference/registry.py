@@ -36,6 +36,17 @@ if TYPE_CHECKING:  # torch is imported only when a network is loaded (`archcolor
     from archive_colorizer.inference.inferer import NetworkPredictor
     from archive_colorizer.inference.networks.base import ColorizationNet
 
+__all__ = [
+    "InstalledModel",
+    "default_model_name",
+    "find_model",
+    "load_network",
+    "load_predictor",
+    "models_dirs",
+    "scan_models",
+    "verify_weights",
+]
+
 DEFAULT_FILE = "DEFAULT"
 DIGEST_CACHE_FILE = "weights-sha256.json"
 
@@ -95,11 +106,6 @@ def scan_models(
             except ModelError as error:
                 broken.append(BrokenModel(folder, str(error)))
     return [found[name] for name in sorted(found)], broken
-
-
-def installed_models(environ: Mapping[str, str] | None = None) -> list[InstalledModel]:
-    """Every installed model with a readable card, sorted by name."""
-    return scan_models(environ)[0]
 
 
 def default_model_name(environ: Mapping[str, str] | None = None) -> str | None:

@@ -41,8 +41,8 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -72,7 +72,15 @@ from archive_colorizer.inference.cards import (
 )
 from archive_colorizer.inference.networks import build_network
 from archive_colorizer.inference.networks.base import ColorizationNet
-from archive_colorizer.inference.networks.iizuka_effl0 import AB_RANGE, IizukaEffL0, decoder_skips
+from archive_colorizer.inference.networks.iizuka_effl0 import AB_RANGE
+from archive_colorizer.inference.train_options import TrainOptions
+
+__all__ = [
+    "Reporter",
+    "TrainConfig",
+    "TrainResult",
+    "train",
+]
 
 CHECKPOINT_DIR = "checkpoints"
 LAST_CHECKPOINT = "last.pt"
@@ -100,40 +108,15 @@ HINT_STROKE_SPREAD = 6.0
 HINT_STREAM = 4243
 
 
-@dataclass
-class TrainConfig:
-    """Everything a training run depends on (recorded in the checkpoint and the model card)."""
+@dataclass(kw_only=True)
+class TrainConfig(TrainOptions):
+    """Everything a training run depends on (recorded in the checkpoint and the model card):
+    the :class:`TrainOptions`, the images and the output folder."""
 
     train_items: list[ImageItem]
     val_items: list[ImageItem]
     out: Path
-    arch: str = "iizuka-effl0"
-    network_config: dict[str, Any] = field(default_factory=dict)
-    size: int = 192
-    epochs: int = 4
-    batch: int = 16
-    lr: float = 1e-3
-    seed: int = 0
-    augment: tuple[str, ...] = ("gravure", "hatching", "halftone")
-    augment_probability: float = 0.6
-    freeze_encoder_epochs: int = 2
-    class_weight: float = 0.5
-    max_samples: int | None = None
-    time_budget_s: float | None = None
-    threads: int | None = None
-    device: str = "cpu"
-    val_images: int = 16
     data_description: str = ""
-    #: start from this installed model's weights (a fresh optimizer; not a resume)
-    init_from: Path | None = None
-    #: frozen-encoder epochs train on the cached encoder features of this many samples
-    cache_features: int | None = None
-    #: source → share of the samples drawn from it (the other sources split the rest equally)
-    source_shares: dict[str, float] = field(default_factory=dict)
-    #: share of print samples whose ink layer is made bilevel (thresholded) before cropping
-    bilevel_share: float = 0.0
-    #: train colour-hint inputs on hints sampled from the ground truth (iizuka-effl0 only)
-    hints: bool = False
 
     def validate(self) -> None:
         if self.size < 32 or self.size % 16:
@@ -160,23 +143,45 @@ class TrainConfig:
         if not self.train_items:
             raise ConfigurationError("no training images")
         source_weights(self.train_items, self.source_shares)
+        shape = self.network_shape()
         if self.hints and (
-            self.arch != "iizuka-effl0" or self.network_config.get("hint_inputs", True) is False
+            not shape.hint_inputs or self.network_config.get("hint_inputs", True) is False
         ):
             raise ConfigurationError(
                 "--hints needs a network with hint inputs: --arch iizuka-effl0 (without "
                 '"hint_inputs": false in --network-config)'
             )
         if self.cache_features is not None:
-            if self.arch != "iizuka-effl0":
+            if shape.frozen_part() is None:
                 raise ConfigurationError(
-                    "--cache-features needs a pretrained encoder (--arch iizuka-effl0)"
+                    f"--cache-features needs a pretrained encoder; a {self.arch!r} network "
+                    "has none (--arch iizuka-effl0 has)"
                 )
             if self.cache_features < self.batch:
                 raise ConfigurationError(
                     f"--cache-features {self.cache_features} is smaller than one batch "
                     f"({self.batch})"
                 )
+
+    def network_options(self) -> dict[str, Any]:
+        """The network's build options for this run (``--network-config``, hint inputs)."""
+        options = dict(self.network_config)
+        if self.hints:
+            options["hint_inputs"] = True
+        return options
+
+    def network_shape(self) -> ColorizationNet:
+        """The network this run trains, built without memory (on torch's meta device): what
+        it can do, to check the options against before anything is loaded."""
+        try:
+            with torch.device("meta"):
+                return build_network(self.arch, **self.network_options())
+        except ModelError:
+            if self.hints:
+                raise ConfigurationError(
+                    "--hints needs a network with hint inputs: --arch iizuka-effl0"
+                ) from None
+            raise
 
     @property
     def steps_per_epoch(self) -> int:
@@ -267,29 +272,35 @@ class SilentReporter:
 # ---------------------------------------------------------------- data
 
 
-def _crop(rgb: NDArray[np.uint8], size: int, rng: np.random.Generator) -> NDArray[np.uint8]:
+def _at_least(rgb: NDArray[np.uint8], size: int) -> NDArray[np.uint8]:
+    """``rgb`` enlarged (bicubic) so that its short side is at least ``size``."""
     height, width = rgb.shape[:2]
-    if min(height, width) < size:
-        scale = size / min(height, width)
-        new = (max(size, round(width * scale)), max(size, round(height * scale)))
-        rgb = np.asarray(Image.fromarray(rgb).resize(new, Image.Resampling.BICUBIC))
-        height, width = rgb.shape[:2]
+    if min(height, width) >= size:
+        return rgb
+    scale = size / min(height, width)
+    new = (max(size, round(width * scale)), max(size, round(height * scale)))
+    return np.asarray(Image.fromarray(rgb).resize(new, Image.Resampling.BICUBIC))
+
+
+def _random_square(array: NDArray[Any], size: int, rng: np.random.Generator) -> NDArray[Any]:
+    """A random ``size`` square of ``(H, W, ...)``, flipped horizontally half of the time."""
+    height, width = array.shape[:2]
     top = int(rng.integers(0, height - size + 1))
     left = int(rng.integers(0, width - size + 1))
-    crop = rgb[top : top + size, left : left + size]
+    crop = array[top : top + size, left : left + size]
     if rng.random() < 0.5:
         crop = crop[:, ::-1]
     return np.ascontiguousarray(crop)
 
 
+def _crop(rgb: NDArray[np.uint8], size: int, rng: np.random.Generator) -> NDArray[np.uint8]:
+    return _random_square(_at_least(rgb, size), size, rng)
+
+
 def centre_crop(rgb: NDArray[np.uint8], size: int) -> NDArray[np.uint8]:
     """The central ``size`` x ``size`` square (enlarging small images first)."""
+    rgb = _at_least(rgb, size)
     height, width = rgb.shape[:2]
-    if min(height, width) < size:
-        scale = size / min(height, width)
-        new = (max(size, round(width * scale)), max(size, round(height * scale)))
-        rgb = np.asarray(Image.fromarray(rgb).resize(new, Image.Resampling.BICUBIC))
-        height, width = rgb.shape[:2]
     top, left = (height - size) // 2, (width - size) // 2
     return np.ascontiguousarray(rgb[top : top + size, left : left + size])
 
@@ -367,12 +378,7 @@ def crop_planes(
     if abs(scale - 1.0) > 1e-6:
         width, height = max(size, round(width * scale)), max(size, round(height * scale))
         planes = _resize_planes(planes, width, height)
-    top = int(rng.integers(0, height - size + 1))
-    left = int(rng.integers(0, width - size + 1))
-    crop = planes[top : top + size, left : left + size]
-    if rng.random() < 0.5:
-        crop = crop[:, ::-1]
-    return np.ascontiguousarray(crop)
+    return _random_square(planes, size, rng)
 
 
 class BatchSource:
@@ -524,28 +530,13 @@ def hint_batch(target_quarter: Tensor, seed: int, epoch: int, step: int) -> Tens
 # ---------------------------------------------------------------- model steps
 
 
-def _is_effl0(network: nn.Module) -> bool:
-    return isinstance(network, IizukaEffL0)
-
-
 def forward_train(
     network: ColorizationNet, lightness: Tensor, frozen_encoder: bool, hints: Tensor | None = None
 ) -> tuple[Tensor, Tensor | None, int]:
     """``(ab prediction, class logits or None, downscale of both)`` for training crops (with
     hint maps at 1/4 of the crops, for a network with hint inputs)."""
-    if isinstance(network, IizukaEffL0):
-        encoder_input = network.encoder_input(lightness)
-        if frozen_encoder:
-            with torch.no_grad():
-                features = network.encoder.features(encoder_input, depth=32)
-        else:
-            features = network.encoder.features(encoder_input, depth=32)
-        prior = network.pooled_prior(features[32])
-        regression, logits = network.decode_heads(features, prior, hints)
-        return regression, logits, 4
-    if hints is not None:
-        raise ConfigurationError(f"a {network.arch!r} network takes no hints")
-    return network(lightness), None, 1
+    regression, logits = network.training_heads(lightness, frozen_encoder, hints)
+    return regression, logits, network.heads_scale
 
 
 def compute_loss(
@@ -573,8 +564,8 @@ def heads_loss(
 ) -> Tensor:
     """The loss of heads' outputs against ``target`` a*, b* at the heads' resolution."""
     loss = functional.smooth_l1_loss(prediction / 10.0, target / 10.0)
-    if logits is not None and class_weights is not None and isinstance(network, IizukaEffL0):
-        bins = ab_to_bins(target, network.ab_grid)
+    if logits is not None and class_weights is not None and network.class_grid:
+        bins = ab_to_bins(target, network.class_grid)
         per_pixel = functional.cross_entropy(logits, bins, reduction="none")
         loss = loss + class_weight * (per_pixel * class_weights[bins]).mean()
     return loss
@@ -585,48 +576,44 @@ CACHE_EPOCH = 1_000_000
 
 
 class FeatureCache:
-    """The frozen encoder's features of ``count`` training samples, computed once.
+    """The frozen part's features of ``count`` training samples, computed once.
 
     Samples are ``BatchSource`` batches drawn under :data:`CACHE_EPOCH` (crops, flips and the
     simulated-engraving augmentation included), so the cache is a function of the config and
-    the encoder weights, and a resumed run rebuilds exactly the same one. What the decoder reads
-    (:func:`decoder_skips`) is kept in float16, the pooled global prior and the target a*, b* at
-    1/4 in float32: about 125 KB per 128 px sample.
+    the frozen part's weights, and a resumed run rebuilds exactly the same one. It keeps what the
+    network's :meth:`~ColorizationNet.cache_features` returns, and the target a*, b* at the
+    heads' resolution in float32.
     """
 
     def __init__(
         self,
-        network: IizukaEffL0,
+        network: ColorizationNet,
         source: BatchSource,
         count: int,
         device: torch.device,
         reporter: Reporter,
     ) -> None:
         chunks = math.ceil(count / source.config.batch)
-        skips: dict[int, list[Tensor]] = {scale: [] for scale in (16, 8, 4, 2)}
-        priors: list[Tensor] = []
+        features: dict[str, list[Tensor]] = {}
         targets: list[Tensor] = []
-        network.encoder.eval()
+        frozen = network.frozen_part()
+        if frozen is not None:
+            frozen.eval()
         reporter.stage("caching encoder features", CACHE_EPOCH, chunks)
         started = time.monotonic()
         with torch.no_grad():
             for chunk in range(chunks):
                 lightness, target = source.batch(CACHE_EPOCH, chunk)
-                features = network.encoder.features(
-                    network.encoder_input(lightness.to(device)), depth=32
-                )
-                for scale, value in decoder_skips(features).items():
-                    skips[scale].append(value.half().cpu())
-                priors.append(network.pooled_prior(features[32]).float().cpu())
-                targets.append(functional.avg_pool2d(target, 4))
+                for key, value in network.cache_features(lightness.to(device)).items():
+                    features.setdefault(key, []).append(value.cpu())
+                targets.append(functional.avg_pool2d(target, network.heads_scale))
                 done = (chunk + 1) * source.config.batch
                 spent = time.monotonic() - started
                 rate = done / max(spent, 1e-9)
                 reporter.step(
                     StepInfo(CACHE_EPOCH, chunk + 1, chunks, "cache", math.nan, rate, spent)
                 )
-        self.skips = {scale: torch.cat(values)[:count] for scale, values in skips.items()}
-        self.priors = torch.cat(priors)[:count]
+        self.features = {key: torch.cat(values)[:count] for key, values in features.items()}
         self.targets = torch.cat(targets)[:count]
 
     def __len__(self) -> int:
@@ -644,7 +631,7 @@ class FeatureCache:
 
     def loss(
         self,
-        network: IizukaEffL0,
+        network: ColorizationNet,
         indices: Tensor,
         device: torch.device,
         class_weights: Tensor | None,
@@ -653,10 +640,10 @@ class FeatureCache:
     ) -> Tensor:
         """The training loss of the decoder on the cached samples ``indices`` (with hint maps
         at 1/4, e.g. sampled from ``self.targets[indices]``)."""
-        skips = {scale: value[indices].to(device).float() for scale, value in self.skips.items()}
+        features = {key: value[indices].to(device) for key, value in self.features.items()}
         if hints is not None:
             hints = hints.to(device)
-        regression, logits = network.decode_skips(skips, self.priors[indices].to(device), hints)
+        regression, logits = network.decode_cached(features, hints)
         target = self.targets[indices].to(device)
         return heads_loss(network, regression, logits, target, class_weights, class_weight)
 
@@ -664,22 +651,25 @@ class FeatureCache:
 def set_stage(network: ColorizationNet, frozen: bool) -> None:
     """Train mode for the decoder; the encoder (if any) keeps BatchNorm statistics frozen."""
     network.train()
-    if isinstance(network, IizukaEffL0):
-        network.encoder.eval()
-        for parameter in network.encoder.parameters():
+    part = network.frozen_part()
+    if part is not None:
+        part.eval()
+        for parameter in part.parameters():
             parameter.requires_grad_(not frozen)
 
 
 def make_optimizer(network: ColorizationNet, lr: float, frozen: bool) -> torch.optim.Optimizer:
     """Adam over the trainable parameters for the stage (see the module docstring)."""
-    if not isinstance(network, IizukaEffL0):
+    part = network.frozen_part()
+    if part is None:
         return torch.optim.Adam(network.parameters(), lr=lr)
-    decoder = [p for name, p in network.named_parameters() if not name.startswith("encoder.")]
+    in_part = {id(parameter) for parameter in part.parameters()}
+    decoder = [p for p in network.parameters() if id(p) not in in_part]
     if frozen:
         return torch.optim.Adam(decoder, lr=lr)
     return torch.optim.Adam(
         [
-            {"params": list(network.encoder.parameters()), "lr": lr / 10.0},
+            {"params": list(part.parameters()), "lr": lr / 10.0},
             {"params": decoder, "lr": lr / 3.0},
         ]
     )
@@ -730,17 +720,13 @@ def validate(network: ColorizationNet, items: list[ImageItem], size: int) -> dic
 
 
 def build_for_training(config: TrainConfig) -> ColorizationNet:
-    """A fresh network; ``iizuka-effl0`` starts from the ImageNet encoder weights."""
-    network_config = dict(config.network_config)
-    if config.hints:
-        network_config["hint_inputs"] = True
+    """A fresh network (with its :attr:`~ColorizationNet.training_build_options`: e.g.
+    ``iizuka-effl0`` starts from the ImageNet encoder weights), or ``init_from``'s."""
+    network_config = config.network_options()
     if config.init_from is not None:
         return network_from_model(config.init_from, config.arch, network_config)
-    extra: dict[str, Any] = {}
-    if config.arch == "iizuka-effl0":
-        extra["pretrained"] = True
-    network = build_network(config.arch, **network_config, **extra)
-    return network
+    extra = config.network_shape().training_build_options
+    return build_network(config.arch, **network_config, **extra)
 
 
 def network_from_model(directory: Path, arch: str, overrides: dict[str, Any]) -> ColorizationNet:
@@ -759,12 +745,7 @@ def network_from_model(directory: Path, arch: str, overrides: dict[str, Any]) ->
         return network
     rebuilt = build_network(arch, **{**card.config, **overrides})
     try:
-        if isinstance(rebuilt, IizukaEffL0) and rebuilt.hint_inputs != network.hint_inputs:
-            if not rebuilt.hint_inputs:
-                raise RuntimeError("hint inputs cannot be removed")
-            rebuilt.load_without_hints(network.state_dict())  # hint weights start at zero
-        else:
-            rebuilt.load_state_dict(network.state_dict(), strict=True)
+        rebuilt.adopt_weights(network)
     except RuntimeError as error:
         raise ConfigurationError(
             f"--network-config {overrides!r} changes the shape of {card.name}'s network "
@@ -815,10 +796,6 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return state
 
 
-def _windows(total: int, start: int) -> Iterator[int]:
-    yield from range(start, total)
-
-
 def train(
     config: TrainConfig,
     resume: Path | None = None,
@@ -834,165 +811,227 @@ def train(
     torch.manual_seed(config.seed)
     device = torch.device(config.device)
     network = build_for_training(config).to(device)
-    effl0 = _is_effl0(network)
-    freeze_epochs = config.freeze_encoder_epochs if effl0 else 0
-
     state = load_checkpoint(resume) if resume is not None else None
-    class_weights: Tensor | None = None
-    if isinstance(network, IizukaEffL0) and network.ab_grid:
-        if state is not None and state.get("class_weights") is not None:
-            class_weights = state["class_weights"]
-        else:
-            prior = ab_prior(config.train_items, network.ab_grid, config.seed)
-            class_weights = rebalancing_weights(prior, network.ab_grid)
-    if class_weights is not None:
-        class_weights = class_weights.to(device)
-
-    epoch, step, samples, elapsed_before = 0, 0, 0, 0.0
-    history: list[dict[str, Any]] = []
-    if state is not None:
-        try:
-            network.load_state_dict(state["model"], strict=True)
-        except RuntimeError as error:
-            raise ConfigurationError(
-                f"--resume {resume}: the checkpoint does not fit a {config.arch!r} network "
-                f"({str(error).splitlines()[0]})"
-            ) from None
-        epoch, step = int(state["epoch"]), int(state["step"])
-        samples, elapsed_before = int(state["samples"]), float(state["elapsed"])
-        history = list(state["history"])
-
-    source = BatchSource(config)
-    started = clock()
-    checkpoints = config.out / CHECKPOINT_DIR
-    stopped = False
-    optimizer: torch.optim.Optimizer | None = None
-    optimizer_frozen: bool | None = None
-    cache: FeatureCache | None = None
-    budget = config.time_budget_s
-    stage1_budget = budget * freeze_epochs / config.epochs if budget and freeze_epochs else None
-
-    def elapsed() -> float:
-        return elapsed_before + (clock() - started)
-
-    while epoch < config.epochs and not stopped:
-        frozen = epoch < freeze_epochs
-        if optimizer is None or optimizer_frozen != frozen:
-            set_stage(network, frozen)
-            optimizer = make_optimizer(network, config.lr, frozen)
-            optimizer_frozen = frozen
-            if state is not None and bool(state["optimizer_frozen"]) == frozen:
-                optimizer.load_state_dict(state["optimizer"])
-        set_stage(network, frozen)
-        stage = "frozen encoder" if frozen else "end to end"
-        cached = frozen and config.cache_features is not None
-        if cached and cache is None and isinstance(network, IizukaEffL0):
-            cache = FeatureCache(network, source, config.cache_features or 0, device, reporter)
-            source.release()
-        if not frozen:
-            cache = None  # stage 2 reads images again; let the cache go
-        steps = config.steps_per_epoch
-        order = None
-        if cache is not None:
-            stage = "frozen encoder, cached features"
-            steps = cache.steps(config.max_samples, config.batch)
-            order = cache.order(config.seed, epoch)
-        reporter.stage(stage, epoch, steps)
-        losses: list[float] = []
-        epoch_started = clock()
-        epoch_samples = 0
-        skip_to_next_stage = False
-        for step in _windows(steps, step):  # noqa: B020 - resume continues mid-epoch
-            if budget is not None and elapsed() >= budget:
-                stopped = True
-                break
-            if frozen and stage1_budget is not None and elapsed() >= stage1_budget:
-                skip_to_next_stage = True
-                break
-            if cache is not None and order is not None and isinstance(network, IizukaEffL0):
-                indices = order[step * config.batch : (step + 1) * config.batch]
-                hints = None
-                if config.hints:
-                    hints = hint_batch(cache.targets[indices], config.seed, epoch, step)
-                loss = cache.loss(
-                    network, indices, device, class_weights, config.class_weight, hints
-                )
-                count = len(indices)
-            else:
-                lightness, target = source.batch(epoch, step)
-                hints = None
-                if config.hints:
-                    quarter = functional.avg_pool2d(target, 4)
-                    hints = hint_batch(quarter, config.seed, epoch, step).to(device)
-                loss = compute_loss(
-                    network,
-                    lightness.to(device),
-                    target.to(device),
-                    frozen,
-                    class_weights,
-                    config.class_weight,
-                    hints,
-                )
-                count = config.batch
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(float(loss.item()))
-            samples += count
-            epoch_samples += count
-            rate = epoch_samples / max(clock() - epoch_started, 1e-9)
-            reporter.step(StepInfo(epoch, step + 1, steps, stage, losses[-1], rate, elapsed()))
-        else:
-            step = steps
-        if stopped:
-            _save(
-                _checkpoint_state(
-                    network,
-                    optimizer,
-                    epoch,
-                    step,
-                    samples,
-                    elapsed(),
-                    history,
-                    class_weights,
-                    frozen,
-                ),
-                checkpoints / LAST_CHECKPOINT,
-            )
-            break
-        summary: dict[str, Any] = {
-            "epoch": epoch,
-            "stage": stage,
-            "steps": len(losses),
-            "train_loss": float(np.mean(losses)) if losses else float("nan"),
-            "images_per_s": epoch_samples / max(clock() - epoch_started, 1e-9),
-            "elapsed_s": elapsed(),
-            "cut_short": skip_to_next_stage,
-        }
-        summary.update(validate(network, spread(config.val_items, config.val_images), config.size))
-        history.append(summary)
-        reporter.epoch(summary)
-        epoch = freeze_epochs if skip_to_next_stage else epoch + 1
-        step = 0
-        state = None
-        checkpoint_state = _checkpoint_state(
-            network, optimizer, epoch, 0, samples, elapsed(), history, class_weights, frozen
-        )
-        _save(checkpoint_state, checkpoints / f"epoch-{epoch:04d}.pt")
-        _save(checkpoint_state, checkpoints / LAST_CHECKPOINT)
-
+    class_weights = _class_weights(network, config, state, device)
+    run = _Run(config, network, device, reporter, clock, class_weights, state, resume)
+    run.loop()
     card = None
     if write_model:
-        card = write_model_files(network, config, history, samples, elapsed())
+        card = write_model_files(network, config, run.history, run.samples, run.elapsed())
     return TrainResult(
         model_dir=config.out,
         card=card,
-        history=history,
-        samples_seen=samples,
-        elapsed_s=elapsed(),
-        stopped_by_budget=stopped,
-        checkpoint=checkpoints / LAST_CHECKPOINT,
+        history=run.history,
+        samples_seen=run.samples,
+        elapsed_s=run.elapsed(),
+        stopped_by_budget=run.stopped,
+        checkpoint=run.checkpoints / LAST_CHECKPOINT,
     )
+
+
+def _class_weights(
+    network: ColorizationNet, config: TrainConfig, state: dict[str, Any] | None, device: Any
+) -> Tensor | None:
+    """The class-rebalancing weights of a network with a class head: the checkpoint's, or
+    computed from the training images."""
+    if not network.class_grid:
+        return None
+    if state is not None and state.get("class_weights") is not None:
+        weights: Tensor = state["class_weights"]
+    else:
+        prior = ab_prior(config.train_items, network.class_grid, config.seed)
+        weights = rebalancing_weights(prior, network.class_grid)
+    return weights.to(device)
+
+
+class _Run:
+    """The loop of one training run: epochs of steps, the stages, checkpoints and history."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        network: ColorizationNet,
+        device: torch.device,
+        reporter: Reporter,
+        clock: Callable[[], float],
+        class_weights: Tensor | None,
+        state: dict[str, Any] | None,
+        resume: Path | None,
+    ) -> None:
+        self.config, self.network, self.device = config, network, device
+        self.reporter, self.clock, self.class_weights = reporter, clock, class_weights
+        self.freeze_epochs = config.freeze_encoder_epochs if network.frozen_part() else 0
+        self.state = state
+        self.epoch, self.step, self.samples, self.elapsed_before = 0, 0, 0, 0.0
+        self.history: list[dict[str, Any]] = []
+        if state is not None:
+            try:
+                network.load_state_dict(state["model"], strict=True)
+            except RuntimeError as error:
+                raise ConfigurationError(
+                    f"--resume {resume}: the checkpoint does not fit a {config.arch!r} network "
+                    f"({str(error).splitlines()[0]})"
+                ) from None
+            self.epoch, self.step = int(state["epoch"]), int(state["step"])
+            self.samples, self.elapsed_before = int(state["samples"]), float(state["elapsed"])
+            self.history = list(state["history"])
+        self.source = BatchSource(config)
+        self.started = clock()
+        self.checkpoints = config.out / CHECKPOINT_DIR
+        self.stopped = False
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.optimizer_frozen: bool | None = None
+        self.cache: FeatureCache | None = None
+        budget = config.time_budget_s
+        self.stage1_budget = (
+            budget * self.freeze_epochs / config.epochs if budget and self.freeze_epochs else None
+        )
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + (self.clock() - self.started)
+
+    def loop(self) -> None:
+        """Train until the last epoch, or until the time budget stops the run."""
+        while self.epoch < self.config.epochs and not self.stopped:
+            frozen = self.epoch < self.freeze_epochs
+            optimizer = self._enter_stage(frozen)
+            stage, steps, order = self._plan_epoch(frozen)
+            self.reporter.stage(stage, self.epoch, steps)
+            losses: list[float] = []
+            epoch_started = self.clock()
+            epoch_samples = 0
+            cut_short = False
+            for step in range(self.step, steps):
+                self.step = step  # a resume continues mid-epoch
+                budget = self.config.time_budget_s
+                if budget is not None and self.elapsed() >= budget:
+                    self.stopped = True
+                    break
+                stage1 = self.stage1_budget
+                if frozen and stage1 is not None and self.elapsed() >= stage1:
+                    cut_short = True
+                    break
+                loss, count = self._loss(frozen, order, step)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                losses.append(float(loss.item()))
+                self.samples += count
+                epoch_samples += count
+                rate = epoch_samples / max(self.clock() - epoch_started, 1e-9)
+                self.reporter.step(
+                    StepInfo(self.epoch, step + 1, steps, stage, losses[-1], rate, self.elapsed())
+                )
+            else:
+                self.step = steps
+            if self.stopped:
+                self._save(frozen, self.step, LAST_CHECKPOINT)
+                break
+            self._end_epoch(frozen, stage, losses, epoch_samples, epoch_started, cut_short)
+
+    def _enter_stage(self, frozen: bool) -> torch.optim.Optimizer:
+        """The optimiser of the stage (a new one when the stage changes, with the checkpoint's
+        state when it was saved in this stage), the network in the stage's training mode."""
+        if self.optimizer is None or self.optimizer_frozen != frozen:
+            set_stage(self.network, frozen)
+            self.optimizer = make_optimizer(self.network, self.config.lr, frozen)
+            self.optimizer_frozen = frozen
+            if self.state is not None and bool(self.state["optimizer_frozen"]) == frozen:
+                self.optimizer.load_state_dict(self.state["optimizer"])
+        set_stage(self.network, frozen)
+        return self.optimizer
+
+    def _plan_epoch(self, frozen: bool) -> tuple[str, int, Tensor | None]:
+        """``(stage name, steps, cached sample order or None)``; builds the feature cache when
+        the frozen stage trains on cached features, lets it go after that stage."""
+        config = self.config
+        stage = "frozen encoder" if frozen else "end to end"
+        if frozen and config.cache_features is not None and self.cache is None:
+            self.cache = FeatureCache(
+                self.network, self.source, config.cache_features, self.device, self.reporter
+            )
+            self.source.release()
+        if not frozen:
+            self.cache = None  # stage 2 reads images again; let the cache go
+        if self.cache is None:
+            return stage, config.steps_per_epoch, None
+        steps = self.cache.steps(config.max_samples, config.batch)
+        return "frozen encoder, cached features", steps, self.cache.order(config.seed, self.epoch)
+
+    def _loss(self, frozen: bool, order: Tensor | None, step: int) -> tuple[Tensor, int]:
+        """The loss of one step and the samples it saw (cached features or images)."""
+        config, epoch = self.config, self.epoch
+        if self.cache is not None and order is not None:
+            indices = order[step * config.batch : (step + 1) * config.batch]
+            hints = None
+            if config.hints:
+                hints = hint_batch(self.cache.targets[indices], config.seed, epoch, step)
+            loss = self.cache.loss(
+                self.network, indices, self.device, self.class_weights, config.class_weight, hints
+            )
+            return loss, len(indices)
+        lightness, target = self.source.batch(epoch, step)
+        hints = None
+        if config.hints:
+            quarter = functional.avg_pool2d(target, 4)
+            hints = hint_batch(quarter, config.seed, epoch, step).to(self.device)
+        loss = compute_loss(
+            self.network,
+            lightness.to(self.device),
+            target.to(self.device),
+            frozen,
+            self.class_weights,
+            config.class_weight,
+            hints,
+        )
+        return loss, config.batch
+
+    def _end_epoch(
+        self,
+        frozen: bool,
+        stage: str,
+        losses: list[float],
+        epoch_samples: int,
+        epoch_started: float,
+        cut_short: bool,
+    ) -> None:
+        """Validate, record the epoch in the history, move on, checkpoint."""
+        summary: dict[str, Any] = {
+            "epoch": self.epoch,
+            "stage": stage,
+            "steps": len(losses),
+            "train_loss": float(np.mean(losses)) if losses else float("nan"),
+            "images_per_s": epoch_samples / max(self.clock() - epoch_started, 1e-9),
+            "elapsed_s": self.elapsed(),
+            "cut_short": cut_short,
+        }
+        config = self.config
+        summary.update(
+            validate(self.network, spread(config.val_items, config.val_images), config.size)
+        )
+        self.history.append(summary)
+        self.reporter.epoch(summary)
+        self.epoch = self.freeze_epochs if cut_short else self.epoch + 1
+        self.step = 0
+        self.state = None
+        self._save(frozen, 0, f"epoch-{self.epoch:04d}.pt", LAST_CHECKPOINT)
+
+    def _save(self, frozen: bool, step: int, *names: str) -> None:
+        """A checkpoint of where the run is, under each of ``names``."""
+        assert self.optimizer is not None
+        state = _checkpoint_state(
+            self.network,
+            self.optimizer,
+            self.epoch,
+            step,
+            self.samples,
+            self.elapsed(),
+            self.history,
+            self.class_weights,
+            frozen,
+        )
+        for name in names:
+            _save(state, self.checkpoints / name)
 
 
 def write_model_files(

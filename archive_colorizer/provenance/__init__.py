@@ -2,7 +2,9 @@
 
 Plain data, no database: the catalog stores these values in ``events.type``/``events.outcome``
 (strings, so later features can add types without a schema migration), and
-:func:`derivative_provenance` builds the W3C PROV-style record kept with every derivative.
+:func:`derivative_provenance` builds the W3C PROV-style record kept with every derivative;
+:mod:`.c2pa` writes and reads C2PA Content Credentials. It may import ``config`` and ``errors``
+only (the catalog imports its vocabulary, not the other way round).
 """
 
 from __future__ import annotations
@@ -13,6 +15,13 @@ from enum import StrEnum
 from typing import Any
 
 from archive_colorizer import __version__
+
+__all__ = [
+    "EventType",
+    "Outcome",
+    "agent",
+    "derivative_provenance",
+]
 
 
 class EventType(StrEnum):

@@ -158,7 +158,6 @@ def load_signing_credentials(
     """
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
     test_hint = "(`archcolor c2pa test-cert DIR` makes an untrusted chain to try it out)"
     if cert is None:
@@ -184,6 +183,39 @@ def load_signing_credentials(
             "certificate followed by its issuing CA certificates"
         ) from error
     leaf = chain[0]
+    _check_signer(leaf, cert, now or datetime.now(UTC))
+    private = _private_key(key, password)
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    der = serialization.Encoding.DER
+    if private.public_key().public_bytes(der, spki) != leaf.public_key().public_bytes(der, spki):
+        raise SigningCredentialsError(
+            f"{key} is not the private key of the signing certificate in {cert}; give the "
+            "matching pair"
+        )
+    algorithm = _algorithm(private, key)
+    key_pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return SigningCredentials(
+        chain_pem=b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain),
+        key_pem=key_pem,
+        algorithm=algorithm,
+        subject=leaf.subject.rfc4514_string(),
+        issuer=leaf.issuer.rfc4514_string(),
+        not_after=leaf.not_valid_after_utc.isoformat(),
+        fingerprint=leaf.fingerprint(hashes.SHA256()).hex(),
+        tsa_url=tsa_url,
+    )
+
+
+def _check_signer(leaf: Any, cert: Path, moment: datetime) -> None:
+    """The signing certificate may sign C2PA manifests at ``moment``: an end-entity certificate
+    issued by a CA, with the digitalSignature key usage and an extended key usage C2PA accepts,
+    within its validity."""
+    from cryptography import x509
+
     where = f"{cert}: the signing certificate ({leaf.subject.rfc4514_string()})"
     try:
         basic = leaf.extensions.get_extension_for_class(x509.BasicConstraints).value
@@ -219,7 +251,6 @@ def load_signing_credentials(
             f"{where} has no extended key usage C2PA accepts (one of "
             f"{', '.join(_ALLOWED_EKUS.values())})"
         )
-    moment = now or datetime.now(UTC)
     if moment < leaf.not_valid_before_utc:
         raise SigningCredentialsError(
             f"{where} is not valid before {leaf.not_valid_before_utc.isoformat()}"
@@ -228,6 +259,11 @@ def load_signing_credentials(
         raise SigningCredentialsError(
             f"{where} expired on {leaf.not_valid_after_utc.isoformat()}; renew it"
         )
+
+
+def _private_key(key: Path, password: str | None) -> Any:
+    """The private key in ``key`` (decrypted with ``password``)."""
+    from cryptography.hazmat.primitives import serialization
 
     key_data = _read(key, "the private key", "--c2pa-key / ARCHCOLOR_C2PA_KEY")
     try:
@@ -252,13 +288,13 @@ def load_signing_credentials(
         raise SigningCredentialsError(
             f"{key} holds no PEM private key (-----BEGIN PRIVATE KEY-----)"
         ) from error
-    spki = serialization.PublicFormat.SubjectPublicKeyInfo
-    der = serialization.Encoding.DER
-    if private.public_key().public_bytes(der, spki) != leaf.public_key().public_bytes(der, spki):
-        raise SigningCredentialsError(
-            f"{key} is not the private key of the signing certificate in {cert}; give the "
-            "matching pair"
-        )
+    return private
+
+
+def _algorithm(private: Any, key: Path) -> str:
+    """The C2PA signing algorithm of ``private``; SigningCredentialsError for other keys."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
     if isinstance(private, ec.EllipticCurvePrivateKey):
         algorithm = {"secp256r1": "es256", "secp384r1": "es384", "secp521r1": "es512"}.get(
             private.curve.name, ""
@@ -274,21 +310,7 @@ def load_signing_credentials(
             f"{key}: C2PA signs with EC P-256/P-384/P-521, RSA (2048 bits or more) or Ed25519 "
             "keys; this key is none of them"
         )
-    key_pem = private.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return SigningCredentials(
-        chain_pem=b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain),
-        key_pem=key_pem,
-        algorithm=algorithm,
-        subject=leaf.subject.rfc4514_string(),
-        issuer=leaf.issuer.rfc4514_string(),
-        not_after=leaf.not_valid_after_utc.isoformat(),
-        fingerprint=leaf.fingerprint(hashes.SHA256()).hex(),
-        tsa_url=tsa_url,
-    )
+    return algorithm
 
 
 # -- test chain -------------------------------------------------------------------------------
@@ -314,10 +336,7 @@ def make_test_chain(folder: Path, *, days: int = 365) -> TestChain:
     mode 0600, for ``--c2pa-key``) and ``README.txt``. Every name says "NOT TRUSTED"; no
     validator trusts it. Existing files are never overwritten (OutputError).
     """
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    from cryptography.hazmat.primitives import serialization
 
     folder = Path(folder)
     paths = TestChain(
@@ -332,6 +351,37 @@ def make_test_chain(folder: Path, *, days: int = 365) -> TestChain:
             f"{', '.join(existing)} already exist(s); not overwritten — choose an empty folder"
         )
     folder.mkdir(parents=True, exist_ok=True)
+    ca, signer, signer_key = _test_certificates(days)
+    pem = serialization.Encoding.PEM
+    paths.ca.write_bytes(ca.public_bytes(pem))
+    paths.chain.write_bytes(signer.public_bytes(pem) + ca.public_bytes(pem))
+    descriptor = os.open(paths.key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(
+            signer_key.private_bytes(
+                pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+    paths.readme.write_text(
+        f"{_TEST_LABEL}\n\n"
+        "These files were made by `archcolor c2pa test-cert` to TRY Content Credentials.\n"
+        "No validator trusts them: a manifest signed with them verifies as intact but from an\n"
+        "untrusted signer. Sign real deliveries with the archive's own certificate.\n\n"
+        "  archcolor export --c2pa --c2pa-cert test-chain.pem --c2pa-key test-key.pem ...\n"
+        "  archcolor verify --c2pa --c2pa-trust test-ca.pem FILE...\n",
+        "utf-8",
+    )
+    return paths
+
+
+def _test_certificates(days: int) -> tuple[Any, Any, Any]:
+    """``(CA certificate, signer certificate, signer's key)`` of an untrusted EC P-256 chain
+    valid for ``days``."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
     now = datetime.now(UTC)
 
     def name(common: str) -> x509.Name:
@@ -388,26 +438,7 @@ def make_test_chain(folder: Path, *, days: int = 365) -> TestChain:
         )
         .sign(ca_key, hashes.SHA256())
     )
-    pem = serialization.Encoding.PEM
-    paths.ca.write_bytes(ca.public_bytes(pem))
-    paths.chain.write_bytes(signer.public_bytes(pem) + ca.public_bytes(pem))
-    descriptor = os.open(paths.key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(
-            signer_key.private_bytes(
-                pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-        )
-    paths.readme.write_text(
-        f"{_TEST_LABEL}\n\n"
-        "These files were made by `archcolor c2pa test-cert` to TRY Content Credentials.\n"
-        "No validator trusts them: a manifest signed with them verifies as intact but from an\n"
-        "untrusted signer. Sign real deliveries with the archive's own certificate.\n\n"
-        "  archcolor export --c2pa --c2pa-cert test-chain.pem --c2pa-key test-key.pem ...\n"
-        "  archcolor verify --c2pa --c2pa-trust test-ca.pem FILE...\n",
-        "utf-8",
-    )
-    return paths
+    return ca, signer, signer_key
 
 
 # -- the manifest -----------------------------------------------------------------------------

@@ -39,11 +39,11 @@ if TYPE_CHECKING:
     from archive_colorizer.services.verify import DecodeLimits, VerifyOutcome, VerifySummary
 
 __all__ = [
+    "DecodeLimits",
     "ExportOptions",
     "ProcessOptions",
     "as_error",
     "catalog_status",
-    "check_catalog_output",
     "clear_hints",
     "clear_reference",
     "colorize_file",
@@ -70,6 +70,7 @@ __all__ = [
     "signing_credentials",
     "simulate_file",
     "train",
+    "train_options",
     "verify",
     "verify_credentials",
     "write_demo_volume",
@@ -338,14 +339,6 @@ def verify_credentials(
 # --- colorize, process, jobs, health, models -----------------------------------------------------
 
 
-def check_catalog_output(settings: Settings, output: Path) -> str | None:
-    """OUTPUT of `colorize` is neither a catalogued master nor in an ingested folder; returns a
-    warning line when there was a catalog that could not be checked."""
-    from archive_colorizer.services.guard import check_output_path_if_catalogued
-
-    return check_output_path_if_catalogued(settings.database_url, output, what="OUTPUT")
-
-
 def colorize_file(settings: Settings, source: Path, output: Path, **options: Any) -> dict[str, Any]:
     """Colorize one page of a master into a derivative TIFF (see services.colorize_file)."""
     from archive_colorizer.services import colorize_file as colorizing
@@ -395,22 +388,25 @@ def list_models() -> dict[str, Any]:
 # --- train, evaluate ------------------------------------------------------------------------------
 
 
-def train(
-    *,
-    network_config: str | None,
-    source_shares: str | None,
-    skip_sources: str | None,
-    **options: Any,
-) -> Any:
-    """Train a model (see services.training.run_training); the three text options are parsed
-    here (JSON, SOURCE=SHARE list, comma list)."""
+def train_options() -> list[tuple[str, Any, Any, Any]]:
+    """The trainer's options as the command line shows them: ``(name, type, default, spec)``
+    with the spec's ``flag``, ``help``, ``min`` and ``max`` (see inference.train_options)."""
+    from archive_colorizer.inference.train_options import command_line_options
+
+    return command_line_options()
+
+
+def train(options: dict[str, Any], *, skip_sources: str | None, reporter: Any, **run: Any) -> Any:
+    """Train a model (see services.training.run_training) with the command line's ``options``
+    (by name, as :func:`train_options` lists them; text parsed here)."""
+    from archive_colorizer.inference.train_options import TrainOptions, parse_sources
     from archive_colorizer.services import training
 
     return training.run_training(
-        network_config=training.parse_network_config(network_config),
-        source_shares=training.parse_source_shares(source_shares),
-        skip_sources=training.parse_sources(skip_sources),
-        **options,
+        TrainOptions.from_command_line(options),
+        skip_sources=parse_sources(skip_sources),
+        reporter=reporter,
+        **run,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -99,6 +100,24 @@ def _check_paths(source: Path, output: Path, overwrite: bool) -> None:
         raise OutputError(f"{output}: already exists; pass --overwrite to replace it")
 
 
+def _check_output(
+    settings: Settings, source: Path, output: Path, overwrite: bool, on_warning: Any
+) -> None:
+    """OUTPUT may be written (see :func:`_check_paths`) and, when a catalog exists, lies outside
+    its ingested folders (``on_warning`` hears when the catalog could not be asked)."""
+    _check_paths(source, output, overwrite)
+    unchecked = check_output_path_if_catalogued(settings.database_url, output, what="OUTPUT")
+    if unchecked and on_warning is not None:
+        on_warning(unchecked)
+
+
+def _publish(staging: Path, before: FileSnapshot, output: Path) -> None:
+    """Rename the finished ``staging`` file to ``output`` once the master is found unchanged."""
+    _verify_source_unchanged(before, output)  # before OUTPUT is replaced
+    os.replace(staging, output)
+    fsync_directory(output.parent)
+
+
 def _verify_source_unchanged(before: FileSnapshot, output: Path) -> None:
     """The master still holds the bytes whose sha256 the derivative's XMP names (see
     :func:`archive_colorizer.imaging.hashing.changes_since`)."""
@@ -151,16 +170,11 @@ def colorize_file(
     (input, output, page, width, height, bits, bytes, sha256, seconds, …; ``reference``: its
     sha256 and file name when one was given; ``hints``: their sha256 and count, when a hints
     file was given)."""
-    from archive_colorizer.imaging.reference import load_reference
     from archive_colorizer.inference.registry import load_predictor
 
     if reference_palette is not None and reference is None:
         raise ConfigurationError("--reference-palette needs --reference IMAGE")
-
-    _check_paths(source, output, overwrite)
-    unchecked = check_output_path_if_catalogued(settings.database_url, output, what="OUTPUT")
-    if unchecked and on_warning is not None:
-        on_warning(unchecked)
+    _check_output(settings, source, output, overwrite, on_warning)
     facts = _page_facts(source, page, settings.pixel_limit, settings.page_limit)
     options: dict[str, Any] = {
         "chroma_size": chroma_size,
@@ -170,13 +184,10 @@ def colorize_file(
         "render": render,  # checked here, before the model loads
         "reference_palette": reference_palette,
     }
-    colour_reference = load_reference(reference) if reference is not None else None
-    if colour_reference is not None:
-        options["reference_sha256"] = colour_reference.sha256
+    params, colour_reference = _requested_params(options, reference)
     page_hints = _hints_of(hints, source, page, facts)
     if page_hints is not None:
-        options["hints_sha256"] = page_hints.sha256
-    params = ColorizeParams(**{k: v for k, v in options.items() if v is not None})
+        params = replace(params, hints_sha256=page_hints.sha256)
     predictor = load_predictor(model, device=device, tile_size=tile_size)
     params = resolve_rendering(params, render, getattr(predictor, "card", None))
     config = getattr(getattr(predictor, "card", None), "config", None) or {}
@@ -186,10 +197,9 @@ def colorize_file(
             "model trained with hints (`archcolor train --hints`)"
         )
     before = snapshot(source)
-    source_sha256 = before.sha256
     provenance = embedded_provenance(
         source_name=source.name,
-        source_sha256=source_sha256,
+        source_sha256=before.sha256,
         model_name=predictor.model_name,
         weights_sha256=predictor.weights_sha256,
         parameters={**params.as_dict(), **predictor.describe()},
@@ -212,24 +222,17 @@ def colorize_file(
             reference=colour_reference,
             hints=page_hints,
         )
-        _verify_source_unchanged(before, output)  # before OUTPUT is replaced
-        os.replace(staging, output)
+        _publish(staging, before, output)
     finally:
         staging.unlink(missing_ok=True)
-    fsync_directory(output.parent)
     seconds = time.perf_counter() - started
-    summary = {
+    return {
         "input": str(source),
         "output": str(output),
         "page": page,
-        "width": result.width,
-        "height": result.height,
-        "bits": result.bits,
-        "bytes": result.bytes,
-        "sha256": result.sha256,
+        **_written(result),
         "seconds": round(seconds, 4),
         "megapixels_per_second": round(facts.width * facts.height / 1e6 / seconds, 4),
-        "stage_seconds": {k: round(v, 4) for k, v in result.stage_seconds.items()},
         "model": predictor.model_name,
         "weights_sha256": predictor.weights_sha256,
         "device": str(predictor.device),
@@ -237,7 +240,32 @@ def colorize_file(
         **_reference_facts(colour_reference),
         **_hint_facts(page_hints),
     }
-    return summary
+
+
+def _written(result: Any) -> dict[str, Any]:
+    """What ``colorize_master`` wrote, as the summary names it."""
+    return {
+        "width": result.width,
+        "height": result.height,
+        "bits": result.bits,
+        "bytes": result.bytes,
+        "sha256": result.sha256,
+        "stage_seconds": {k: round(v, 4) for k, v in result.stage_seconds.items()},
+    }
+
+
+def _requested_params(
+    options: dict[str, Any], reference: Path | None
+) -> tuple[ColorizeParams, ReferenceImage | None]:
+    """The parameters asked for (None: the default) and the colour reference, loaded and hashed
+    (its sha256 is one of the parameters)."""
+    from archive_colorizer.imaging.reference import load_reference
+
+    colour_reference = load_reference(reference) if reference is not None else None
+    if colour_reference is not None:
+        options = {**options, "reference_sha256": colour_reference.sha256}
+    params = ColorizeParams(**{k: v for k, v in options.items() if v is not None})
+    return params, colour_reference
 
 
 def _hints_of(path: Path | None, source: Path, page: int, facts: PageFacts) -> PageHintSet | None:

@@ -28,37 +28,30 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from archive_colorizer.catalog import queue
-from archive_colorizer.catalog.schema import (
-    Derivative,
-    Event,
-    Job,
-    JobState,
-    Scan,
-    ScanState,
-    Volume,
-    utcnow,
-)
+from archive_colorizer.catalog.repository import ingested_scans
+from archive_colorizer.catalog.schema import Derivative, Job, JobState, Scan, utcnow
 from archive_colorizer.config import DEFAULT_MAX_ATTEMPTS
 from archive_colorizer.imaging.hashing import sha256_file
-from archive_colorizer.provenance import EventType, Outcome, agent
 from archive_colorizer.services import store as store_layout
 from archive_colorizer.services.colorize import PIPELINE_VERSION, ColorizeParams
 from archive_colorizer.services.hints import current_hint_sha256s
 from archive_colorizer.services.models import ModelIdentity
 from archive_colorizer.services.references import volume_references
 
-if TYPE_CHECKING:
-    pass
+__all__ = [
+    "EnqueueSummary",
+]
 
 
-#: jobs inserted or looked up per statement
+#: jobs inserted per statement
 _BATCH = 500
 
 
@@ -146,17 +139,7 @@ def enqueue(
     summary = EnqueueSummary(volume=volume)
     now = utcnow()
     with Session(queue.writer(engine)) as session, session.begin():
-        query = (
-            select(Scan)
-            .join(Scan.volume)
-            .where(Scan.state == ScanState.INGESTED, Scan.sha256.is_not(None))
-            .order_by(Volume.name, Scan.path, Scan.page_index)
-        )
-        if volume is not None:
-            from archive_colorizer.catalog.repository import require_volume
-
-            query = query.where(Scan.volume_id == require_volume(session, volume).id)
-        scans = session.scalars(query).all()
+        scans = ingested_scans(session, volume)
         summary.scans = len(scans)
         page_params = _PageParams(session, params, model.hint_inputs)
         if not model.hint_inputs:
@@ -170,87 +153,67 @@ def enqueue(
             key = idempotency_key(scan.id, *facts, PIPELINE_VERSION)
             keyed[key] = scan
             legacy[key] = legacy_idempotency_key(*facts, PIPELINE_VERSION)
-        keys = list(keyed)
-        lookup = keys + sorted(set(legacy.values()))
-        existing: dict[str, Job] = {}
-        for start in range(0, len(lookup), _BATCH):
-            chunk = lookup[start : start + _BATCH]
-            for job in session.scalars(
-                select(Job)
-                .where(Job.idempotency_key.in_(chunk))
-                .options(selectinload(Job.derivatives))
-            ):
-                existing[job.idempotency_key] = job
+        existing = queue.jobs_by_key(session, list(keyed) + sorted(set(legacy.values())))
         new_rows: list[dict[str, Any]] = []
-        for key in keys:
-            scan = keyed[key]
+        for key, scan in keyed.items():
             found = existing.get(key)
             if found is None:  # a job under the old key counts for the scan it was made for
                 old = existing.get(legacy[key])
                 found = old if old is not None and old.scan_id == scan.id else None
-            if found is None:
-                if limit is not None and summary.queued + len(new_rows) >= limit:
-                    continue
+            if found is not None:
+                _seen_before(session, summary, found, force, store if repair else None, now)
+            elif limit is None or summary.queued + len(new_rows) < limit:
                 parameters, digest = page_params(scan)
                 new_rows.append(
-                    {
-                        "scan_id": scan.id,
-                        "model_name": model.name,
-                        "weights_sha256": model.weights_sha256,
-                        "params": parameters,
-                        "params_hash": digest,
-                        "pipeline_version": PIPELINE_VERSION,
-                        "idempotency_key": key,
-                        "generation": 1,
-                        "state": str(JobState.PENDING),
-                        "attempts": 0,
-                        "max_attempts": max_attempts,
-                        "queued_at": now,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                )
-                continue
-            job = found
-            if job.state == JobState.DEAD:
-                summary.dead += 1
-            elif job.state != JobState.DONE:
-                summary.in_queue += 1
-            else:
-                problem = None
-                if repair and store is not None:
-                    current = [d for d in job.derivatives if d.current]
-                    problem = (
-                        "no current derivative registered"
-                        if not current
-                        else _derivative_intact(store, current[-1])
+                    queue.pending_row(
+                        scan_id=scan.id,
+                        model_name=model.name,
+                        weights_sha256=model.weights_sha256,
+                        params=parameters,
+                        params_hash=digest,
+                        pipeline_version=PIPELINE_VERSION,
+                        idempotency_key=key,
+                        max_attempts=max_attempts,
+                        now=now,
                     )
-                if force or problem is not None:
-                    job.generation += 1
-                    job.state = JobState.PENDING
-                    job.attempts = 0
-                    job.not_before = None
-                    job.last_error = None
-                    job.queued_at = now
-                    job.finished_at = None
-                    summary.requeued += 1
-                    if problem is not None:
-                        summary.repaired += 1
-                        summary.problems.append(problem)
-                        session.add(
-                            Event(
-                                scan_id=job.scan_id,
-                                type=str(EventType.FIXITY_CHECK),
-                                outcome=str(Outcome.FAILURE),
-                                detail=f"{problem}; job {job.id} queued again (repair)",
-                                agent=agent(),
-                            )
-                        )
-                else:
-                    summary.already_done += 1
+                )
         for start in range(0, len(new_rows), _BATCH):
             summary.queued += queue.insert_jobs(session, new_rows[start : start + _BATCH])
     return summary
+
+
+def _seen_before(
+    session: Session,
+    summary: EnqueueSummary,
+    job: Job,
+    force: bool,
+    repair_in: Path | None,
+    now: datetime,
+) -> None:
+    """Count a page that already has a job; queue a done one again when ``force`` says so, or
+    when its derivative is missing or changed in the store ``repair_in``."""
+    if job.state == JobState.DEAD:
+        summary.dead += 1
+        return
+    if job.state != JobState.DONE:
+        summary.in_queue += 1
+        return
+    problem = None
+    if repair_in is not None:
+        current = [d for d in job.derivatives if d.current]
+        problem = (
+            _derivative_intact(repair_in, current[-1])
+            if current
+            else "no current derivative registered"
+        )
+    if not force and problem is None:
+        summary.already_done += 1
+        return
+    queue.queue_again(session, job, now, repair=problem)
+    summary.requeued += 1
+    if problem is not None:
+        summary.repaired += 1
+        summary.problems.append(problem)
 
 
 class _PageParams:

@@ -72,24 +72,14 @@ def run_evaluation(
     hints: int = 0,
 ) -> EvaluationRun:
     """Measure ``model`` (or only the baselines) on ``data``'s ``split``."""
-
-    if simulate is not None and simulate not in STYLES:
-        raise ConfigurationError(f"--simulate {simulate!r}: choose one of {', '.join(STYLES)}")
-    if mode not in ("photos", "prints"):
-        raise ConfigurationError(f"--mode {mode!r}: choose photos or prints")
-    rendering = render or ("wash" if mode == "prints" else "luminance")
-    if rendering not in ("wash", "luminance"):
-        raise ConfigurationError(f"--render {render!r}: choose wash or luminance")
+    rendering = _rendering(simulate, mode, render)
     items = evaluation.resolve_items(data, split, limit, half, mode)
     if reference is not None and mode != "prints":
         raise ConfigurationError("--reference is measured in --mode prints only")
     if mode == "prints":
-        references = None
-        if reference is not None:
-            references = _references(data, split, items, reference)
         return _evaluate_prints(
             items,
-            references,
+            _references(data, split, items, reference),
             hints,
             model,
             baselines_only,
@@ -101,26 +91,11 @@ def run_evaluation(
             threads,
         )
     overrides = parse_network_config(network_config)
-    if train_mean is not None:
-        try:
-            mean_a, mean_b = (float(part) for part in train_mean.split(","))
-        except ValueError:
-            raise ConfigurationError(
-                f"--train-mean {train_mean!r}: expected two numbers 'A,B'"
-            ) from None
-    else:
-        source = train_data or data
-        if train_data is None and not (data / "index.csv").is_file():
-            raise ConfigurationError(
-                "--data has no index.csv: pass --train-data DIR or --train-mean A,B for the "
-                "mean-chroma baseline"
-            )
-        mean_a, mean_b = evaluation.mean_chroma(list_images(source, train_split))
-    predictor = None
-    model_name = None
-    if not baselines_only:
-        predictor = _load(model, device, threads, config_overrides=overrides)
-        model_name = predictor.model_name
+    mean_a, mean_b = _train_mean(train_mean, data, train_data, train_split)
+    predictor = (
+        None if baselines_only else _load(model, device, threads, config_overrides=overrides)
+    )
+    model_name = None if predictor is None else predictor.model_name
     wash_darkening = _darkening(predictor, darkening)
     result = evaluation.evaluate(
         predictor,
@@ -132,49 +107,76 @@ def run_evaluation(
         darkening=wash_darkening,
         hints=hints,
     )
-    sheet = None
-    if contact_sheet is not None and predictor is not None:
-        sheet = evaluation.contact_sheet(
-            predictor, items, contact_sheet, style=simulate or "hatching", seed=seed
-        )
-    neutrality = None
-    if margins and predictor is not None:
-        neutrality = evaluation.margin_neutrality(
-            predictor, items, style=simulate or "hatching", seed=seed
-        )
+    sheet, neutrality = _figures(predictor, items, contact_sheet, margins, simulate, seed)
     seams = None
     if tiling is not None and predictor is not None:
-        from archive_colorizer.inference.registry import load_predictor as load
-
-        # seams are the tiler's: compare at full working size, without the card's input cap
-        whole, tiled = (
-            load(
-                model,
-                device=device,
-                half=False,
-                tile_size=size,
-                config_overrides=overrides,
-                input_cap=None,
-            )
-            for size in (None, tiling)
-        )
-        seams = evaluation.tiling_report(whole, tiled, items, timed=predictor)
-    payload = result.to_dict()
-    payload["mode"] = mode
-    payload["render"] = rendering
-    payload["darkening"] = wash_darkening
-    payload["tiling"] = seams
-    payload["model"] = model_name
-    payload["contact_sheet"] = str(sheet) if sheet else None
-    payload["margins"] = neutrality
-    payload["hints"] = hints
+        seams = _seams(model, device, overrides, tiling, items, predictor)
     return EvaluationRun(
-        payload=payload,
+        payload={
+            **result.to_dict(),
+            **{"mode": mode, "render": rendering, "darkening": wash_darkening, "tiling": seams},
+            **{"model": model_name, "contact_sheet": str(sheet) if sheet else None},
+            "margins": neutrality,
+            "hints": hints,
+        },
         result=result,
         items=items,
         sheet=sheet,
         extras={"mean_ab": (mean_a, mean_b), "seams": seams, "neutrality": neutrality},
     )
+
+
+def _rendering(simulate: str | None, mode: str, render: str | None) -> str:
+    """The rendering to measure (``render``, else the mode's), the choices checked."""
+    if simulate is not None and simulate not in STYLES:
+        raise ConfigurationError(f"--simulate {simulate!r}: choose one of {', '.join(STYLES)}")
+    if mode not in ("photos", "prints"):
+        raise ConfigurationError(f"--mode {mode!r}: choose photos or prints")
+    rendering = render or ("wash" if mode == "prints" else "luminance")
+    if rendering not in ("wash", "luminance"):
+        raise ConfigurationError(f"--render {render!r}: choose wash or luminance")
+    return rendering
+
+
+def _train_mean(
+    given: str | None, data: Path, train_data: Path | None, split: str
+) -> tuple[float, float]:
+    """The mean training chroma: ``--train-mean A,B``, else measured on ``train_data`` (or
+    ``data``'s index.csv) ``split``."""
+    if given is not None:
+        try:
+            mean_a, mean_b = (float(part) for part in given.split(","))
+        except ValueError:
+            raise ConfigurationError(
+                f"--train-mean {given!r}: expected two numbers 'A,B'"
+            ) from None
+        return mean_a, mean_b
+    if train_data is None and not (data / "index.csv").is_file():
+        raise ConfigurationError(
+            "--data has no index.csv: pass --train-data DIR or --train-mean A,B for the "
+            "mean-chroma baseline"
+        )
+    return evaluation.mean_chroma(list_images(train_data or data, split))
+
+
+def _seams(
+    model: str | None,
+    device: str,
+    overrides: dict[str, Any],
+    tiling: int,
+    items: list[Any],
+    predictor: Any,
+) -> dict[str, float]:
+    """The tiler's seam error: the model whole vs in ``tiling`` px windows, at full working
+    size (without the card's input cap)."""
+    from archive_colorizer.inference.registry import load_predictor as load
+
+    whole, tiled = (
+        load(model, device=device, half=False, tile_size=size, config_overrides=overrides,
+             input_cap=None)
+        for size in (None, tiling)
+    )  # fmt: skip
+    return evaluation.tiling_report(whole, tiled, items, timed=predictor)
 
 
 def _darkening(predictor: Any, given: float | None) -> float:
@@ -187,9 +189,36 @@ def _darkening(predictor: Any, given: float | None) -> float:
     return float(value) if isinstance(value, int | float) else WASH_DARKENING
 
 
-def _references(data: Path, split: str, items: list[Any], reference: str) -> list[Any]:
+def _figures(
+    predictor: Any,
+    items: list[Any],
+    contact_sheet: Path | None,
+    margins: bool,
+    simulate: str | None,
+    seed: int,
+) -> tuple[Path | None, dict[str, float] | None]:
+    """Photos mode, with a model: the contact sheet written (when asked for) and the page-margin
+    neutrality (``margins``); None for those not asked for."""
+    sheet = None
+    if contact_sheet is not None and predictor is not None:
+        sheet = evaluation.contact_sheet(
+            predictor, items, contact_sheet, style=simulate or "hatching", seed=seed
+        )
+    neutrality = None
+    if margins and predictor is not None:
+        neutrality = evaluation.margin_neutrality(
+            predictor, items, style=simulate or "hatching", seed=seed
+        )
+    return sheet, neutrality
+
+
+def _references(
+    data: Path, split: str, items: list[Any], reference: str | None
+) -> list[Any] | None:
     """Per print its colour reference: ``same-book`` (another print of its book in the
-    split) or one image for all."""
+    split) or one image for all; None without ``reference``."""
+    if reference is None:
+        return None
     if reference == "same-book":
         books = print_books(data)
         if not books:

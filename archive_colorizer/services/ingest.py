@@ -321,18 +321,7 @@ class _Run:
 
         facts: TiffFacts | None = None
         if problem is None:
-            try:
-                facts = read_facts(
-                    candidate.path,
-                    pixel_limit=self.settings.pixel_limit,
-                    page_limit=self.settings.page_limit,
-                )
-                if not facts.pages:
-                    problem = "no image pages: the TIFF holds only reduced-resolution subfiles"
-            except MasterError as error:
-                problem = str(error)
-            except Exception as error:  # a reader bug must not stop the run
-                problem = f"cannot read the TIFF structure ({type(error).__name__}: {error})"
+            facts, problem = self._facts(candidate)
         if problem is not None:
             reason = one_line(problem)
             if previous is not None and _same_content(previous, sha256, reason):
@@ -353,6 +342,36 @@ class _Run:
         self.last_skipped_reduced = facts.skipped_reduced
         replaces_ingested = previous is not None and previous[0].state == ScanState.INGESTED
         rows = self._add_pages(volume, relative, root, previous, size, mtime, sha256, facts)
+        return self._ingested(volume, volume_name, relative, size, sha256, rows, replaces_ingested)
+
+    def _facts(self, candidate: Candidate) -> tuple[TiffFacts | None, str | None]:
+        """``(facts, None)`` of a TIFF with image pages, else ``(None, why not)``."""
+        try:
+            facts = read_facts(
+                candidate.path,
+                pixel_limit=self.settings.pixel_limit,
+                page_limit=self.settings.page_limit,
+            )
+        except MasterError as error:
+            return None, str(error)
+        except Exception as error:  # a reader bug must not stop the run
+            return None, f"cannot read the TIFF structure ({type(error).__name__}: {error})"
+        if not facts.pages:
+            return None, "no image pages: the TIFF holds only reduced-resolution subfiles"
+        return facts, None
+
+    def _ingested(
+        self,
+        volume: Volume,
+        volume_name: str,
+        relative: str,
+        size: int,
+        sha256: str,
+        rows: list[Scan],
+        replaces_ingested: bool,
+    ) -> FileOutcome:
+        """The outcome of a file whose pages were catalogued as ``rows`` (other files with the
+        same bytes noted)."""
         others = self._others_with(sha256, volume, relative)
         status = FileStatus.INGESTED
         note: str | None = None
@@ -448,18 +467,21 @@ class _Run:
         )
         self.session.add(row)
         if sha256 is not None:
-            repository.add_event(
-                row,
-                EventType.MESSAGE_DIGEST_CALCULATION,
-                Outcome.SUCCESS,
-                f"sha256 {sha256} over {size} bytes",
-                session=self.session,
-            )
+            self._digest_event(row, sha256, size)
         repository.add_event(
             row, EventType.REJECTION, Outcome.FAILURE, reason, session=self.session
         )
         self._supersede(previous, [row])
         self.current[volume.name][relative] = [row]
+
+    def _digest_event(self, row: Scan, sha256: str, size: int | None) -> None:
+        repository.add_event(
+            row,
+            EventType.MESSAGE_DIGEST_CALCULATION,
+            Outcome.SUCCESS,
+            f"sha256 {sha256} over {size} bytes",
+            session=self.session,
+        )
 
     def _add_pages(
         self,
@@ -505,13 +527,7 @@ class _Run:
                 skipped_reduced=facts.skipped_reduced,
             )
             self.session.add(row)
-            repository.add_event(
-                row,
-                EventType.MESSAGE_DIGEST_CALCULATION,
-                Outcome.SUCCESS,
-                f"sha256 {sha256} over {size} bytes",
-                session=self.session,
-            )
+            self._digest_event(row, sha256, size)
             repository.add_event(
                 row,
                 EventType.FORMAT_IDENTIFICATION,

@@ -7,19 +7,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from archive_colorizer.catalog import queue
 from archive_colorizer.catalog.queue import ClaimFilter
-from archive_colorizer.catalog.schema import (
-    Job,
-    JobState,
-    Scan,
-    Volume,
-)
+from archive_colorizer.catalog.schema import JobState
 from archive_colorizer.config import JOB_STATES
 from archive_colorizer.errors import (
     JobError,
@@ -28,8 +23,9 @@ from archive_colorizer.errors import (
 from archive_colorizer.services import store as store_layout
 from archive_colorizer.services.models import ModelIdentity
 
-if TYPE_CHECKING:
-    pass
+__all__ = [
+    "Progress",
+]
 
 
 def claim_filter(engine: Engine, model: ModelIdentity, volume: str | None) -> ClaimFilter:
@@ -47,20 +43,11 @@ def claim_filter(engine: Engine, model: ModelIdentity, volume: str | None) -> Cl
 
 def sweep_store(engine: Engine, store: Path) -> list[Path]:
     """Delete temporary files in the store left by workers that no longer hold their job."""
-    with Session(engine) as session:
-        running = {
-            int(job_id): queue.worker_token(str(worker_id))
-            for job_id, worker_id in session.execute(
-                select(Job.id, Job.worker_id).where(
-                    Job.state == JobState.RUNNING, Job.worker_id.is_not(None)
-                )
-            )
-        }
+    running = {
+        job_id: queue.worker_token(worker_id)
+        for job_id, worker_id in queue.running_workers(engine).items()
+    }
     return store_layout.sweep_temporaries(store, lambda job_id, token: running.get(job_id) == token)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
 
 
 def list_jobs(
@@ -73,44 +60,7 @@ def list_jobs(
     """Jobs (newest generation state) with their scan, ordered by id."""
     if state is not None and state not in JOB_STATES:
         raise ValueError(f"state must be one of {', '.join(JOB_STATES)}")
-    with Session(engine) as session:
-        query = (
-            select(Job, Scan.path, Scan.page_index, Volume.name)
-            .join(Scan, Job.scan_id == Scan.id)
-            .join(Volume, Scan.volume_id == Volume.id)
-            .order_by(Job.id)
-        )
-        if state is not None:
-            query = query.where(Job.state == state)
-        if volume is not None:
-            query = query.where(Volume.name == volume)
-        if limit is not None:
-            query = query.limit(limit)
-        return [
-            {
-                "id": job.id,
-                "scan": job.scan_id,
-                "volume": volume_name,
-                "path": path,
-                "page_index": page_index,
-                "model": job.model_name,
-                "weights_sha256": job.weights_sha256,
-                "params": job.params,
-                "idempotency_key": job.idempotency_key,
-                "generation": job.generation,
-                "state": job.state,
-                "attempts": job.attempts,
-                "max_attempts": job.max_attempts,
-                "worker": job.worker_id,
-                "lease_until": _iso(job.lease_until),
-                "not_before": _iso(job.not_before),
-                "last_error": job.last_error,
-                "queued_at": _iso(job.queued_at),
-                "started_at": _iso(job.started_at),
-                "finished_at": _iso(job.finished_at),
-            }
-            for job, path, page_index, volume_name in session.execute(query)
-        ]
+    return queue.list_jobs(engine, state=state, volume=volume, limit=limit)
 
 
 def retry_jobs(engine: Engine, *, job_id: int | None = None, dead: bool = False) -> list[int]:
@@ -118,18 +68,16 @@ def retry_jobs(engine: Engine, *, job_id: int | None = None, dead: bool = False)
     if job_id is None and not dead:
         raise ValueError("give a job id or dead=True")
     if job_id is not None:
-        with Session(engine) as session:
-            job = session.get(Job, job_id)
-            if job is None:
-                raise NotFoundError(f"no job with id {job_id}; list them with `archcolor jobs`")
-            if job.state not in (JobState.DEAD, JobState.FAILED):
-                raise JobError(
-                    f"job {job_id} is {job.state}; only dead or failed jobs can be retried "
-                    "(use `archcolor process --pending --force` to redo done pages)"
-                )
+        state = queue.job_state(engine, job_id)
+        if state is None:
+            raise NotFoundError(f"no job with id {job_id}; list them with `archcolor jobs`")
+        if state not in (JobState.DEAD, JobState.FAILED):
+            raise JobError(
+                f"job {job_id} is {state}; only dead or failed jobs can be retried "
+                "(use `archcolor process --pending --force` to redo done pages)"
+            )
         return queue.retry(engine, job_ids=[job_id])
-    with Session(engine) as session:
-        dead_ids = list(session.scalars(select(Job.id).where(Job.state == JobState.DEAD)))
+    dead_ids = queue.dead_job_ids(engine)
     return queue.retry(engine, job_ids=dead_ids) if dead_ids else []
 
 
@@ -148,16 +96,5 @@ class Progress:
 
 def progress(engine: Engine, only: ClaimFilter, since: datetime) -> Progress:
     """Job counts for ``only`` and the pixels of jobs done since ``since``."""
-    counts = queue.count_by_state(engine, only)
-    with Session(engine) as session:
-        done_since, pixels = session.execute(
-            select(func.count(), func.coalesce(func.sum(Scan.width * Scan.height), 0))
-            .select_from(Job)
-            .join(Scan, Job.scan_id == Scan.id)
-            .where(
-                Job.state == JobState.DONE,
-                Job.finished_at >= since,
-                *only.conditions(),
-            )
-        ).one()
-    return Progress(counts=counts, pixels_done=int(pixels or 0), done_since=int(done_since or 0))
+    done, pixels = queue.done_since(engine, only, since)
+    return Progress(counts=queue.count_by_state(engine, only), pixels_done=pixels, done_since=done)

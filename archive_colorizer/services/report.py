@@ -282,57 +282,16 @@ def write_report(
             f"{out} is a folder: --out names the report's HTML file, e.g. {out / 'index.html'}"
         )
     with Session(engine) as session:
-        volume_id = require_volume(session, volume).id if volume is not None else None
-        scans_query = (
-            select(Scan, Volume.name)
-            .join(Volume, Scan.volume_id == Volume.id)
-            .where(Scan.state != ScanState.SUPERSEDED)
-            .order_by(Volume.name, Scan.path, Scan.page_index)
-        )
-        if volume_id is not None:
-            scans_query = scans_query.where(Scan.volume_id == volume_id)
-        rows = session.execute(scans_query).all()
-        ids = [scan.id for scan, _name in rows]
-        current: dict[int, tuple[Derivative, Job]] = {}
-        hint_sets: dict[int, HintSet] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            hint_sets.update(
-                (row.scan_id, row)
-                for row in session.scalars(
-                    select(HintSet).where(HintSet.is_current.is_(True), HintSet.scan_id.in_(chunk))
-                )
-            )
-            for derivative, job in session.execute(
-                select(Derivative, Job)
-                .join(Job, Derivative.job_id == Job.id)
-                .where(Derivative.current.is_(True), Derivative.scan_id.in_(chunk))
-                .order_by(Derivative.id)
-            ):
-                current[derivative.scan_id] = (derivative, job)
+        rows, current, dead, jobs = _catalogued(session, volume)
+        hint_sets = _current_hint_sets(session, [scan.id for scan, _name in rows])
         pages = []
         for scan, name in rows:
             if scan.state == ScanState.INGESTED:
-                pair = current.get(scan.id)
-                page = _Page(scan, name, None, None, hint_sets.get(scan.id))
-                if pair is not None:
-                    page.derivative, page.job = pair
-                pages.append(page)
+                derivative, job = current.get(scan.id) or (None, None)
+                pages.append(_Page(scan, name, derivative, job, hint_sets.get(scan.id)))
+        volume_id = require_volume(session, volume).id if volume is not None else None
         references = _references_html(session, volume_id)
         rejected = [(scan, name) for scan, name in rows if scan.state == ScanState.REJECTED]
-        dead_query = (
-            select(Job, Scan, Volume.name)
-            .join(Scan, Job.scan_id == Scan.id)
-            .join(Volume, Scan.volume_id == Volume.id)
-            .where(Job.state == JobState.DEAD)
-            .order_by(Volume.name, Scan.path, Scan.page_index)
-        )
-        job_query = select(Job.state, func.count()).join(Scan, Job.scan_id == Scan.id)
-        if volume_id is not None:
-            dead_query = dead_query.where(Scan.volume_id == volume_id)
-            job_query = job_query.where(Scan.volume_id == volume_id)
-        dead = session.execute(dead_query).all()
-        jobs = {str(state): int(n) for state, n in session.execute(job_query.group_by(Job.state))}
         pictures = _Pictures(out, thumbnail, max(full_size, thumbnail))
         made = [_page_html(page, store, pictures) for page in pages]
         counts = {
@@ -345,40 +304,10 @@ def write_report(
             "rejected": len(rejected),
             **{f"jobs_{state}": jobs.get(str(state), 0) for state in JobState},
         }
-        body = [document for document, _share in made]
-        rejected_rows = "".join(
-            f"<tr><td>{html.escape(name)}</td><td>{html.escape(scan.path)}</td>"
-            f"<td>{html.escape(scan.reason or '')}</td></tr>"
-            for scan, name in rejected
-        )
-        dead_rows = "".join(
-            f"<tr><td>{job.id}</td><td>{html.escape(name)}</td>"
-            f"<td>{html.escape(scan.path)} p{scan.page_index + 1}</td>"
-            f"<td>{job.attempts}</td><td>{html.escape(job.last_error or '')}</td></tr>"
-            for job, scan, name in dead
-        )
+        sections = _sections(counts, [document for document, _share in made], rejected, dead)
     title = f"archcolor report — {volume}" if volume else "archcolor report"
-    count_rows = "".join(
-        f"<tr><th>{html.escape(_COUNT_LABELS.get(k, k.replace('_', ' ')))}</th><td>{v}</td></tr>"
-        for k, v in counts.items()
-    )
-    sections = [
-        f'<h2>Counts</h2><table class="counts" id="counts">{count_rows}</table>',
-        "<h2>Pages</h2>",
-        f'<section id="pages">{"".join(body) or "<p>No ingested pages.</p>"}</section>',
-    ]
-    if references:
-        sections.append(references)
-    if rejected_rows:
-        sections.append(
-            '<h2>Rejected files</h2><table class="list" id="rejected"><tr><th>volume</th>'
-            f"<th>file</th><th>reason</th></tr>{rejected_rows}</table>"
-        )
-    if dead_rows:
-        sections.append(
-            '<h2>Dead jobs</h2><table class="list" id="dead"><tr><th>job</th><th>volume</th>'
-            f"<th>page</th><th>attempts</th><th>error</th></tr>{dead_rows}</table>"
-        )
+    if references:  # after the pages, before rejected files and dead jobs
+        sections.insert(3, references)
     newline = "\n"
     document = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -398,6 +327,100 @@ transparent watercolour wash (ink stays ink). Click a picture to see it at full 
     write_bytes_atomically(out, document.encode("utf-8"))
     pictures.sweep()
     return {"out": str(out), "pictures": str(pictures.folder), **counts}
+
+
+def _catalogued(session: Session, volume: str | None) -> tuple[
+    list[Any], dict[int, tuple[Derivative, Job]], list[Any], dict[str, int]
+]:  # fmt: skip
+    """What the report shows of the catalog (of ``volume``, or all): the scans that are not
+    superseded with their volume's name, the current derivative and job of each, the dead
+    jobs with their scan and volume name, and the number of jobs in each state."""
+    volume_id = require_volume(session, volume).id if volume is not None else None
+    scans_query = (
+        select(Scan, Volume.name)
+        .join(Volume, Scan.volume_id == Volume.id)
+        .where(Scan.state != ScanState.SUPERSEDED)
+        .order_by(Volume.name, Scan.path, Scan.page_index)
+    )
+    if volume_id is not None:
+        scans_query = scans_query.where(Scan.volume_id == volume_id)
+    rows = list(session.execute(scans_query).all())
+    ids = [scan.id for scan, _name in rows]
+    current: dict[int, tuple[Derivative, Job]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for derivative, job in session.execute(
+            select(Derivative, Job)
+            .join(Job, Derivative.job_id == Job.id)
+            .where(Derivative.current.is_(True), Derivative.scan_id.in_(chunk))
+            .order_by(Derivative.id)
+        ):
+            current[derivative.scan_id] = (derivative, job)
+    dead_query = (
+        select(Job, Scan, Volume.name)
+        .join(Scan, Job.scan_id == Scan.id)
+        .join(Volume, Scan.volume_id == Volume.id)
+        .where(Job.state == JobState.DEAD)
+        .order_by(Volume.name, Scan.path, Scan.page_index)
+    )
+    job_query = select(Job.state, func.count()).join(Scan, Job.scan_id == Scan.id)
+    if volume_id is not None:
+        dead_query = dead_query.where(Scan.volume_id == volume_id)
+        job_query = job_query.where(Scan.volume_id == volume_id)
+    dead = list(session.execute(dead_query).all())
+    jobs = {str(state): int(n) for state, n in session.execute(job_query.group_by(Job.state))}
+    return rows, current, dead, jobs
+
+
+def _current_hint_sets(session: Session, ids: list[int]) -> dict[int, HintSet]:
+    """The current hint set of each of the scans ``ids`` that has one."""
+    found: dict[int, HintSet] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        found.update(
+            (row.scan_id, row)
+            for row in session.scalars(
+                select(HintSet).where(HintSet.is_current.is_(True), HintSet.scan_id.in_(chunk))
+            )
+        )
+    return found
+
+
+def _sections(
+    counts: dict[str, Any], pages: list[str], rejected: list[Any], dead: list[Any]
+) -> list[str]:
+    """The report's sections: counts, pages, rejected files and dead jobs (when any)."""
+    count_rows = "".join(
+        f"<tr><th>{html.escape(_COUNT_LABELS.get(k, k.replace('_', ' ')))}</th><td>{v}</td></tr>"
+        for k, v in counts.items()
+    )
+    sections = [
+        f'<h2>Counts</h2><table class="counts" id="counts">{count_rows}</table>',
+        "<h2>Pages</h2>",
+        f'<section id="pages">{"".join(pages) or "<p>No ingested pages.</p>"}</section>',
+    ]
+    rejected_rows = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{html.escape(scan.path)}</td>"
+        f"<td>{html.escape(scan.reason or '')}</td></tr>"
+        for scan, name in rejected
+    )
+    if rejected_rows:
+        sections.append(
+            '<h2>Rejected files</h2><table class="list" id="rejected"><tr><th>volume</th>'
+            f"<th>file</th><th>reason</th></tr>{rejected_rows}</table>"
+        )
+    dead_rows = "".join(
+        f"<tr><td>{job.id}</td><td>{html.escape(name)}</td>"
+        f"<td>{html.escape(scan.path)} p{scan.page_index + 1}</td>"
+        f"<td>{job.attempts}</td><td>{html.escape(job.last_error or '')}</td></tr>"
+        for job, scan, name in dead
+    )
+    if dead_rows:
+        sections.append(
+            '<h2>Dead jobs</h2><table class="list" id="dead"><tr><th>job</th><th>volume</th>'
+            f"<th>page</th><th>attempts</th><th>error</th></tr>{dead_rows}</table>"
+        )
+    return sections
 
 
 #: how each count is named on the page (one name per count)

@@ -23,9 +23,11 @@ The model is loaded once per worker process (:class:`ColorizeRunnerFactory`).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -51,18 +53,17 @@ from archive_colorizer.errors import (
 from archive_colorizer.imaging.atomic import fsync_directory
 from archive_colorizer.imaging.hashing import FileSnapshot, changes_since, snapshot
 from archive_colorizer.imaging.memory_cap import data_in_use, is_out_of_memory, memory_cap
-from archive_colorizer.imaging.wash import WASH_DARKENING
 from archive_colorizer.provenance import EventType, Outcome, agent, derivative_provenance
 from archive_colorizer.services import store as store_layout
 from archive_colorizer.services.colorize import (
-    DEFAULT_REFERENCE_PALETTE,
     PIPELINE_VERSION,
     ColorizeParams,
+    ColorizeResult,
     colorize_master,
 )
 from archive_colorizer.services.colorize_file import embedded_provenance
 from archive_colorizer.services.enqueue import params_hash
-from archive_colorizer.services.hints import hints_for_job
+from archive_colorizer.services.hints import PageHintSet, hints_for_job
 from archive_colorizer.services.references import reference_for_job
 from archive_colorizer.services.worker import WorkerContext
 
@@ -160,6 +161,10 @@ def _scan_facts(engine: Engine, scan_id: int) -> _ScanFacts:
         )
 
 
+#: what a job row without a parameter meant (rows from before the parameter existed)
+_ABSENT_MEANT: dict[str, Any] = {"paper_mask": False}
+
+
 def params_from_job(job: ClaimedJob) -> ColorizeParams:
     """The ColorizeParams a job was queued with (PermanentJobError if this version differs)."""
     stored = dict(job.params)
@@ -168,16 +173,12 @@ def params_from_job(job: ClaimedJob) -> ColorizeParams:
             f"job {job.id} was queued for pipeline version {job.pipeline_version}, this archcolor "
             f"has {PIPELINE_VERSION}; run `archcolor process --pending` to queue the page again"
         )
+    # the row holds ColorizeParams.as_dict(): its fields (and fixed facts of this pipeline);
+    # a field missing from a row is read as ColorizeParams' default, but for those that rows
+    # written before it existed meant otherwise
+    fields = {spec.name for spec in dataclasses.fields(ColorizeParams)}
     params = ColorizeParams(
-        chroma_size=int(stored["chroma_size"]),
-        lowpass=float(stored["lowpass"]),
-        compression=str(stored["compression"]),
-        paper_mask=bool(stored.get("paper_mask", False)),
-        render=str(stored.get("render", "luminance")),
-        wash_darkening=float(stored.get("wash_darkening", WASH_DARKENING)),
-        reference_sha256=stored.get("reference_sha256"),
-        reference_palette=float(stored.get("reference_palette", DEFAULT_REFERENCE_PALETTE)),
-        hints_sha256=stored.get("hints_sha256"),
+        **{**_ABSENT_MEANT, **{key: value for key, value in stored.items() if key in fields}}
     )
     if params_hash(params.as_dict()) != job.params_hash:
         raise PermanentJobError(
@@ -233,32 +234,13 @@ class ColorizeRunner:
         started = utcnow()
         with ctx.interruptible():
             before = snapshot(master)
-        digest = before.sha256
-        if digest != scan.sha256:
+        if before.sha256 != scan.sha256:
             raise FixityError(
-                f"{master}: sha256 {digest} differs from {scan.sha256} recorded at ingest (scan "
-                f"{scan.id}); the master changed — run `archcolor ingest` on its volume again"
+                f"{master}: sha256 {before.sha256} differs from {scan.sha256} recorded at ingest "
+                f"(scan {scan.id}); the master changed — run `archcolor ingest` on its volume "
+                "again"
             )
-        relpath = store_layout.derivative_relpath(
-            volume=scan.volume,
-            master_path=scan.path,
-            page_index=scan.page_index,
-            model_name=job.model_name,
-            idempotency_key=job.idempotency_key,
-            generation=job.generation,
-        )
-        final = store_layout.inside_store(self.store, relpath)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        staging = store_layout.staging_path(final, job.id, ctx.token)
-        for stale in store_layout.stale_staging(final, ctx.token):  # from a killed attempt
-            stale.unlink(missing_ok=True)
-        master_facts = {
-            "sha256": scan.sha256,
-            "volume": scan.volume,
-            "path": scan.path,
-            "page_index": scan.page_index,
-            "scan_id": scan.id,
-        }
+        relpath, final, staging = self._staging(scan, job, ctx)
         card = getattr(self.predictor, "card", None)
         # the model card's network input cap shapes the output: record it with the parameters
         cap = getattr(card, "network_max_side", None)
@@ -271,75 +253,15 @@ class ColorizeRunner:
             parameters=parameters,
             # the generation's queue time, so retries of a job write identical bytes
             when=job.queued_at,
-            entity=master_facts,
+            entity=_master_facts(scan),
             idempotency_key=job.idempotency_key,
             generation=job.generation,
             **references,
         )
-        in_use = data_in_use()
-        if self.memory_limit_bytes and in_use is not None and in_use >= self.memory_limit_bytes:
-            raise TransientJobError(
-                f"this worker already holds {in_use // 2**20} MiB, at or above its memory cap of "
-                f"{self.memory_limit_bytes // 2**20} MiB (the model?); raise --worker-memory-mb / "
-                f"ARCHCOLOR_WORKER_MEMORY_MB, then `archcolor retry {job.id}`"
-            )
-        try:
-            with memory_cap(self.memory_limit_bytes), ctx.interruptible():
-                result = colorize_master(
-                    master,
-                    staging,
-                    self.predictor,
-                    params,
-                    page_index=scan.page_index,
-                    provenance=embedded,
-                    ifd_offset=scan.ifd_offset,
-                    pixel_limit=self.pixel_limit,
-                    reference=reference,
-                    hints=hints,
-                )
-                _verify_unchanged(scan, before)
-        except Exception as error:
-            staging.unlink(missing_ok=True)
-            if not (self.memory_limit_bytes and is_out_of_memory(error)):
-                raise
-            cap = self.memory_limit_bytes // (1024 * 1024)
-            raise PermanentJobError(
-                f"{master}: page {scan.page_index}: colorizing needed more memory than the "
-                f"worker's memory cap of {cap} MiB ({_first_line(error)}); the file may be a "
-                "decompression bomb (raise --worker-memory-mb / ARCHCOLOR_WORKER_MEMORY_MB only "
-                "for a genuine page)"
-            ) from error
-        except BaseException:
-            staging.unlink(missing_ok=True)
-            raise
-        ended = utcnow()
-        record = derivative_provenance(
-            master=master_facts,
-            derivative={
-                "path": relpath.as_posix(),
-                "sha256": result.sha256,
-                "width": result.width,
-                "height": result.height,
-                "bytes": result.bytes,
-                "bits": result.bits,
-            },
-            parameters=parameters,
-            model_name=job.model_name,
-            weights_sha256=job.weights_sha256,
-            started_at=started,
-            ended_at=ended,
-            activity={
-                "job_id": job.id,
-                "attempt": job.attempts,
-                "generation": job.generation,
-                "idempotency_key": job.idempotency_key,
-                "worker": ctx.worker_id,
-                "device": self.device or str(getattr(self.predictor, "device", "")),
-                "stage_seconds": dict(result.stage_seconds),
-                **references,
-            },
-            model_card=_card_summary(card),
+        result = self._colorize(
+            job, ctx, scan, before, staging, params, embedded, (reference, hints)
         )
+        record = self._record(job, ctx, scan, relpath, result, parameters, started, references)
         return DerivativeResult(
             staging=staging,
             final=final,
@@ -359,6 +281,131 @@ class ColorizeRunner:
                 "page_index": scan.page_index,
             },
         )
+
+    def _record(
+        self,
+        job: ClaimedJob,
+        ctx: WorkerContext,
+        scan: _ScanFacts,
+        relpath: PurePosixPath,
+        result: ColorizeResult,
+        parameters: dict[str, Any],
+        started: datetime,
+        references: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The derivative's provenance record (kept with its catalogue row); ``references``:
+        ``{"reference": its facts}`` when the page had a colour reference, else empty."""
+        return derivative_provenance(
+            master=_master_facts(scan),
+            derivative={
+                "path": relpath.as_posix(),
+                "sha256": result.sha256,
+                "width": result.width,
+                "height": result.height,
+                "bytes": result.bytes,
+                "bits": result.bits,
+            },
+            parameters=parameters,
+            model_name=job.model_name,
+            weights_sha256=job.weights_sha256,
+            started_at=started,
+            ended_at=utcnow(),
+            activity={
+                "job_id": job.id,
+                "attempt": job.attempts,
+                "generation": job.generation,
+                "idempotency_key": job.idempotency_key,
+                "worker": ctx.worker_id,
+                "device": self.device or str(getattr(self.predictor, "device", "")),
+                "stage_seconds": dict(result.stage_seconds),
+                **references,
+            },
+            model_card=_card_summary(getattr(self.predictor, "card", None)),
+        )
+
+    def _staging(
+        self, scan: _ScanFacts, job: ClaimedJob, ctx: WorkerContext
+    ) -> tuple[PurePosixPath, Path, Path]:
+        """``(store-relative path, final path, staging path)`` of the job's derivative, the
+        staging files of killed attempts removed."""
+        relpath = store_layout.derivative_relpath(
+            volume=scan.volume,
+            master_path=scan.path,
+            page_index=scan.page_index,
+            model_name=job.model_name,
+            idempotency_key=job.idempotency_key,
+            generation=job.generation,
+        )
+        final = store_layout.inside_store(self.store, relpath)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        staging = store_layout.staging_path(final, job.id, ctx.token)
+        for stale in store_layout.stale_staging(final, ctx.token):  # from a killed attempt
+            stale.unlink(missing_ok=True)
+        return relpath, final, staging
+
+    def _colorize(
+        self,
+        job: ClaimedJob,
+        ctx: WorkerContext,
+        scan: _ScanFacts,
+        before: FileSnapshot,
+        staging: Path,
+        params: ColorizeParams,
+        embedded: dict[str, Any],
+        guidance: tuple[ReferenceImage | None, PageHintSet | None],
+    ) -> ColorizeResult:
+        """Colorize the page into ``staging`` (with its colour reference and hint set, if any)
+        under the memory cap, then check the master is unchanged; the staging file is removed
+        on any failure."""
+        reference, hints = guidance
+        in_use = data_in_use()
+        if self.memory_limit_bytes and in_use is not None and in_use >= self.memory_limit_bytes:
+            raise TransientJobError(
+                f"this worker already holds {in_use // 2**20} MiB, at or above its memory cap of "
+                f"{self.memory_limit_bytes // 2**20} MiB (the model?); raise --worker-memory-mb / "
+                f"ARCHCOLOR_WORKER_MEMORY_MB, then `archcolor retry {job.id}`"
+            )
+        try:
+            with memory_cap(self.memory_limit_bytes), ctx.interruptible():
+                result = colorize_master(
+                    before.path,
+                    staging,
+                    self.predictor,
+                    params,
+                    page_index=scan.page_index,
+                    provenance=embedded,
+                    ifd_offset=scan.ifd_offset,
+                    pixel_limit=self.pixel_limit,
+                    reference=reference,
+                    hints=hints,
+                )
+                _verify_unchanged(scan, before)
+        except Exception as error:
+            staging.unlink(missing_ok=True)
+            if not (self.memory_limit_bytes and is_out_of_memory(error)):
+                raise
+            cap = self.memory_limit_bytes // (1024 * 1024)
+            raise PermanentJobError(
+                f"{before.path}: page {scan.page_index}: colorizing needed more memory than the "
+                f"worker's memory cap of {cap} MiB ({_first_line(error)}); the file may be a "
+                "decompression bomb (raise --worker-memory-mb / ARCHCOLOR_WORKER_MEMORY_MB only "
+                "for a genuine page)"
+            ) from error
+        except BaseException:
+            staging.unlink(missing_ok=True)
+            raise
+        return result
+
+
+def _master_facts(scan: _ScanFacts) -> dict[str, Any]:
+    """The master as provenance names it."""
+    return {
+        "sha256": scan.sha256,
+        "volume": scan.volume,
+        "path": scan.path,
+        "page_index": scan.page_index,
+        "scan_id": scan.id,
+    }
 
 
 def _verify_unchanged(scan: _ScanFacts, before: FileSnapshot) -> None:

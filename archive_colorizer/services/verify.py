@@ -34,6 +34,10 @@ from archive_colorizer.imaging.hashing import sha256_file
 from archive_colorizer.imaging.tiff_facts import TiffFacts, read_facts
 from archive_colorizer.provenance import EventType, Outcome
 
+__all__ = [
+    "VerifyOutcome",
+]
+
 #: commit the recorded events after this many files or seconds
 BATCH_FILES = 200
 BATCH_SECONDS = 2.0

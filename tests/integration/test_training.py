@@ -180,8 +180,10 @@ def test_cached_features_equal_the_encoder_on_the_same_batches(tmp_path: Path) -
     lightness, target = source.batch(CACHE_EPOCH, 1)  # holds cached sample 2 first
     with torch.no_grad():
         features = network.encoder.features(network.encoder_input(lightness), depth=32)
-    assert torch.allclose(cache.skips[16][2].float(), features[16][0], rtol=1e-2, atol=1e-2)
-    assert torch.allclose(cache.priors[2], network.pooled_prior(features[32])[0])
+    assert torch.allclose(
+        cache.features["skip16"][2].float(), features[16][0], rtol=1e-2, atol=1e-2
+    )
+    assert torch.allclose(cache.features["prior"][2], network.pooled_prior(features[32])[0])
     assert torch.equal(cache.targets[2], functional.avg_pool2d(target, 4)[0])
     # the cached loss is the full forward's loss up to float16 storage of the features
     weights = rebalancing_weights(ab_prior(config.train_items, 22, config.seed), 22)

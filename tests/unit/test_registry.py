@@ -31,7 +31,6 @@ from archive_colorizer.inference.registry import (
     ENV_MODELS_DIR,
     default_model_name,
     find_model,
-    installed_models,
     load_network,
     load_predictor,
     repository_models_dir,
@@ -230,7 +229,7 @@ def test_default_and_search_order(models_dir: Path, tmp_path: Path) -> None:
     (second / FIXTURE_NAME).rename(folder)
     write_card(ModelCard.from_dict({**other.to_dict(), "name": "iizuka.other"}), folder)
     (second / "DEFAULT").write_text("iizuka.other\n")
-    names = [m.name for m in installed_models(env(models_dir, second))]
+    names = [m.name for m in scan_models(env(models_dir, second))[0]]
     assert names == [FIXTURE_NAME, "iizuka.other"]
     assert default_model_name(env(models_dir, second)) == FIXTURE_NAME
     assert default_model_name(env(second, models_dir)) == "iizuka.other"

@@ -20,16 +20,27 @@ Tiling contract (what makes tiled output equal untiled output):
   (:func:`pad_to_multiple`) and crops the result back. Because the padding depends only on the
   rows/columns next to the image border, a border tile pads exactly like the whole image.
 * Evaluation mode (BatchNorm uses running statistics, no dropout) is required for tiling.
+
+Training hooks (what :mod:`archive_colorizer.inference.training` asks of a network, so the
+trainer never branches on an architecture): :attr:`ColorizationNet.training_build_options`,
+:meth:`~ColorizationNet.frozen_part` (a pretrained part the first stage keeps frozen, and whose
+features a feature cache may keep: :meth:`~ColorizationNet.cache_features` /
+:meth:`~ColorizationNet.decode_cached`), :meth:`~ColorizationNet.training_heads` at
+:attr:`~ColorizationNet.heads_scale`, :attr:`~ColorizationNet.class_grid` (a classification head
+trained with rebalanced cross-entropy) and :meth:`~ColorizationNet.adopt_weights`. The defaults
+train the whole network end to end on its full-resolution output.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional
+
+from archive_colorizer.errors import ConfigurationError
 
 
 class ColorizationNet(nn.Module, ABC):
@@ -70,6 +81,49 @@ class ColorizationNet(nn.Module, ABC):
         if lightness_224 is None:
             lightness_224 = resize_for_global(lightness, self.global_size)
         return self.colorize(lightness, self.global_features(lightness_224))
+
+    # --- training hooks (see the module docstring) ------------------------------------------
+
+    #: options a fresh training run builds the network with (e.g. pretrained encoder weights)
+    training_build_options: ClassVar[dict[str, Any]] = {}
+    #: the training heads' output is at 1/heads_scale of the crops (targets are pooled to it)
+    heads_scale: int = 1
+
+    @property
+    def class_grid(self) -> int:
+        """Side of the a*, b* class grid of a classification head (0: none)."""
+        return 0
+
+    def frozen_part(self) -> nn.Module | None:
+        """The pretrained part the first training stage keeps frozen (and whose BatchNorm
+        statistics stay frozen throughout); None: the network trains end to end."""
+        return None
+
+    def training_heads(
+        self, lightness: Tensor, frozen: bool, hints: Tensor | None = None
+    ) -> tuple[Tensor, Tensor | None]:
+        """``(a*, b*, class logits or None)`` of training crops at 1/:attr:`heads_scale`, the
+        :meth:`frozen_part` run without gradients when ``frozen`` (hints at 1/4 for a network
+        with hint inputs)."""
+        if hints is not None:
+            raise ConfigurationError(f"a {self.arch!r} network takes no hints")
+        return self(lightness), None
+
+    def cache_features(self, lightness: Tensor) -> dict[str, Tensor]:
+        """What the :meth:`frozen_part` computes of training crops, as a feature cache keeps
+        it (on the network's device; the cache moves it to the CPU)."""
+        raise ConfigurationError(f"a {self.arch!r} network has no frozen part to cache")
+
+    def decode_cached(
+        self, features: dict[str, Tensor], hints: Tensor | None = None
+    ) -> tuple[Tensor, Tensor | None]:
+        """:meth:`training_heads` from cached :meth:`cache_features`."""
+        raise ConfigurationError(f"a {self.arch!r} network has no frozen part to cache")
+
+    def adopt_weights(self, trained: ColorizationNet) -> None:
+        """Take the weights of ``trained``, the same architecture built with other decoding
+        options; RuntimeError when its shapes differ."""
+        self.load_state_dict(trained.state_dict(), strict=True)
 
 
 def resize_for_global(lightness: Tensor, size: int = 224) -> Tensor:

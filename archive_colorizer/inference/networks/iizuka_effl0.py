@@ -25,7 +25,7 @@ only for the global prior.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -317,6 +317,52 @@ class IizukaEffL0(ColorizationNet):
         if not self.hint_inputs:
             return super().colorize_hinted(lightness, global_vec, hints)
         return self.colorize(lightness, global_vec, hints)
+
+    # --- training hooks: the encoder is pretrained, frozen in stage 1 and cacheable ---------
+
+    training_build_options: ClassVar[dict[str, Any]] = {"pretrained": True}
+    heads_scale = 4
+
+    @property
+    def class_grid(self) -> int:
+        return self.ab_grid
+
+    def frozen_part(self) -> nn.Module:
+        return self.encoder
+
+    def training_heads(
+        self, lightness: Tensor, frozen: bool, hints: Tensor | None = None
+    ) -> tuple[Tensor, Tensor | None]:
+        encoder_input = self.encoder_input(lightness)
+        if frozen:
+            with torch.no_grad():
+                features = self.encoder.features(encoder_input, depth=32)
+        else:
+            features = self.encoder.features(encoder_input, depth=32)
+        return self.decode_heads(features, self.pooled_prior(features[32]), hints)
+
+    def cache_features(self, lightness: Tensor) -> dict[str, Tensor]:
+        """The decoder's skips (:func:`decoder_skips`) in float16 and the pooled global prior
+        in float32: about 125 KB per 128 px sample."""
+        features = self.encoder.features(self.encoder_input(lightness), depth=32)
+        cached = {f"skip{scale}": value.half() for scale, value in decoder_skips(features).items()}
+        cached["prior"] = self.pooled_prior(features[32]).float()
+        return cached
+
+    def decode_cached(
+        self, features: dict[str, Tensor], hints: Tensor | None = None
+    ) -> tuple[Tensor, Tensor | None]:
+        skips = {scale: features[f"skip{scale}"].float() for scale in (16, 8, 4, 2)}
+        return self.decode_skips(skips, features["prior"], hints)
+
+    def adopt_weights(self, trained: ColorizationNet) -> None:
+        """Also from the same network without hint inputs (the hint weights start at zero)."""
+        if self.hint_inputs == trained.hint_inputs:
+            super().adopt_weights(trained)
+        elif not self.hint_inputs:
+            raise RuntimeError("hint inputs cannot be removed")
+        else:
+            self.load_without_hints(trained.state_dict())
 
 
 def build_iizuka_effl0(**config: Any) -> IizukaEffL0:
