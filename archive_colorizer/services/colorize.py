@@ -589,34 +589,45 @@ def _write_derivative(
 
 def _check_reference(params: ColorizeParams, reference: ReferenceImage | None) -> None:
     """The reference given is the one the parameters name (ConfigurationError otherwise)."""
-    named = params.reference_sha256
-    if reference is None and named is None:
-        return
-    if reference is None:
-        raise ConfigurationError(
-            f"the parameters name the colour reference with sha256 {named}, but none was given"
-        )
-    if reference.sha256 != named:
-        raise ConfigurationError(
-            f"{reference.path}: the colour reference has sha256 {reference.sha256}, the "
+    given, path = (None, None) if reference is None else (reference.sha256, reference.path)
+    _check_named(
+        "colour reference",
+        params.reference_sha256,
+        given,
+        lambda named: (
+            f"{path}: the colour reference has sha256 {given}, the "
             f"parameters name {named}; the file changed — give the reference again"
-        )
+        ),
+    )
 
 
 def _check_hints(params: ColorizeParams, hints: PageHintSet | None) -> None:
     """The hint set given is the one the parameters name (ConfigurationError otherwise)."""
-    named = params.hints_sha256
-    if hints is None and named is None:
-        return
-    if hints is None:
-        raise ConfigurationError(
-            f"the parameters name the colour hint set with sha256 {named}, but none was given"
-        )
-    if hints.sha256 != named:
-        raise ConfigurationError(
-            f"the colour hints given have sha256 {hints.sha256}, the parameters name {named}; "
+    given = None if hints is None else hints.sha256
+    _check_named(
+        "colour hint set",
+        params.hints_sha256,
+        given,
+        lambda named: (
+            f"the colour hints given have sha256 {given}, the parameters name {named}; "
             "give the hint set the parameters name"
+        ),
+    )
+
+
+def _check_named(
+    what: str, named: str | None, given: str | None, changed: Callable[[str | None], str]
+) -> None:
+    """An input ``given`` (its sha256; None: not given) is the one the parameters name
+    (ConfigurationError otherwise: ``changed(named)`` says so when the sha256 differs)."""
+    if given is None and named is None:
+        return
+    if given is None:
+        raise ConfigurationError(
+            f"the parameters name the {what} with sha256 {named}, but none was given"
         )
+    if given != named:
+        raise ConfigurationError(changed(named))
 
 
 def _predict(
