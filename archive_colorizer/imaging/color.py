@@ -452,11 +452,7 @@ def srgb_codes_to_lab(rgb: npt.ArrayLike, bits: int) -> tuple[FloatArray, FloatA
 @cache
 def lightness_lut(bits: int) -> FloatArray:
     """Table: grey code value (sRGB-encoded luminance) → L* in 0..100 (float32, read-only)."""
-    peak = code_max(bits)
-    encoded = np.arange(peak + 1, dtype=np.float64) / peak
-    linear = np.where(
-        encoded <= _SRGB_ENCODED_LIMIT, encoded / 12.92, ((encoded + 0.055) / 1.055) ** 2.4
-    )
+    linear = _code_linear(bits)
     f = np.where(linear > _EPSILON, np.cbrt(linear), linear / _DELTA2_3 + 4.0 / 29.0)
     table = (116.0 * f - 16.0).astype(np.float32)
     table.setflags(write=False)
@@ -466,13 +462,18 @@ def lightness_lut(bits: int) -> FloatArray:
 @cache
 def linear_lut(bits: int) -> FloatArray:
     """Table: sRGB code value → linear light in 0..1 (float32, read-only)."""
-    peak = code_max(bits)
-    encoded = np.arange(peak + 1, dtype=np.float64) / peak
-    table = np.where(
-        encoded <= _SRGB_ENCODED_LIMIT, encoded / 12.92, ((encoded + 0.055) / 1.055) ** 2.4
-    ).astype(np.float32)
+    table = _code_linear(bits).astype(np.float32)
     table.setflags(write=False)
     return table
+
+
+def _code_linear(bits: int) -> npt.NDArray[np.float64]:
+    """Every sRGB code value's linear light in 0..1 (float64, the sRGB decoding curve)."""
+    peak = code_max(bits)
+    encoded = np.arange(peak + 1, dtype=np.float64) / peak
+    return np.where(
+        encoded <= _SRGB_ENCODED_LIMIT, encoded / 12.92, ((encoded + 0.055) / 1.055) ** 2.4
+    )
 
 
 def rgb_codes_to_grey(rgb: npt.NDArray[np.integer], bits: int) -> npt.NDArray[np.integer]:
