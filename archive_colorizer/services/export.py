@@ -63,7 +63,6 @@ import io
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -89,7 +88,11 @@ from archive_colorizer.imaging.access_copy import (
     WEB_LONG_SIDE,
     write_access_copy,
 )
-from archive_colorizer.imaging.atomic import file_mode, fsync_directory, write_bytes_atomically
+from archive_colorizer.imaging.atomic import (
+    fsync_directory,
+    hidden_temporary,
+    write_bytes_atomically,
+)
 from archive_colorizer.imaging.hashing import CHUNK_BYTES, sha256_file
 from archive_colorizer.imaging.pyramid import PYRAMID_COMPRESSIONS, write_pyramid
 from archive_colorizer.imaging.row_reducer import reduced_size
@@ -419,10 +422,7 @@ def _copy_hashing(source: Path, target: Path) -> tuple[str, int]:
 @contextlib.contextmanager
 def _scratch(target: Path) -> Iterator[Path]:
     """A hidden temporary path beside ``target``, removed unless renamed away."""
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".export", dir=target.parent)
-    os.close(fd)
-    path = Path(name)
-    os.chmod(path, file_mode())
+    path = hidden_temporary(target, ".export")
     try:
         yield path
     finally:
