@@ -347,11 +347,8 @@ def grey_ab_to_srgb_codes(
     from per-code tables instead of computed per pixel."""
     if grey.dtype != (np.uint8 if bits == 8 else np.uint16):
         raise TypeError(f"{bits}-bit grey must be {'uint8' if bits == 8 else 'uint16'}")
-    shape = grey.shape
     n = grey.size
-    codes = np.ascontiguousarray(grey).reshape(n)
-    lab_a = np.asarray(a, dtype=np.float32).reshape(n)
-    lab_b = np.asarray(b, dtype=np.float32).reshape(n)
+    codes, lab_a, lab_b = _flat_pixels(grey, a, b)
     f_y_table, y_table, clipped_table = _grey_tables(bits)
     out = np.empty((n, 3), dtype=_code_dtype(bits))
     buffers = _Buffers(9, n)
@@ -365,7 +362,20 @@ def grey_ab_to_srgb_codes(
         np.take(clipped_table, strip, out=y)
         into_gamut_inplace(planes, y, x, z, f_y, scratch)
         _codes_into(planes, bits, out[start:stop])
-    return out.reshape(*shape, 3)
+    return out.reshape(*grey.shape, 3)
+
+
+def _flat_pixels(
+    grey: npt.NDArray[np.integer], a: npt.ArrayLike, b: npt.ArrayLike
+) -> tuple[npt.NDArray[np.integer], FloatArray, FloatArray]:
+    """Grey codes and a*, b* of the same ``(h, w)`` as contiguous 1-D rows of pixels."""
+    n = grey.size
+    codes = np.ascontiguousarray(grey).reshape(n)
+    return (
+        codes,
+        np.asarray(a, dtype=np.float32).reshape(n),
+        np.asarray(b, dtype=np.float32).reshape(n),
+    )
 
 
 def _codes_into(planes: list[FloatArray], bits: int, out: npt.NDArray[Any]) -> None:
