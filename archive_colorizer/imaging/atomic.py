@@ -14,6 +14,7 @@ __all__ = [
     "current_umask",
     "file_mode",
     "fsync_directory",
+    "hidden_temporary",
     "write_bytes_atomically",
 ]
 
@@ -59,6 +60,16 @@ def fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
+def hidden_temporary(target: Path, suffix: str) -> Path:
+    """A new empty file ``.<name>.<random><suffix>`` beside ``target`` with the mode new files
+    get (:func:`file_mode`); the caller removes or renames it."""
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+    os.close(fd)
+    temporary = Path(name)
+    os.chmod(temporary, file_mode())
+    return temporary
+
+
 @contextlib.contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success it replaces ``target`` atomically.
@@ -67,10 +78,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
     folder after it. On any exception the temporary file is removed and ``target`` is untouched.
     """
     target = Path(target)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
-    os.close(fd)
-    temporary = Path(name)
-    os.chmod(temporary, file_mode())
+    temporary = hidden_temporary(target, ".partial")
     try:
         yield temporary
         with open(temporary, "rb+") as stream:

@@ -347,11 +347,8 @@ def grey_ab_to_srgb_codes(
     from per-code tables instead of computed per pixel."""
     if grey.dtype != (np.uint8 if bits == 8 else np.uint16):
         raise TypeError(f"{bits}-bit grey must be {'uint8' if bits == 8 else 'uint16'}")
-    shape = grey.shape
     n = grey.size
-    codes = np.ascontiguousarray(grey).reshape(n)
-    lab_a = np.asarray(a, dtype=np.float32).reshape(n)
-    lab_b = np.asarray(b, dtype=np.float32).reshape(n)
+    codes, lab_a, lab_b = _flat_pixels(grey, a, b)
     f_y_table, y_table, clipped_table = _grey_tables(bits)
     out = np.empty((n, 3), dtype=_code_dtype(bits))
     buffers = _Buffers(9, n)
@@ -365,7 +362,20 @@ def grey_ab_to_srgb_codes(
         np.take(clipped_table, strip, out=y)
         into_gamut_inplace(planes, y, x, z, f_y, scratch)
         _codes_into(planes, bits, out[start:stop])
-    return out.reshape(*shape, 3)
+    return out.reshape(*grey.shape, 3)
+
+
+def _flat_pixels(
+    grey: npt.NDArray[np.integer], a: npt.ArrayLike, b: npt.ArrayLike
+) -> tuple[npt.NDArray[np.integer], FloatArray, FloatArray]:
+    """Grey codes and a*, b* of the same ``(h, w)`` as contiguous 1-D rows of pixels."""
+    n = grey.size
+    codes = np.ascontiguousarray(grey).reshape(n)
+    return (
+        codes,
+        np.asarray(a, dtype=np.float32).reshape(n),
+        np.asarray(b, dtype=np.float32).reshape(n),
+    )
 
 
 def _codes_into(planes: list[FloatArray], bits: int, out: npt.NDArray[Any]) -> None:
@@ -452,11 +462,7 @@ def srgb_codes_to_lab(rgb: npt.ArrayLike, bits: int) -> tuple[FloatArray, FloatA
 @cache
 def lightness_lut(bits: int) -> FloatArray:
     """Table: grey code value (sRGB-encoded luminance) → L* in 0..100 (float32, read-only)."""
-    peak = code_max(bits)
-    encoded = np.arange(peak + 1, dtype=np.float64) / peak
-    linear = np.where(
-        encoded <= _SRGB_ENCODED_LIMIT, encoded / 12.92, ((encoded + 0.055) / 1.055) ** 2.4
-    )
+    linear = _code_linear(bits)
     f = np.where(linear > _EPSILON, np.cbrt(linear), linear / _DELTA2_3 + 4.0 / 29.0)
     table = (116.0 * f - 16.0).astype(np.float32)
     table.setflags(write=False)
@@ -466,13 +472,18 @@ def lightness_lut(bits: int) -> FloatArray:
 @cache
 def linear_lut(bits: int) -> FloatArray:
     """Table: sRGB code value → linear light in 0..1 (float32, read-only)."""
-    peak = code_max(bits)
-    encoded = np.arange(peak + 1, dtype=np.float64) / peak
-    table = np.where(
-        encoded <= _SRGB_ENCODED_LIMIT, encoded / 12.92, ((encoded + 0.055) / 1.055) ** 2.4
-    ).astype(np.float32)
+    table = _code_linear(bits).astype(np.float32)
     table.setflags(write=False)
     return table
+
+
+def _code_linear(bits: int) -> npt.NDArray[np.float64]:
+    """Every sRGB code value's linear light in 0..1 (float64, the sRGB decoding curve)."""
+    peak = code_max(bits)
+    encoded = np.arange(peak + 1, dtype=np.float64) / peak
+    return np.where(
+        encoded <= _SRGB_ENCODED_LIMIT, encoded / 12.92, ((encoded + 0.055) / 1.055) ** 2.4
+    )
 
 
 def rgb_codes_to_grey(rgb: npt.NDArray[np.integer], bits: int) -> npt.NDArray[np.integer]:

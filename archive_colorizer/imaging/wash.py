@@ -46,6 +46,7 @@ from archive_colorizer.imaging.color import (
     XYZ_TO_SRGB,
     _Buffers,
     _codes_into,
+    _flat_pixels,
     _into_gamut,
     _lab_to_linear_planes,
     _strips,
@@ -117,11 +118,8 @@ def render_wash_codes(
         raise TypeError(f"{bits}-bit grey must be {np.dtype(expected).name}, not {grey.dtype}")
     if not np.isfinite(darkening) or darkening < 0:
         raise ValueError(f"darkening must be a finite number >= 0, not {darkening!r}")
-    shape = grey.shape
     n = grey.size
-    codes = np.ascontiguousarray(grey).reshape(n)
-    wash_a = np.asarray(a, dtype=np.float32).reshape(n)
-    wash_b = np.asarray(b, dtype=np.float32).reshape(n)
+    codes, wash_a, wash_b = _flat_pixels(grey, a, b)
     thinning = None if strength is None else np.asarray(strength, dtype=np.float32).reshape(n)
     out = np.empty((n, 3), dtype=expected)
     buffers = _Buffers(9, n)
@@ -137,7 +135,7 @@ def render_wash_codes(
             floats,
         )
         _codes_into(floats[6:9], bits, out[start:stop])
-    return out.reshape(*shape, 3)
+    return out.reshape(*grey.shape, 3)
 
 
 def _wash_strip(

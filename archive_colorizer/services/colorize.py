@@ -454,18 +454,8 @@ def colorize_master(
     failure case no (partial) output file is left behind.
     """
     master, output = Path(master), Path(output)
-    _check_reference(params, reference)
-    _check_hints(params, hints)
-    if "source_sha256" not in provenance:
-        raise ValueError("provenance must contain 'source_sha256' (the master's sha256)")
-    if output.exists() and master.exists() and os.path.samefile(output, master):
-        raise OutputError(f"{output}: is the master itself; choose another output path")
-    if not output.parent.is_dir():
-        raise OutputError(f"{output}: the folder {output.parent} does not exist; create it first")
+    workers = _checked_call(master, output, params, provenance, workers, reference, hints)
     timings = dict.fromkeys(STAGES, 0.0)
-    if workers is not None and workers < 1:
-        raise ValueError(f"workers must be >= 1, not {workers}")
-    workers = workers or _workers()
     spill_dir = output.parent  # temporary files of rotated pages go beside the output
     with open_master(
         master,
@@ -475,65 +465,9 @@ def colorize_master(
         spill_dir=spill_dir,
         workers=workers,
     ) as page:
-        lightness = working_lightness(
-            page, params.chroma_size, params.lowpass, rows=OUTPUT_TILE, timings=timings
-        )
-        started = time.perf_counter()
-        maps = None
-        if hints is not None:
-            work_h, work_w = lightness.shape
-            maps = hints.maps((page.width, page.height), (work_w, work_h)).stacked()
-        ab = _checked_chroma(
-            _predict(predictor, lightness, reference, maps), lightness.shape, master
-        )
-        strength = None
-        if reference is not None and params.reference_palette > 0:
-            strength = plate_strength(lightness)
-            ab = transfer_palette(ab, reference.palette, params.reference_palette, False, strength)
-        layers = ab
-        if params.paper_mask:
-            strength = plate_strength(lightness) if strength is None else strength
-            if params.render == "wash":  # the wash thins to clear water on the page
-                layers = np.concatenate([ab, strength[None]])
-            else:  # the page keeps its own tone with zero chroma
-                layers = np.asarray(ab * strength[None], dtype=np.float32)
-        timings["network"] = time.perf_counter() - started
-        del lightness
-
-        version = str(provenance.get("archcolor_version") or __version__)
-        tiff_datetime, xmp_date = _tiff_datetime(provenance.get("datetime"))
-        xmp = metadata.build_xmp(
-            source_file_name=str(provenance.get("source_name") or master.name),
-            source_sha256=str(provenance["source_sha256"]),
-            model_name=_optional_text(provenance.get("model_name")),
-            weights_sha256=_optional_text(provenance.get("weights_sha256")),
-            archcolor_version=version,
-            parameters=provenance.get("parameters") or params.as_dict(),
-            provenance=provenance,
-            create_date=xmp_date,
-        )
-        resolution = None
-        if page.x_resolution and page.y_resolution:
-            resolution = (page.x_resolution, page.y_resolution)
-        tiles = _ColourTiles(
-            page, layers, OUTPUT_TILE, timings, params.render, params.wash_darkening
-        )
-        digest, size = write_tiled_tiff(
-            output,
-            width=page.width,
-            height=page.height,
-            dtype=np.uint8 if page.bits == 8 else np.uint16,
-            tiles=iter(tiles),
-            tile=OUTPUT_TILE,
-            compression=params.compression,
-            resolution=resolution,
-            resolution_unit=page.resolution_unit,
-            icc_profile=metadata.srgb_icc_profile(),
-            xmp=xmp,
-            software=f"archcolor {version}",
-            datetime=tiff_datetime,
-            workers=workers,
-            timings=timings,
+        ab, layers = _chroma_layers(page, master, predictor, params, reference, hints, timings)
+        digest, size = _write_derivative(
+            page, output, master, layers, params, provenance, workers, timings
         )
         work_h, work_w = ab.shape[1:]
         return ColorizeResult(
@@ -548,36 +482,152 @@ def colorize_master(
         )
 
 
+def _checked_call(
+    master: Path,
+    output: Path,
+    params: ColorizeParams,
+    provenance: Mapping[str, Any],
+    workers: int | None,
+    reference: ReferenceImage | None,
+    hints: PageHintSet | None,
+) -> int:
+    """Check :func:`colorize_master`'s arguments (in this order) and return the worker count."""
+    _check_reference(params, reference)
+    _check_hints(params, hints)
+    if "source_sha256" not in provenance:
+        raise ValueError("provenance must contain 'source_sha256' (the master's sha256)")
+    if output.exists() and master.exists() and os.path.samefile(output, master):
+        raise OutputError(f"{output}: is the master itself; choose another output path")
+    if not output.parent.is_dir():
+        raise OutputError(f"{output}: the folder {output.parent} does not exist; create it first")
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be >= 1, not {workers}")
+    return workers or _workers()
+
+
+def _chroma_layers(
+    page: MasterPage,
+    master: Path,
+    predictor: ChromaPredictor,
+    params: ColorizeParams,
+    reference: ReferenceImage | None,
+    hints: PageHintSet | None,
+    timings: dict[str, float],
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Stages read, reduce and network: the page's working-size a*, b* and the layers the tiles
+    enlarge (a*, b* with the plate strength applied, or stacked with it for ``wash``)."""
+    lightness = working_lightness(
+        page, params.chroma_size, params.lowpass, rows=OUTPUT_TILE, timings=timings
+    )
+    started = time.perf_counter()
+    maps = None
+    if hints is not None:
+        work_h, work_w = lightness.shape
+        maps = hints.maps((page.width, page.height), (work_w, work_h)).stacked()
+    ab = _checked_chroma(_predict(predictor, lightness, reference, maps), lightness.shape, master)
+    strength = None
+    if reference is not None and params.reference_palette > 0:
+        strength = plate_strength(lightness)
+        ab = transfer_palette(ab, reference.palette, params.reference_palette, False, strength)
+    layers = ab
+    if params.paper_mask:
+        strength = plate_strength(lightness) if strength is None else strength
+        if params.render == "wash":  # the wash thins to clear water on the page
+            layers = np.concatenate([ab, strength[None]])
+        else:  # the page keeps its own tone with zero chroma
+            layers = np.asarray(ab * strength[None], dtype=np.float32)
+    timings["network"] = time.perf_counter() - started
+    return ab, layers
+
+
+def _write_derivative(
+    page: MasterPage,
+    output: Path,
+    master: Path,
+    layers: npt.NDArray[np.float32],
+    params: ColorizeParams,
+    provenance: Mapping[str, Any],
+    workers: int,
+    timings: dict[str, float],
+) -> tuple[str, int]:
+    """Stages upsample_colour and write: the derivative's tiles into ``output`` with the
+    provenance XMP; returns its sha256 and size."""
+    version = str(provenance.get("archcolor_version") or __version__)
+    tiff_datetime, xmp_date = _tiff_datetime(provenance.get("datetime"))
+    xmp = metadata.build_xmp(
+        source_file_name=str(provenance.get("source_name") or master.name),
+        source_sha256=str(provenance["source_sha256"]),
+        model_name=_optional_text(provenance.get("model_name")),
+        weights_sha256=_optional_text(provenance.get("weights_sha256")),
+        archcolor_version=version,
+        parameters=provenance.get("parameters") or params.as_dict(),
+        provenance=provenance,
+        create_date=xmp_date,
+    )
+    resolution = None
+    if page.x_resolution and page.y_resolution:
+        resolution = (page.x_resolution, page.y_resolution)
+    tiles = _ColourTiles(page, layers, OUTPUT_TILE, timings, params.render, params.wash_darkening)
+    return write_tiled_tiff(
+        output,
+        width=page.width,
+        height=page.height,
+        dtype=np.uint8 if page.bits == 8 else np.uint16,
+        tiles=iter(tiles),
+        tile=OUTPUT_TILE,
+        compression=params.compression,
+        resolution=resolution,
+        resolution_unit=page.resolution_unit,
+        icc_profile=metadata.srgb_icc_profile(),
+        xmp=xmp,
+        software=f"archcolor {version}",
+        datetime=tiff_datetime,
+        workers=workers,
+        timings=timings,
+    )
+
+
 def _check_reference(params: ColorizeParams, reference: ReferenceImage | None) -> None:
     """The reference given is the one the parameters name (ConfigurationError otherwise)."""
-    named = params.reference_sha256
-    if reference is None and named is None:
-        return
-    if reference is None:
-        raise ConfigurationError(
-            f"the parameters name the colour reference with sha256 {named}, but none was given"
-        )
-    if reference.sha256 != named:
-        raise ConfigurationError(
-            f"{reference.path}: the colour reference has sha256 {reference.sha256}, the "
+    given, path = (None, None) if reference is None else (reference.sha256, reference.path)
+    _check_named(
+        "colour reference",
+        params.reference_sha256,
+        given,
+        lambda named: (
+            f"{path}: the colour reference has sha256 {given}, the "
             f"parameters name {named}; the file changed — give the reference again"
-        )
+        ),
+    )
 
 
 def _check_hints(params: ColorizeParams, hints: PageHintSet | None) -> None:
     """The hint set given is the one the parameters name (ConfigurationError otherwise)."""
-    named = params.hints_sha256
-    if hints is None and named is None:
-        return
-    if hints is None:
-        raise ConfigurationError(
-            f"the parameters name the colour hint set with sha256 {named}, but none was given"
-        )
-    if hints.sha256 != named:
-        raise ConfigurationError(
-            f"the colour hints given have sha256 {hints.sha256}, the parameters name {named}; "
+    given = None if hints is None else hints.sha256
+    _check_named(
+        "colour hint set",
+        params.hints_sha256,
+        given,
+        lambda named: (
+            f"the colour hints given have sha256 {given}, the parameters name {named}; "
             "give the hint set the parameters name"
+        ),
+    )
+
+
+def _check_named(
+    what: str, named: str | None, given: str | None, changed: Callable[[str | None], str]
+) -> None:
+    """An input ``given`` (its sha256; None: not given) is the one the parameters name
+    (ConfigurationError otherwise: ``changed(named)`` says so when the sha256 differs)."""
+    if given is None and named is None:
+        return
+    if given is None:
+        raise ConfigurationError(
+            f"the parameters name the {what} with sha256 {named}, but none was given"
         )
+    if given != named:
+        raise ConfigurationError(changed(named))
 
 
 def _predict(

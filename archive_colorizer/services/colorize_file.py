@@ -26,7 +26,12 @@ from archive_colorizer.errors import (
 from archive_colorizer.imaging.atomic import fsync_directory
 from archive_colorizer.imaging.hashing import FileSnapshot, changes_since, snapshot
 from archive_colorizer.imaging.tiff_facts import PageFacts, read_facts
-from archive_colorizer.services.colorize import ColorizeParams, colorize_master, resolve_rendering
+from archive_colorizer.services.colorize import (
+    ColorizeParams,
+    ColorizeResult,
+    colorize_master,
+    resolve_rendering,
+)
 from archive_colorizer.services.guard import check_output_path_if_catalogued
 
 if TYPE_CHECKING:
@@ -170,8 +175,6 @@ def colorize_file(
     (input, output, page, width, height, bits, bytes, sha256, seconds, …; ``reference``: its
     sha256 and file name when one was given; ``hints``: their sha256 and count, when a hints
     file was given)."""
-    from archive_colorizer.inference.registry import load_predictor
-
     if reference_palette is not None and reference is None:
         raise ConfigurationError("--reference-palette needs --reference IMAGE")
     _check_output(settings, source, output, overwrite, on_warning)
@@ -188,14 +191,7 @@ def colorize_file(
     page_hints = _hints_of(hints, source, page, facts)
     if page_hints is not None:
         params = replace(params, hints_sha256=page_hints.sha256)
-    predictor = load_predictor(model, device=device, tile_size=tile_size)
-    params = resolve_rendering(params, render, getattr(predictor, "card", None))
-    config = getattr(getattr(predictor, "card", None), "config", None) or {}
-    if page_hints is not None and not config.get("hint_inputs"):
-        raise ConfigurationError(
-            f"model {predictor.model_name} takes no colour hints; leave --hints out or use a "
-            "model trained with hints (`archcolor train --hints`)"
-        )
+    predictor, params = _load_model(model, device, tile_size, params, render, page_hints)
     before = snapshot(source)
     provenance = embedded_provenance(
         source_name=source.name,
@@ -207,25 +203,19 @@ def colorize_file(
         **_reference_facts(colour_reference),
         **_hint_facts(page_hints),
     )
-    started = time.perf_counter()
-    staging = output.with_name(f".{output.name}.{os.getpid()}.colorizing")
-    try:
-        result = colorize_master(
-            source,
-            staging,
-            predictor,
-            params,
-            page_index=page,
-            provenance=provenance,
-            ifd_offset=facts.ifd_offset,
-            pixel_limit=settings.pixel_limit,
-            reference=colour_reference,
-            hints=page_hints,
-        )
-        _publish(staging, before, output)
-    finally:
-        staging.unlink(missing_ok=True)
-    seconds = time.perf_counter() - started
+    result, seconds = _colorize_published(
+        source,
+        output,
+        before,
+        predictor,
+        params,
+        page_index=page,
+        provenance=provenance,
+        ifd_offset=facts.ifd_offset,
+        pixel_limit=settings.pixel_limit,
+        reference=colour_reference,
+        hints=page_hints,
+    )
     return {
         "input": str(source),
         "output": str(output),
@@ -240,6 +230,49 @@ def colorize_file(
         **_reference_facts(colour_reference),
         **_hint_facts(page_hints),
     }
+
+
+def _colorize_published(
+    source: Path,
+    output: Path,
+    before: FileSnapshot,
+    predictor: Any,
+    params: ColorizeParams,
+    **options: Any,
+) -> tuple[ColorizeResult, float]:
+    """:func:`colorize_master` into a staging file beside ``output``, published when the source
+    is unchanged (the staging file never stays); the result and the seconds it took."""
+    started = time.perf_counter()
+    staging = output.with_name(f".{output.name}.{os.getpid()}.colorizing")
+    try:
+        result = colorize_master(source, staging, predictor, params, **options)
+        _publish(staging, before, output)
+    finally:
+        staging.unlink(missing_ok=True)
+    return result, time.perf_counter() - started
+
+
+def _load_model(
+    model: str | None,
+    device: str,
+    tile_size: int | None,
+    params: ColorizeParams,
+    render: str | None,
+    page_hints: PageHintSet | None,
+) -> tuple[Any, ColorizeParams]:
+    """The predictor for ``model`` and ``params`` with its card's rendering; refuses hints for a
+    model without hint inputs (ConfigurationError)."""
+    from archive_colorizer.inference.registry import load_predictor
+
+    predictor = load_predictor(model, device=device, tile_size=tile_size)
+    params = resolve_rendering(params, render, getattr(predictor, "card", None))
+    config = getattr(getattr(predictor, "card", None), "config", None) or {}
+    if page_hints is not None and not config.get("hint_inputs"):
+        raise ConfigurationError(
+            f"model {predictor.model_name} takes no colour hints; leave --hints out or use a "
+            "model trained with hints (`archcolor train --hints`)"
+        )
+    return predictor, params
 
 
 def _written(result: Any) -> dict[str, Any]:

@@ -63,7 +63,6 @@ import io
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -89,7 +88,11 @@ from archive_colorizer.imaging.access_copy import (
     WEB_LONG_SIDE,
     write_access_copy,
 )
-from archive_colorizer.imaging.atomic import file_mode, fsync_directory, write_bytes_atomically
+from archive_colorizer.imaging.atomic import (
+    fsync_directory,
+    hidden_temporary,
+    write_bytes_atomically,
+)
 from archive_colorizer.imaging.hashing import CHUNK_BYTES, sha256_file
 from archive_colorizer.imaging.pyramid import PYRAMID_COMPRESSIONS, write_pyramid
 from archive_colorizer.imaging.row_reducer import reduced_size
@@ -419,10 +422,7 @@ def _copy_hashing(source: Path, target: Path) -> tuple[str, int]:
 @contextlib.contextmanager
 def _scratch(target: Path) -> Iterator[Path]:
     """A hidden temporary path beside ``target``, removed unless renamed away."""
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".export", dir=target.parent)
-    os.close(fd)
-    path = Path(name)
-    os.chmod(path, file_mode())
+    path = hidden_temporary(target, ".export")
     try:
         yield path
     finally:
@@ -526,21 +526,37 @@ def _export_one(
         if existing == item.derivative_sha256:
             return "unchanged", existing, target.stat().st_size, item.width, item.height, None
         with _scratch(target) as made:
-            digest, size = _copy_hashing(source, made)
-            if digest != item.derivative_sha256:
-                raise FixityError(
-                    f"{source}: sha256 {digest} does not match the catalog's "
-                    f"{item.derivative_sha256}; not exported — run "
-                    "`archcolor process --pending --repair`"
-                )
+            digest, size, width, height = _verified_file(
+                item, options, source, made, notes, target.name
+            )
             status = _settle(made, target, digest, existing, ours)
-            return status, digest, size, item.width, item.height, None
+            return status, digest, size, width, height, None
+    unchanged = _unchanged(item, target, existing, previous, recipe)
+    if unchanged is not None:
+        return unchanged
+    _check_fixity(source, sha256_file(source)[0], item)
+    with _scratch(target) as made:
+        digest, size, width, height = _make_file(options, source, made, notes, target.name)
+        return _settle(made, target, digest, existing, ours), digest, size, width, height, None
+
+
+def _unchanged(
+    item: ExportItem,
+    target: Path,
+    existing: str | None,
+    previous: dict[str, Any] | None,
+    recipe: dict[str, Any],
+    sidecar: Path | None = None,
+) -> tuple[str, str, int, int, int, str | None] | None:
+    """The "unchanged" result when ``target`` is the file the previous manifest lists for this
+    derivative and recipe (signed with a ``sidecar``: that sidecar still there); else None."""
     if (
         existing is not None
         and previous is not None
         and previous.get("derivative_sha256") == item.derivative_sha256
         and previous.get("recipe") == recipe
         and previous.get("export_sha256") == existing
+        and (sidecar is None or previous.get("c2pa") != "sidecar" or sidecar.is_file())
     ):
         return (
             "unchanged",
@@ -548,17 +564,31 @@ def _export_one(
             target.stat().st_size,
             int(previous.get("export_width", item.width)),
             int(previous.get("export_height", item.height)),
-            None,
+            None if sidecar is None else previous.get("c2pa"),
         )
-    digest_source, _size = sha256_file(source)
-    if digest_source != item.derivative_sha256:
+    return None
+
+
+def _check_fixity(source: Path, digest: str, item: ExportItem) -> None:
+    """The derivative read from the store is the one the catalog names (FixityError)."""
+    if digest != item.derivative_sha256:
         raise FixityError(
-            f"{source}: sha256 {digest_source} does not match the catalog's "
+            f"{source}: sha256 {digest} does not match the catalog's "
             f"{item.derivative_sha256}; not exported — run `archcolor process --pending --repair`"
         )
-    with _scratch(target) as made:
-        digest, size, width, height = _make_file(options, source, made, notes, target.name)
-        return _settle(made, target, digest, existing, ours), digest, size, width, height, None
+
+
+def _verified_file(
+    item: ExportItem, options: ExportOptions, source: Path, made: Path, notes: list[str], name: str
+) -> tuple[str, int, int, int]:
+    """Check ``source`` against the catalog and write its exported form at ``made`` (a TIFF:
+    copied and checked in one read); returns (sha256, bytes, w, h)."""
+    if options.format == "tiff" and not options.pyramid:
+        digest, size = _copy_hashing(source, made)
+        _check_fixity(source, digest, item)
+        return digest, size, item.width, item.height
+    _check_fixity(source, sha256_file(source)[0], item)
+    return _make_file(options, source, made, notes, name)
 
 
 def _make_file(
@@ -606,74 +636,16 @@ def _export_signed(
     credentials = options.c2pa
     assert credentials is not None
     sidecar = target.with_name(target.name + content_credentials.SIDECAR_SUFFIX)
-    if (
-        existing is not None
-        and previous is not None
-        and previous.get("derivative_sha256") == item.derivative_sha256
-        and previous.get("recipe") == recipe
-        and previous.get("export_sha256") == existing
-        and (previous.get("c2pa") != "sidecar" or sidecar.is_file())
-    ):
-        return (
-            "unchanged",
-            existing,
-            target.stat().st_size,
-            int(previous.get("export_width", item.width)),
-            int(previous.get("export_height", item.height)),
-            previous.get("c2pa"),
-        )
+    unchanged = _unchanged(item, target, existing, previous, recipe, sidecar)
+    if unchanged is not None:
+        return unchanged
     ours = previous is not None
     with _scratch(target) as made, _scratch(target) as signed:
-        if options.format == "tiff" and not options.pyramid:
-            digest, size = _copy_hashing(source, made)
-            width, height = item.width, item.height
-        else:
-            digest, size = sha256_file(source)
-        if digest != item.derivative_sha256:
-            raise FixityError(
-                f"{source}: sha256 {digest} does not match the catalog's "
-                f"{item.derivative_sha256}; not exported — run `archcolor process --pending "
-                "--repair`"
-            )
-        if not (options.format == "tiff" and not options.pyramid):
-            digest, size, width, height = _make_file(options, source, made, notes, target.name)
-        embed = (
-            not options.c2pa_sidecar
-            and not options.pyramid
-            and content_credentials.can_embed(options.media_type)
+        digest, size, width, height = _verified_file(
+            item, options, source, made, notes, target.name
         )
-        if options.pyramid and not options.c2pa_sidecar:
-            notes.append(
-                f"{target.name}: C2PA manifest in the sidecar {sidecar.name} (embedding it would "
-                "append an image-less IFD to the pyramid that image servers do not expect)"
-            )
-        elif not embed and not options.c2pa_sidecar:
-            notes.append(
-                f"{target.name}: the C2PA library cannot embed a manifest in "
-                f"{options.media_type}; it is in the sidecar {sidecar.name}"
-            )
-        parameters = (item.provenance.get("activity") or {}).get("parameters") or {}
-        definition = content_credentials.manifest_definition(
-            title=target.name,
-            media_type=options.media_type,
-            master={
-                "sha256": item.master_sha256,
-                "title": PurePosixPath(item.master_path).name,
-                "path": item.master_path,
-                "volume": item.volume,
-                "page": item.page_index + 1,
-            },
-            derivative={
-                "sha256": item.derivative_sha256,
-                "width": item.width,
-                "height": item.height,
-            },
-            model_name=item.model,
-            weights_sha256=item.weights_sha256,
-            parameters=parameters,
-            transcoded=None if options.format == "tiff" else options._format_recipe(),
-            resized=(width, height) if (width, height) != (item.width, item.height) else None,
-        )
+        embed = _c2pa_embeds(options, target.name, sidecar.name, notes)
+        definition = _c2pa_definition(item, options, target.name, (width, height))
         manifest = content_credentials.sign_file(
             made, signed, definition, credentials, options.media_type, sidecar=not embed
         )
@@ -682,6 +654,55 @@ def _export_signed(
         if not embed:
             write_bytes_atomically(sidecar, manifest)
     return status, digest, size, width, height, "embedded" if embed else "sidecar"
+
+
+def _c2pa_embeds(options: ExportOptions, name: str, sidecar: str, notes: list[str]) -> bool:
+    """Whether the C2PA manifest goes into the file (else into the sidecar, with a note why
+    when no --c2pa-sidecar asked for it)."""
+    embed = (
+        not options.c2pa_sidecar
+        and not options.pyramid
+        and content_credentials.can_embed(options.media_type)
+    )
+    if options.pyramid and not options.c2pa_sidecar:
+        notes.append(
+            f"{name}: C2PA manifest in the sidecar {sidecar} (embedding it would "
+            "append an image-less IFD to the pyramid that image servers do not expect)"
+        )
+    elif not embed and not options.c2pa_sidecar:
+        notes.append(
+            f"{name}: the C2PA library cannot embed a manifest in "
+            f"{options.media_type}; it is in the sidecar {sidecar}"
+        )
+    return embed
+
+
+def _c2pa_definition(
+    item: ExportItem, options: ExportOptions, title: str, size: tuple[int, int]
+) -> dict[str, Any]:
+    """The C2PA manifest definition of the exported file ``title`` of ``size`` (w, h)."""
+    parameters = (item.provenance.get("activity") or {}).get("parameters") or {}
+    return content_credentials.manifest_definition(
+        title=title,
+        media_type=options.media_type,
+        master={
+            "sha256": item.master_sha256,
+            "title": PurePosixPath(item.master_path).name,
+            "path": item.master_path,
+            "volume": item.volume,
+            "page": item.page_index + 1,
+        },
+        derivative={
+            "sha256": item.derivative_sha256,
+            "width": item.width,
+            "height": item.height,
+        },
+        model_name=item.model,
+        weights_sha256=item.weights_sha256,
+        parameters=parameters,
+        transcoded=None if options.format == "tiff" else options._format_recipe(),
+        resized=size if size != (item.width, item.height) else None,
+    )
 
 
 def export(
@@ -703,20 +724,59 @@ def export(
     with Session(engine) as session:
         items = select_derivatives(session, volume=options.volume, model=options.model)
     if not items:
-        scope = " and ".join(
-            part
-            for part in (
-                f"volume {options.volume!r}" if options.volume else "",
-                f"model {options.model!r}" if options.model else "",
-            )
-            if part
-        )
-        raise NothingToExportError(
-            "nothing to export: no current derivatives"
-            + (f" for {scope}" if scope else " in the catalog")
-            + "; run `archcolor process --pending` first (`archcolor jobs` shows the queue)"
-        )
+        raise _nothing_to_export(options)
     out = Path(options.out)
+    _prepare_folder(engine, out)
+    payload_rel = PurePosixPath("data") if options.bagit else PurePosixPath()
+    payload = out / "data" if options.bagit else out
+    payload.mkdir(exist_ok=True)
+    sweep_temporaries(out)
+    summary = ExportSummary(out=out, format=options.kind, selected=len(items), bag=options.bagit)
+    previous = _previous_records(out)
+    recipe = options.recipe()
+    used: set[PurePosixPath] = set()
+    with Session(engine) as session:  # read-only: is an existing file a master?
+        for item in items:
+            export_path = (payload_rel / _unused_relpath(item, options, used)).as_posix()
+            try:
+                record = _export_page(
+                    item, options, store, export_path, previous, recipe, summary.notes, session
+                )
+            except (ArchcolorError, OSError) as error:
+                problem = (
+                    str(error) if isinstance(error, ArchcolorError) else f"{export_path}: {error}"
+                )
+                summary.problems.append(problem)
+                if on_page is not None:
+                    on_page(None, problem)
+                continue
+            _count(summary, record)
+            if on_page is not None:
+                on_page(record, None)
+    extra_files = _write_iiif(out, store, payload_rel, options, summary)
+    _write_manifests(out, summary, previous, extra_files, options)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _nothing_to_export(options: ExportOptions) -> NothingToExportError:
+    scope = " and ".join(
+        part
+        for part in (
+            f"volume {options.volume!r}" if options.volume else "",
+            f"model {options.model!r}" if options.model else "",
+        )
+        if part
+    )
+    return NothingToExportError(
+        "nothing to export: no current derivatives"
+        + (f" for {scope}" if scope else " in the catalog")
+        + "; run `archcolor process --pending` first (`archcolor jobs` shows the queue)"
+    )
+
+
+def _prepare_folder(engine: Engine, out: Path) -> None:
+    """Check that ``out`` may take an export (no master, no foreign tag files) and create it."""
     with Session(engine) as session:
         check_output_folder(session, out, what="export folder --out")
     foreign = [name for name in EXPORT_TAG_FILES if (out / name).exists()]
@@ -731,90 +791,78 @@ def export(
         raise OutputError(
             f"{out}: cannot create the export folder ({error.strerror or error})"
         ) from error
-    payload_rel = PurePosixPath("data") if options.bagit else PurePosixPath()
-    payload = out / "data" if options.bagit else out
-    payload.mkdir(exist_ok=True)
-    sweep_temporaries(out)
-    summary = ExportSummary(out=out, format=options.kind, selected=len(items), bag=options.bagit)
-    previous = _previous_records(out)
-    recipe = options.recipe()
-    used: set[PurePosixPath] = set()
-    with Session(engine) as session:  # read-only: is an existing file a master?
-        for item in items:
-            relative = export_relpath(
-                item.volume, item.master_path, item.page_index, options.suffix
-            )
-            if relative in used:  # two names sanitised alike: keep both, apart
-                relative = relative.with_name(f"{relative.stem}-s{item.scan_id}{relative.suffix}")
-            used.add(relative)
-            export_path = (payload_rel / relative).as_posix()
-            try:
-                source = inside_store(store, item.derivative_path)
-                if not source.is_file():
-                    raise FixityError(
-                        f"derivative {item.derivative_path} of {item.volume}/"
-                        f"{item.master_path} page {item.page_index + 1} is missing from the "
-                        f"store {store}; run `archcolor process --pending --repair`"
-                    )
-                target = inside_folder(out, export_path)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target = inside_folder(out, export_path)  # the folders just made may not lead out
-                status, digest, size, width, height, signed = _export_one(
-                    item,
-                    options,
-                    source,
-                    target,
-                    previous.get(export_path),
-                    recipe,
-                    summary.notes,
-                    session,
-                )
-            except (ArchcolorError, OSError) as error:
-                problem = (
-                    str(error) if isinstance(error, ArchcolorError) else f"{export_path}: {error}"
-                )
-                summary.problems.append(problem)
-                if on_page is not None:
-                    on_page(None, problem)
-                continue
-            record = ExportRecord(
-                volume=item.volume,
-                master_path=str(PurePosixPath(item.master_root) / item.master_path),
-                page=item.page_index + 1,
-                master_sha256=item.master_sha256,
-                derivative_path=item.derivative_path,
-                derivative_sha256=item.derivative_sha256,
-                width=item.width,
-                height=item.height,
-                model=item.model,
-                weights_sha256=item.weights_sha256,
-                format=options.kind,
-                export_path=export_path,
-                export_sha256=digest,
-                export_bytes=size,
-                export_width=width,
-                export_height=height,
-                recipe=recipe,
-                status=status,
-                c2pa=signed,
-                c2pa_manifest=(
-                    export_path + content_credentials.SIDECAR_SUFFIX
-                    if signed == "sidecar"
-                    else None
-                ),
-            )
-            summary.records.append(record)
-            setattr(summary, status, getattr(summary, status) + 1)
-            if status != "unchanged":
-                summary.exported_bytes += size
-            if status == "replaced":
-                summary.replaced_paths.append(export_path)
-            if on_page is not None:
-                on_page(record, None)
-    extra_files = _write_iiif(out, store, payload_rel, options, summary)
-    _write_manifests(out, summary, previous, extra_files, options)
-    summary.seconds = time.perf_counter() - started
-    return summary
+
+
+def _unused_relpath(
+    item: ExportItem, options: ExportOptions, used: set[PurePosixPath]
+) -> PurePosixPath:
+    """The page's path in the export, kept apart from the ``used`` ones (then added to them)."""
+    relative = export_relpath(item.volume, item.master_path, item.page_index, options.suffix)
+    if relative in used:  # two names sanitised alike: keep both, apart
+        relative = relative.with_name(f"{relative.stem}-s{item.scan_id}{relative.suffix}")
+    used.add(relative)
+    return relative
+
+
+def _export_page(
+    item: ExportItem,
+    options: ExportOptions,
+    store: Path,
+    export_path: str,
+    previous: dict[str, dict[str, Any]],
+    recipe: dict[str, Any],
+    notes: list[str],
+    session: Session,
+) -> ExportRecord:
+    """Export ``item``'s derivative from ``store`` to ``export_path`` under ``options.out``."""
+    source = inside_store(store, item.derivative_path)
+    if not source.is_file():
+        raise FixityError(
+            f"derivative {item.derivative_path} of {item.volume}/"
+            f"{item.master_path} page {item.page_index + 1} is missing from the "
+            f"store {store}; run `archcolor process --pending --repair`"
+        )
+    out = Path(options.out)
+    target = inside_folder(out, export_path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target = inside_folder(out, export_path)  # the folders just made may not lead out
+    status, digest, size, width, height, signed = _export_one(
+        item, options, source, target, previous.get(export_path), recipe, notes, session
+    )
+    return ExportRecord(
+        volume=item.volume,
+        master_path=str(PurePosixPath(item.master_root) / item.master_path),
+        page=item.page_index + 1,
+        master_sha256=item.master_sha256,
+        derivative_path=item.derivative_path,
+        derivative_sha256=item.derivative_sha256,
+        width=item.width,
+        height=item.height,
+        model=item.model,
+        weights_sha256=item.weights_sha256,
+        format=options.kind,
+        export_path=export_path,
+        export_sha256=digest,
+        export_bytes=size,
+        export_width=width,
+        export_height=height,
+        recipe=recipe,
+        status=status,
+        c2pa=signed,
+        c2pa_manifest=(
+            export_path + content_credentials.SIDECAR_SUFFIX if signed == "sidecar" else None
+        ),
+    )
+
+
+def _count(summary: ExportSummary, record: ExportRecord) -> None:
+    """Add an exported page to the summary."""
+    summary.records.append(record)
+    setattr(summary, record.status, getattr(summary, record.status) + 1)
+    if record.status != "unchanged":
+        summary.exported_bytes += record.export_bytes
+    if record.status == "replaced":
+        summary.replaced_paths.append(record.export_path)
 
 
 def _previous_files(out: Path) -> dict[str, str]:
@@ -979,36 +1027,8 @@ def _write_manifests(
     extra_files: dict[str, tuple[str, int]],
     options: ExportOptions,
 ) -> None:
-    current = {r.export_path for r in summary.records}
-    pages = [r.manifest_entry() for r in summary.records]
-    pages.extend(_kept(out, previous, current, options.bagit))
-    pages.sort(
-        key=lambda p: (
-            str(p["volume"]),
-            str(p["master_path"]),
-            int(p["page"]),
-            str(p["export_path"]),
-        )
-    )
-    files: dict[str, tuple[str, int]] = {
-        str(p["export_path"]): (str(p["export_sha256"]), int(p["export_bytes"])) for p in pages
-    }
-    for page in pages:  # C2PA sidecar manifest stores are delivered files too
-        sidecar = page.get("c2pa_manifest")
-        if sidecar and inside_folder(out, str(sidecar)).is_file():
-            files[str(sidecar)] = sha256_file(inside_folder(out, str(sidecar)))
-    # IIIF manifests and images of earlier runs (other volumes) stay listed while intact
-    iiif_root = out / ("data/iiif" if options.bagit else "iiif")
-    if iiif_root.is_dir():
-        earlier = _previous_files(out)
-        for path in sorted(p for p in iiif_root.rglob("*") if p.is_file()):
-            relative = path.relative_to(out).as_posix()
-            if relative in extra_files or path.name.startswith("."):
-                continue
-            digest = sha256_file(path)
-            if path.name == "manifest.json" or earlier.get(relative) == digest[0]:
-                extra_files[relative] = digest
-    files.update(extra_files)
+    pages = _manifest_pages(out, summary, previous, options.bagit)
+    files = _delivered_files(out, pages, extra_files, options.bagit)
     document = {
         "archcolor": __version__,
         "bag": options.bagit,
@@ -1028,36 +1048,91 @@ def _write_manifests(
         writer.writerow([page[column] for column in CSV_COLUMNS])
     write_text_if_changed(out / MANIFEST_CSV, buffer.getvalue())
     if options.bagit:
-        stray = _stray_payload(out, set(files))
-        if stray:
-            raise OutputError(
-                f"{out / 'data'} holds files that are not part of this export, so the bag would "
-                f"be invalid: {', '.join(stray[:5])}{' …' if len(stray) > 5 else ''}; move them "
-                "away or export to an empty folder"
-            )
-        epoch = os.environ.get("SOURCE_DATE_EPOCH")
-        moment = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
-        volumes = sorted({str(p["volume"]) for p in pages})
-        bagit.write_bag_tags(
-            out,
-            files,
-            bagging_date=moment.date().isoformat(),
-            info={
-                "External-Description": (
-                    f"archcolor export ({options.kind}) of colorized derivatives of "
-                    f"{len(pages)} page(s) in {len(volumes)} volume(s): {', '.join(volumes)}"
-                ),
-                "Archcolor-Pages": str(len(pages)),
-                "Archcolor-Volumes": str(len(volumes)),
-                "Archcolor-Format": options.kind,
-            },
-            extra_tag_files=(MANIFEST_CSV, MANIFEST_JSON),
-        )
+        _write_bag_tags(out, files, pages, options.kind)
     else:
         write_text_if_changed(
             out / MANIFEST_SHA256,
             bagit.manifest_lines((path, digest) for path, (digest, _size) in files.items()),
         )
+
+
+def _manifest_pages(
+    out: Path, summary: ExportSummary, previous: dict[str, dict[str, Any]], bag: bool
+) -> list[dict[str, Any]]:
+    """The manifest's pages: this run's and the intact ones of earlier runs, in page order."""
+    current = {r.export_path for r in summary.records}
+    pages = [r.manifest_entry() for r in summary.records]
+    pages.extend(_kept(out, previous, current, bag))
+    pages.sort(
+        key=lambda p: (
+            str(p["volume"]),
+            str(p["master_path"]),
+            int(p["page"]),
+            str(p["export_path"]),
+        )
+    )
+    return pages
+
+
+def _delivered_files(
+    out: Path,
+    pages: list[dict[str, Any]],
+    extra_files: dict[str, tuple[str, int]],
+    bag: bool,
+) -> dict[str, tuple[str, int]]:
+    """(sha256, bytes) by path of every delivered file: the pages' files and C2PA sidecars, and
+    ``extra_files`` with the intact IIIF files of earlier runs (added to it)."""
+    files: dict[str, tuple[str, int]] = {
+        str(p["export_path"]): (str(p["export_sha256"]), int(p["export_bytes"])) for p in pages
+    }
+    for page in pages:  # C2PA sidecar manifest stores are delivered files too
+        sidecar = page.get("c2pa_manifest")
+        if sidecar and inside_folder(out, str(sidecar)).is_file():
+            files[str(sidecar)] = sha256_file(inside_folder(out, str(sidecar)))
+    # IIIF manifests and images of earlier runs (other volumes) stay listed while intact
+    iiif_root = out / ("data/iiif" if bag else "iiif")
+    if iiif_root.is_dir():
+        earlier = _previous_files(out)
+        for path in sorted(p for p in iiif_root.rglob("*") if p.is_file()):
+            relative = path.relative_to(out).as_posix()
+            if relative in extra_files or path.name.startswith("."):
+                continue
+            digest = sha256_file(path)
+            if path.name == "manifest.json" or earlier.get(relative) == digest[0]:
+                extra_files[relative] = digest
+    files.update(extra_files)
+    return files
+
+
+def _write_bag_tags(
+    out: Path, files: dict[str, tuple[str, int]], pages: list[dict[str, Any]], kind: str
+) -> None:
+    """The BagIt tag files of a bagged export (OutputError when data/ holds strangers)."""
+    stray = _stray_payload(out, set(files))
+    if stray:
+        raise OutputError(
+            f"{out / 'data'} holds files that are not part of this export, so the bag would "
+            f"be invalid: {', '.join(stray[:5])}{' …' if len(stray) > 5 else ''}; move them "
+            "away or export to an empty folder"
+        )
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    moment = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
+    volumes = sorted({str(p["volume"]) for p in pages})
+    bagit.write_bag_tags(
+        out,
+        files,
+        bagging_date=moment.date().isoformat(),
+        info={
+            "External-Description": (
+                f"archcolor export ({kind}) of colorized derivatives of "
+                f"{len(pages)} page(s) in {len(volumes)} volume(s): {', '.join(volumes)}"
+            ),
+            "Archcolor-Pages": str(len(pages)),
+            "Archcolor-Volumes": str(len(volumes)),
+            "Archcolor-Format": kind,
+        },
+        extra_tag_files=(MANIFEST_CSV, MANIFEST_JSON),
+    )
 
 
 def _stray_payload(out: Path, listed: set[str]) -> list[str]:

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from archive_colorizer.catalog.engine import create_catalog_engine
 from archive_colorizer.catalog.open import open_catalog
-from archive_colorizer.catalog.queue import outlook
+from archive_colorizer.catalog.queue import ClaimFilter, outlook
 from archive_colorizer.catalog.schema import utcnow
 from archive_colorizer.config import (
     DEFAULT_CHROMA_SIZE,
@@ -37,7 +37,7 @@ from archive_colorizer.services.colorize import (
 from archive_colorizer.services.enqueue import EnqueueSummary, enqueue
 from archive_colorizer.services.guard import check_store
 from archive_colorizer.services.jobs import Progress, claim_filter, progress, sweep_store
-from archive_colorizer.services.models import resolve_model
+from archive_colorizer.services.models import ModelIdentity, resolve_model
 from archive_colorizer.services.references import register_reference
 from archive_colorizer.services.runner import ColorizeRunner, ColorizeRunnerFactory
 from archive_colorizer.services.store import ensure_writable
@@ -137,17 +137,7 @@ class ProcessRun:
 def run_process(settings: Settings, options: ProcessOptions, observer: RunObserver) -> ProcessRun:
     """Queue the selected pages and colorize them until the queue is empty (``follow``:
     until a signal). Database and model problems before any work raise ArchcolorError."""
-    # --render is checked before the model is looked up; the card decides when it is not given
-    params = ColorizeParams(
-        chroma_size=options.chroma_size,
-        paper_mask=options.paper_mask,
-        render=options.render or RENDER_MODES[0],
-        reference_palette=(
-            DEFAULT_REFERENCE_PALETTE
-            if options.reference_palette is None
-            else options.reference_palette
-        ),
-    )
+    params = _requested_params(options)
     identity = resolve_model(options.model)
     params = resolve_rendering(params, options.render, identity)
     with open_catalog(settings.database_url) as engine:
@@ -176,23 +166,7 @@ def run_process(settings: Settings, options: ProcessOptions, observer: RunObserv
         settings.store.mkdir(parents=True, exist_ok=True)
         swept = sweep_store(engine, settings.store)
         observer.enqueued(queued, identity.name, len(swept))
-        config = WorkerConfig(
-            database_url=settings.database_url,
-            only=only,
-            lease_seconds=options.lease_seconds,
-            follow=options.follow,
-            poll_seconds=options.poll_seconds,
-            limit=options.limit,
-            json_lines=options.json_lines,
-        )
-        factory = ColorizeRunnerFactory(
-            store=str(settings.store),
-            model=identity.name,
-            device=options.device,
-            expected_weights_sha256=identity.weights_sha256,
-            pixel_limit=settings.pixel_limit,
-            memory_limit_bytes=options.worker_memory_mb * 1024 * 1024 or None,
-        )
+        config, factory = _workers_for(settings, options, identity, only)
         since, started = utcnow(), time.monotonic()
 
         def queue_new_pages() -> None:
@@ -218,6 +192,45 @@ def run_process(settings: Settings, options: ProcessOptions, observer: RunObserv
         time.monotonic() - started,
         hints_unusable=queued.hints_unusable,
     )
+
+
+def _requested_params(options: ProcessOptions) -> ColorizeParams:
+    """The colorize parameters the options ask for; --render is checked here, before the model
+    is looked up (the card decides when it is not given)."""
+    return ColorizeParams(
+        chroma_size=options.chroma_size,
+        paper_mask=options.paper_mask,
+        render=options.render or RENDER_MODES[0],
+        reference_palette=(
+            DEFAULT_REFERENCE_PALETTE
+            if options.reference_palette is None
+            else options.reference_palette
+        ),
+    )
+
+
+def _workers_for(
+    settings: Settings, options: ProcessOptions, identity: ModelIdentity, only: ClaimFilter
+) -> tuple[WorkerConfig, ColorizeRunnerFactory]:
+    """The worker pool's settings and the factory of its colorize runners."""
+    config = WorkerConfig(
+        database_url=settings.database_url,
+        only=only,
+        lease_seconds=options.lease_seconds,
+        follow=options.follow,
+        poll_seconds=options.poll_seconds,
+        limit=options.limit,
+        json_lines=options.json_lines,
+    )
+    factory = ColorizeRunnerFactory(
+        store=str(settings.store),
+        model=identity.name,
+        device=options.device,
+        expected_weights_sha256=identity.weights_sha256,
+        pixel_limit=settings.pixel_limit,
+        memory_limit_bytes=options.worker_memory_mb * 1024 * 1024 or None,
+    )
+    return config, factory
 
 
 def _work(
