@@ -104,16 +104,26 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
     target = head()
     try:
         with engine.connect().execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"}) as conn:
-            with conn.begin():
-                if conn.dialect.name == "postgresql":
-                    conn.execute(
-                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
-                    )
-                before = _current(conn)
-                _check_known(engine, before)
-                if before != target:
-                    _check_no_foreign_tables(engine, conn, before)
-                    command.upgrade(alembic_config(conn), "head")
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:  # see _sqlite_foreign_keys_checked
+                _sqlite_pragma(conn, "foreign_keys = OFF")
+            try:
+                with conn.begin():
+                    if conn.dialect.name == "postgresql":
+                        conn.execute(
+                            text("SELECT pg_advisory_xact_lock(:key)"),
+                            {"key": MIGRATION_LOCK_KEY},
+                        )
+                    before = _current(conn)
+                    _check_known(engine, before)
+                    if before != target:
+                        _check_no_foreign_tables(engine, conn, before)
+                        command.upgrade(alembic_config(conn), "head")
+                        if sqlite:
+                            _sqlite_foreign_keys_checked(conn)
+            finally:
+                if sqlite:
+                    _sqlite_pragma(conn, "foreign_keys = ON")
             return before, target
     except DBAPIError as error:
         if is_read_only(error):
@@ -124,6 +134,31 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
             f"migrating the catalog database {display_url(engine.url)} failed: "
             f"{str(error.orig).strip().splitlines()[0]}"
         ) from error
+
+
+def _sqlite_pragma(conn: Connection, pragma: str) -> None:
+    """Run ``PRAGMA pragma`` on the driver's connection, outside any transaction (SQLite ignores
+    ``foreign_keys`` inside one, and SQLAlchemy would begin one)."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f"PRAGMA {pragma}")
+    finally:
+        cursor.close()
+
+
+def _sqlite_foreign_keys_checked(conn: Connection) -> None:
+    """SQLite migrations copy a table, drop the original and rename the copy (Alembic's batch
+    mode). With foreign keys enforced, dropping a table that other rows reference counts them
+    as violations that the rename does not undo, so the migration runs with enforcement off
+    (SQLite's documented procedure for schema changes) and checks every reference here, before
+    the commit: a dangling one aborts the migration."""
+    dangling = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if dangling:
+        table, rowid, parent, _index = dangling[0]
+        raise CatalogError(
+            f"migration left {len(dangling)} row(s) pointing at missing rows (first: table "
+            f"{table} row {rowid} → {parent}); nothing was changed"
+        )
 
 
 def ensure_schema(engine: Engine, *, create: bool = True) -> None:

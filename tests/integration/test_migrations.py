@@ -146,3 +146,50 @@ def test_alembic_tool_finds_its_scripts_from_any_directory(sqlite_url: str, tmp_
         assert migrations.schema_status(engine).up_to_date
     finally:
         engine.dispose()
+
+
+def _revisions() -> list[str]:
+    """Every revision from the first to head, oldest first."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrations.alembic_config())
+    return [rev.revision for rev in reversed(list(script.walk_revisions()))]
+
+
+@pytest.mark.parametrize("back", [1, 2])
+def test_a_populated_catalog_upgrades_to_head(database_url: str, tmp_path: Path, back: int) -> None:
+    """A catalog with volumes, scans and events migrates from an earlier revision: on SQLite the
+    batch migrations copy tables that other rows reference (volumes: scans), which an enforced
+    foreign key would refuse at the drop (issue: `db upgrade` failed with FOREIGN KEY
+    constraint failed on a real catalog)."""
+    from archive_colorizer.config import Settings
+    from archive_colorizer.imaging.synthetic import write_synthetic_page
+    from archive_colorizer.services.ingest import ingest
+
+    engine = create_catalog_engine(database_url)
+    try:
+        migrations.ensure_schema(engine)
+        settings = Settings(database_url=database_url, store=tmp_path / "store")
+        for number in range(2):
+            write_synthetic_page(
+                tmp_path / "v" / f"p{number}.tif", width=48, height=40, seed=number
+            )
+        ingest(engine, settings, [tmp_path / "v"], volume="v")
+        older = _revisions()[-1 - back]
+        with engine.connect() as connection:
+            if connection.dialect.name == "sqlite":  # as upgrade() does, for the way down
+                migrations._sqlite_pragma(connection, "foreign_keys = OFF")
+            with connection.begin():
+                command.downgrade(migrations.alembic_config(connection), older)
+            if connection.dialect.name == "sqlite":
+                migrations._sqlite_pragma(connection, "foreign_keys = ON")
+        assert migrations.schema_status(engine).current == older
+        assert migrations.upgrade(engine) == (older, migrations.head())
+        with engine.connect() as connection:
+            scans = connection.execute(text("SELECT count(*) FROM scans")).scalar_one()
+            assert scans == 2
+            if connection.dialect.name == "sqlite":
+                assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+                assert connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
+    finally:
+        engine.dispose()
