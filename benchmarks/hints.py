@@ -29,21 +29,9 @@ import numpy as np
 
 
 def _hint_model(models: Path) -> str:
-    import torch
+    from archive_colorizer.inference.fixture import write_hint_fixture
 
-    from archive_colorizer.inference.networks import build_network
-    from archive_colorizer.inference.networks.iizuka_effl0 import IizukaEffL0
-    from archive_colorizer.inference.training import TrainConfig, write_model_files
-
-    torch.manual_seed(0)
-    network = build_network("iizuka-effl0", ab_grid=8, hint_inputs=True)
-    assert isinstance(network, IizukaEffL0)
-    with torch.no_grad():
-        for conv in network.hint_convs():
-            conv.weight[:, -3:].normal_(0.0, 2.0)
-    out = models / "iizuka-effl0.hinted"
-    write_model_files(network, TrainConfig(train_items=[], val_items=[], out=out), [], 0, 0.0)
-    return out.name
+    return write_hint_fixture(models)
 
 
 def _hints(count: int, width: int, height: int) -> tuple[dict[str, Any], ...]:

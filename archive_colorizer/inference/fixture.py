@@ -119,6 +119,30 @@ def write_fixture(directory: Path) -> ModelCard:
     return card
 
 
+#: the folder name :func:`write_hint_fixture` gives its model
+HINT_FIXTURE_NAME = "iizuka-effl0.hinted"
+
+
+def write_hint_fixture(models: Path) -> str:
+    """An untrained ``iizuka-effl0`` with hint inputs whose hint weights are not zero (so hints
+    visibly change its output), written into ``models``; returns its name. For tests and
+    benchmarks of the hint path, not a colorization model."""
+    from archive_colorizer.inference.networks import build_network
+    from archive_colorizer.inference.networks.iizuka_effl0 import IizukaEffL0
+    from archive_colorizer.inference.training import TrainConfig, write_model_files
+
+    torch.manual_seed(0)
+    network = build_network("iizuka-effl0", ab_grid=8, hint_inputs=True)
+    if not isinstance(network, IizukaEffL0):  # pragma: no cover - the registry builds it
+        raise TypeError("iizuka-effl0 did not build an IizukaEffL0")
+    with torch.no_grad():
+        for conv in network.hint_convs():
+            conv.weight[:, -3:].normal_(0.0, 2.0)
+    out = models / HINT_FIXTURE_NAME
+    write_model_files(network, TrainConfig(train_items=[], val_items=[], out=out), [], 0, 0.0)
+    return out.name
+
+
 def main(argv: list[str] | None = None) -> int:
     """Regenerate the fixture into DIR (default: the repository's models/iizuka.fixture)."""
     args = sys.argv[1:] if argv is None else argv
