@@ -51,7 +51,10 @@ TIFFs (the library would append an image-less IFD), or with ``c2pa_sidecar`` —
 the file as ``<name>.c2pa`` (listed in the manifests); each
 page record in ``manifest.json`` says ``"c2pa": "embedded"`` or ``"sidecar"`` (with
 ``c2pa_manifest``, the sidecar's path). A signed TIFF is the derivative plus the manifest, so its
-sha256 differs from the derivative's (with ``c2pa_sidecar`` it stays identical).
+sha256 differs from the derivative's (with ``c2pa_sidecar`` it stays identical). The IIIF
+access copies are signed the same way (master as parent ingredient, colorization, then
+``c2pa.transcoded`` and ``c2pa.resized``) before they are hashed, so the manifests and the bag
+list the signed bytes; a kept copy must still carry an intact manifest.
 """
 
 from __future__ import annotations
@@ -121,6 +124,9 @@ __all__ = [
 ]
 
 MANIFEST_JSON = "manifest.json"
+#: the web-sized images IIIF canvases paint (without --pyramid): JPEG at this quality
+IIIF_MEDIA_TYPE = "image/jpeg"
+IIIF_ACCESS_QUALITY = 85
 MANIFEST_CSV = "manifest.csv"
 MANIFEST_SHA256 = "manifest-sha256.txt"
 CSV_COLUMNS = (
@@ -645,7 +651,13 @@ def _export_signed(
             item, options, source, made, notes, target.name
         )
         embed = _c2pa_embeds(options, target.name, sidecar.name, notes)
-        definition = _c2pa_definition(item, options, target.name, (width, height))
+        definition = _c2pa_definition(
+            item,
+            target.name,
+            options.media_type,
+            None if options.format == "tiff" else options._format_recipe(),
+            (width, height),
+        )
         manifest = content_credentials.sign_file(
             made, signed, definition, credentials, options.media_type, sidecar=not embed
         )
@@ -678,13 +690,18 @@ def _c2pa_embeds(options: ExportOptions, name: str, sidecar: str, notes: list[st
 
 
 def _c2pa_definition(
-    item: ExportItem, options: ExportOptions, title: str, size: tuple[int, int]
+    item: ExportItem,
+    title: str,
+    media_type: str,
+    transcoded: dict[str, Any] | None,
+    size: tuple[int, int],
 ) -> dict[str, Any]:
-    """The C2PA manifest definition of the exported file ``title`` of ``size`` (w, h)."""
+    """The C2PA manifest definition of the file ``title`` (``media_type``, ``size`` (w, h))
+    made from ``item``'s derivative; ``transcoded``: its format options (None: the TIFF)."""
     parameters = (item.provenance.get("activity") or {}).get("parameters") or {}
     return content_credentials.manifest_definition(
         title=title,
-        media_type=options.media_type,
+        media_type=media_type,
         master={
             "sha256": item.master_sha256,
             "title": PurePosixPath(item.master_path).name,
@@ -700,7 +717,7 @@ def _c2pa_definition(
         model_name=item.model,
         weights_sha256=item.weights_sha256,
         parameters=parameters,
-        transcoded=None if options.format == "tiff" else options._format_recipe(),
+        transcoded=transcoded,
         resized=size if size != (item.width, item.height) else None,
     )
 
@@ -735,6 +752,7 @@ def export(
     previous = _previous_records(out)
     recipe = options.recipe()
     used: set[PurePosixPath] = set()
+    exported: dict[str, ExportItem] = {}  # by export path: what the IIIF copies are made from
     with Session(engine) as session:  # read-only: is an existing file a master?
         for item in items:
             export_path = (payload_rel / _unused_relpath(item, options, used)).as_posix()
@@ -751,9 +769,10 @@ def export(
                     on_page(None, problem)
                 continue
             _count(summary, record)
+            exported[export_path] = item
             if on_page is not None:
                 on_page(record, None)
-    extra_files = _write_iiif(out, store, payload_rel, options, summary)
+    extra_files = _write_iiif(out, store, payload_rel, options, summary, exported)
     _write_manifests(out, summary, previous, extra_files, options)
     summary.seconds = time.perf_counter() - started
     return summary
@@ -884,30 +903,64 @@ _RENDERING_LABELS = {
 }
 
 
-def _iiif_access_copy(
-    out: Path,
-    store: Path,
-    record: ExportRecord,
-    relative: str,
-    options: ExportOptions,
-    previous: dict[str, str],
-) -> tuple[str, int, int, int]:
-    """Make (or keep) the web-sized JPEG a canvas paints; returns (sha256, bytes, w, h).
+@dataclass
+class _IiifRun:
+    """What the IIIF step works with: the export's folders and options, the catalogued item of
+    each exported page (by export path), the previous manifest's files, and what it wrote
+    (sha256 and bytes by path) and found wrong so far."""
+
+    out: Path
+    store: Path
+    payload_rel: PurePosixPath
+    options: ExportOptions
+    items: dict[str, ExportItem]
+    previous: dict[str, str]
+    problems: list[str]
+    written: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+
+def _access_copy_kept(run: _IiifRun, kept: Path, relative: str, size: tuple[int, int]) -> bool:
+    """Whether ``kept`` is still the copy the previous manifest lists, at ``size``, and (with
+    --c2pa) carries an intact C2PA manifest."""
+    from PIL import Image
+
+    if relative not in run.previous or not kept.is_file():
+        return False
+    if sha256_file(kept)[0] != run.previous[relative]:
+        return False
+    try:
+        with Image.open(kept) as image:
+            if image.size != size:
+                return False
+    except (OSError, ValueError):
+        return False
+    return run.options.c2pa is None or content_credentials.read_credentials(kept).intact
+
+
+def _iiif_sidecar(options: ExportOptions) -> bool:
+    """Whether a signed IIIF access copy's C2PA manifest goes into a ``.c2pa`` sidecar."""
+    return options.c2pa_sidecar or not content_credentials.can_embed(IIIF_MEDIA_TYPE)
+
+
+def _iiif_access_copy(run: _IiifRun, record: ExportRecord, relative: str) -> tuple[int, int]:
+    """Make (or keep) the web-sized JPEG a canvas paints — with --c2pa signed like the page's
+    own file (then hashed) — and add it (and a sidecar) to ``run.written``; returns (w, h).
 
     Kept without reading the derivative when the page itself was unchanged (same derivative,
     same options) and the copy is still the one the previous manifest lists, at the size asked.
     """
-    from PIL import Image
-
+    options = run.options
     width, height = reduced_size(record.width, record.height, options.iiif_access_size)
-    kept = inside_folder(out, relative)
-    if record.status == "unchanged" and relative in previous and kept.is_file():
-        digest, size = sha256_file(kept)
-        if digest == previous[relative]:
-            with contextlib.suppress(OSError, ValueError), Image.open(kept) as image:
-                if image.size == (width, height):
-                    return digest, size, width, height
-    source = inside_store(store, record.derivative_path)
+    target = inside_folder(run.out, relative)
+    sidecar = None
+    if options.c2pa is not None and _iiif_sidecar(options):
+        sidecar = content_credentials.sidecar_path(target)
+    if record.status == "unchanged" and _access_copy_kept(run, target, relative, (width, height)):
+        run.written[relative] = sha256_file(target)
+        if sidecar is not None and sidecar.is_file():
+            run.written[relative + content_credentials.SIDECAR_SUFFIX] = sha256_file(sidecar)
+        return width, height
+    source = inside_store(run.store, record.derivative_path)
     digest_source, _size = sha256_file(source)
     if digest_source != record.derivative_sha256:
         raise FixityError(
@@ -915,18 +968,104 @@ def _iiif_access_copy(
             f"{record.derivative_sha256}; no IIIF image made — run "
             "`archcolor process --pending --repair`"
         )
-    target = inside_folder(out, relative)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target = inside_folder(out, relative)
+    target = inside_folder(run.out, relative)  # the folders just made may not lead out
     existing = sha256_file(target)[0] if target.is_file() else None
     if target.exists() and existing is None:
         raise _not_ours(target)
-    with _scratch(target) as made:
+    with _scratch(target) as made, _scratch(target) as signed:
         copy = write_access_copy(
-            source, made, format="jpeg", quality=85, max_size=options.iiif_access_size
+            source,
+            made,
+            format="jpeg",
+            quality=IIIF_ACCESS_QUALITY,
+            max_size=options.iiif_access_size,
         )
-        _settle(made, target, copy.sha256, existing, relative in previous)
-    return copy.sha256, copy.bytes, copy.width, copy.height
+        final, manifest = made, b""
+        if options.c2pa is not None:
+            final = signed
+            manifest = _sign_access_copy(
+                run, record, (made, signed), target.name, (copy.width, copy.height)
+            )
+        digest, size = sha256_file(final)  # signed: the bytes delivered
+        _settle(final, target, digest, existing, relative in run.previous)
+        if sidecar is not None:
+            write_bytes_atomically(sidecar, manifest)
+            run.written[relative + content_credentials.SIDECAR_SUFFIX] = sha256_file(sidecar)
+    run.written[relative] = (digest, size)
+    return copy.width, copy.height
+
+
+def _sign_access_copy(
+    run: _IiifRun,
+    record: ExportRecord,
+    files: tuple[Path, Path],
+    title: str,
+    size: tuple[int, int],
+) -> bytes:
+    """Sign the IIIF access copy ``title`` (of ``size``) from ``files`` (made, signed): master
+    as parent ingredient, colorization, transcoded and resized actions, as for the page's own
+    file; returns the manifest store's bytes."""
+    credentials = run.options.c2pa
+    assert credentials is not None
+    item = run.items[record.export_path]
+    transcoded = {
+        "format": "jpeg",
+        "quality": IIIF_ACCESS_QUALITY,
+        "max_size": run.options.iiif_access_size,
+    }
+    definition = _c2pa_definition(item, title, IIIF_MEDIA_TYPE, transcoded, size)
+    return content_credentials.sign_file(
+        *files,
+        definition,
+        credentials,
+        IIIF_MEDIA_TYPE,
+        sidecar=_iiif_sidecar(run.options),
+    )
+
+
+def _iiif_page(run: _IiifRun, r: ExportRecord, iiif_folder: PurePosixPath) -> iiif.IiifPage | None:
+    """The canvas of one exported page (None: its access copy failed, listed in problems)."""
+    options = run.options
+    exported = iiif.IiifLink(
+        path=r.export_path,
+        media_type=options.media_type,
+        width=r.export_width,
+        height=r.export_height,
+        label=_RENDERING_LABELS.get(
+            options.kind,
+            f"{options.format.upper()} access copy, {r.export_width} x {r.export_height}",
+        ),
+    )
+    web_sized = max(r.export_width, r.export_height) <= options.iiif_access_size
+    image, rendering = exported, None
+    if not options.pyramid and not (options.format == "jpeg" and web_sized):
+        inner = PurePosixPath(r.export_path).relative_to(run.payload_rel / iiif_folder.name)
+        relative = (iiif_folder / "access" / inner.with_suffix(".jpg")).as_posix()
+        try:
+            width, height = _iiif_access_copy(run, r, relative)
+        except (ArchcolorError, OSError) as error:
+            run.problems.append(
+                f"{relative}: {error}" if isinstance(error, OSError) else str(error)
+            )
+            return None
+        image = iiif.IiifLink(relative, IIIF_MEDIA_TYPE, width, height)
+        rendering = exported
+    elif options.pyramid:
+        rendering = exported
+    return iiif.IiifPage(
+        label=f"{PurePosixPath(r.master_path).name} p{r.page}",
+        width=r.width,
+        height=r.height,
+        image=image,
+        pyramid=options.pyramid,
+        rendering=rendering,
+        metadata={
+            "master sha256": r.master_sha256,
+            "model": r.model,
+            "weights sha256": r.weights_sha256,
+        },
+    )
 
 
 def _write_iiif(
@@ -935,74 +1074,28 @@ def _write_iiif(
     payload_rel: PurePosixPath,
     options: ExportOptions,
     summary: ExportSummary,
+    items: dict[str, ExportItem],
 ) -> dict[str, tuple[str, int]]:
-    """Write one IIIF manifest per volume (and the web-sized JPEGs its canvases paint);
-    returns the (sha256, bytes) of the files written, by path."""
+    """Write one IIIF manifest per volume (and the web-sized JPEGs its canvases paint, signed
+    with --c2pa); returns the (sha256, bytes) of the files written, by path."""
     base_url = options.iiif_base_url
     if base_url is None or not summary.records:
         return {}
-    written: dict[str, tuple[str, int]] = {}
-    previous = _previous_files(out)
+    run = _IiifRun(out, store, payload_rel, options, items, _previous_files(out), summary.problems)
     volumes: dict[str, list[ExportRecord]] = {}
     for record in summary.records:
         volumes.setdefault(record.volume, []).append(record)
     for volume, records in volumes.items():
-        folder = slug(volume)
-        iiif_folder = payload_rel / "iiif" / folder
-        pages = []
-        for r in records:
-            exported = iiif.IiifLink(
-                path=r.export_path,
-                media_type=options.media_type,
-                width=r.export_width,
-                height=r.export_height,
-                label=_RENDERING_LABELS.get(
-                    options.kind,
-                    f"{options.format.upper()} access copy, {r.export_width} x {r.export_height}",
-                ),
-            )
-            web_sized = max(r.export_width, r.export_height) <= options.iiif_access_size
-            image, rendering = exported, None
-            if not options.pyramid and not (options.format == "jpeg" and web_sized):
-                inner = PurePosixPath(r.export_path).relative_to(payload_rel / folder)
-                relative = (iiif_folder / "access" / inner.with_suffix(".jpg")).as_posix()
-                try:
-                    digest, size, width, height = _iiif_access_copy(
-                        out, store, r, relative, options, previous
-                    )
-                except (ArchcolorError, OSError) as error:
-                    summary.problems.append(
-                        f"{relative}: {error}" if isinstance(error, OSError) else str(error)
-                    )
-                    continue
-                written[relative] = (digest, size)
-                image = iiif.IiifLink(relative, "image/jpeg", width, height)
-                rendering = exported
-            elif options.pyramid:
-                rendering = exported
-            pages.append(
-                iiif.IiifPage(
-                    label=f"{PurePosixPath(r.master_path).name} p{r.page}",
-                    width=r.width,
-                    height=r.height,
-                    image=image,
-                    pyramid=options.pyramid,
-                    rendering=rendering,
-                    metadata={
-                        "master sha256": r.master_sha256,
-                        "model": r.model,
-                        "weights sha256": r.weights_sha256,
-                    },
-                )
-            )
+        iiif_folder = payload_rel / "iiif" / slug(volume)
+        pages = [page for r in records if (page := _iiif_page(run, r, iiif_folder)) is not None]
         relative = (iiif_folder / "manifest.json").as_posix()
         document = iiif.volume_manifest(base_url, volume, relative, pages, see_also=MANIFEST_JSON)
         target = inside_folder(out, relative)
         target.parent.mkdir(parents=True, exist_ok=True)
         write_text_if_changed(target, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-        written[relative] = sha256_file(target)
+        run.written[relative] = sha256_file(target)
         summary.iiif_manifests.append(relative)
-    return written
+    return run.written
 
 
 def _kept(

@@ -7,14 +7,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import bagit
 import numpy as np
 import pytest
 import tifffile
 from PIL import Image
 
+from archive_colorizer.catalog.engine import create_catalog_engine
 from archive_colorizer.cli.app import run
 from archive_colorizer.imaging.hashing import sha256_file
 from archive_colorizer.imaging.metadata import parse_xmp
+from archive_colorizer.services.credentials import signing_credentials
+from archive_colorizer.services.export import ExportOptions, export
 from tests.integration.test_export import SIZES, make_catalog
 
 pytest.importorskip("c2pa", reason="the c2pa extra is not installed")
@@ -133,3 +137,67 @@ def test_missing_key_is_a_one_line_error(
                 "--c2pa-cert", str(tmp_path / "chain/test-chain.pem")])  # fmt: skip
     assert code == 1
     assert "--c2pa needs the private key" in capsys.readouterr().err
+
+
+def test_iiif_access_copies_are_signed_listed_and_verify(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = make_catalog(tmp_path, database_url, sizes=SIZES[:2])
+    base = ["--db", database_url, "--store", str(store)]
+    assert run(["c2pa", "test-cert", str(tmp_path / "chain")]) == 0
+    cert, key = tmp_path / "chain/test-chain.pem", tmp_path / "chain/test-key.pem"
+    out = tmp_path / "out"
+    signed = ["export", "--format", "tiff", "--c2pa", "--c2pa-cert", str(cert), "--c2pa-key",
+              str(key), "--iiif-base-url", "https://iiif.example.org/x"]  # fmt: skip
+    command = [*base, *signed, "--out", str(out)]
+    assert run(command) == 0
+    copies = sorted((out / "iiif").rglob("*.jpg"))
+    assert len(copies) == 2
+    lines = (out / "manifest-sha256.txt").read_text().splitlines()
+    listed = {path: digest for digest, path in (line.split("  ", 1) for line in lines)}
+    for copy in copies:  # listed with the signed bytes' sha256
+        assert listed[copy.relative_to(out).as_posix()] == sha256_file(copy)[0]
+    code, report = _verify(capsys, *base, "verify", "--c2pa", str(out))
+    assert code == 0, report
+    assert (report["checked"], report["ok"]) == (4, 4)
+    pages = json.loads((out / "manifest.json").read_text())["pages"]
+    for entry in report["files"]:
+        assert entry["status"] == "valid" and entry["catalog_master"] is not None
+        if "/iiif/" in entry["path"]:
+            assert entry["actions"] == [
+                "c2pa.opened", "c2pa.color_adjustments", "c2pa.transcoded"]  # fmt: skip
+            assert entry["master_sha256"] in {p["master_sha256"] for p in pages}
+    before = {copy: sha256_file(copy)[0] for copy in copies}
+    assert run(command) == 0  # the same again: the copies are kept, not re-signed
+    assert {copy: sha256_file(copy)[0] for copy in copies} == before
+
+    # a bag with smaller canvases: resized, signed before hashing, the bag valid
+    bag = tmp_path / "bag"
+    options = ExportOptions(format="png", out=bag, bagit=True, iiif_base_url="https://x.org/b",
+                            iiif_access_size=200, c2pa=signing_credentials(cert, key))  # fmt: skip
+    engine = create_catalog_engine(database_url)
+    try:
+        summary = export(engine, store, options)
+    finally:
+        engine.dispose()
+    assert not summary.problems
+    bagit.Bag(str(bag)).validate()
+    code, report = _verify(capsys, *base, "verify", "--c2pa", str(bag))
+    assert code == 0 and report["checked"] == 4, report
+    resized = [f for f in report["files"] if "/iiif/" in f["path"]]
+    assert [f["actions"][-2:] for f in resized] == [["c2pa.transcoded", "c2pa.resized"]] * 2
+    for copy in sorted((bag / "data/iiif").rglob("*.jpg")):
+        with Image.open(copy) as image:
+            assert max(image.size) == 200
+
+    # --c2pa-sidecar: the copies' manifests beside them, listed too
+    side = tmp_path / "side"
+    assert run([*base, *signed, "--c2pa-sidecar", "--out", str(side)]) == 0
+    lines = (side / "manifest-sha256.txt").read_text().splitlines()
+    listed = {path: digest for digest, path in (line.split("  ", 1) for line in lines)}
+    sidecars = sorted((side / "iiif").rglob("*.jpg.c2pa"))
+    assert len(sidecars) == 2
+    for sidecar in sidecars:
+        assert listed[sidecar.relative_to(side).as_posix()] == sha256_file(sidecar)[0]
+    code, report = _verify(capsys, *base, "verify", "--c2pa", str(side))
+    assert code == 0 and report["checked"] == 4, report
