@@ -506,3 +506,19 @@ def write_hint_model(models: Path) -> str:
     from archive_colorizer.inference.fixture import write_hint_fixture
 
     return write_hint_fixture(models)
+
+
+def processed_volume(db: list[str], root: Path, name: str = "vol") -> list[str]:
+    """Two small synthetic pages in ``root/name`` ingested as volume ``name`` and colorized by
+    ``process --pending`` (the fixture model, working size 32) through the CLI with the global
+    options ``db``; returns the `process` argv to run again."""
+    from archive_colorizer.cli.app import run
+    from archive_colorizer.imaging.synthetic import write_synthetic_page
+
+    folder = root / name
+    for number in range(2):
+        write_synthetic_page(folder / f"p{number}.tif", width=64, height=48, seed=number)
+    assert run([*db, "ingest", str(folder), "--volume", name]) == 0
+    process = [*db, "process", "--pending", "--chroma-size", "32", "--json"]
+    assert run(process) == 0
+    return process

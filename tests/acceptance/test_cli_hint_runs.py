@@ -38,12 +38,7 @@ def test_process_warns_once_when_the_model_cannot_use_the_hints(
     database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db = ["--db", database_url, "--store", str(tmp_path / "store")]
-    folder = tmp_path / "vol"
-    for number in range(2):
-        write_synthetic_page(folder / f"p{number}.tif", width=64, height=48, seed=number)
-    assert run([*db, "ingest", str(folder), "--volume", "vol"]) == 0
-    process = [*db, "process", "--pending", "--chroma-size", "32", "--json"]
-    assert run(process) == 0
+    process = factories.processed_volume(db, tmp_path)
     summary, err = _last_json(capsys)
     assert summary["hints_unusable"] == 0 and "colour hints" not in err
 

@@ -16,6 +16,7 @@ from archive_colorizer.cli.app import run
 from archive_colorizer.imaging.hashing import sha256_file
 from archive_colorizer.imaging.metadata import parse_xmp
 from archive_colorizer.imaging.synthetic import write_synthetic_page
+from tests import factories
 
 pytestmark = pytest.mark.usefixtures("fixture_model_default")
 
@@ -65,12 +66,7 @@ def test_reference_set_list_clear_and_process(
     database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db = ["--db", database_url, "--store", str(tmp_path / "store")]
-    folder = tmp_path / "vol"
-    for number in range(2):
-        write_synthetic_page(folder / f"p{number}.tif", width=64, height=48, seed=number)
-    assert run([*db, "ingest", str(folder), "--volume", "vol"]) == 0
-    process = [*db, "process", "--pending", "--chroma-size", "32", "--json"]
-    assert run(process) == 0
+    process = factories.processed_volume(db, tmp_path)
     capsys.readouterr()
     image = _reference(tmp_path / "sky.png")
     digest = sha256_file(image)[0]
