@@ -9,10 +9,19 @@ removed and the target is left as it was.
 Compression: ``deflate`` (Adobe Deflate, tag 8) is the default: lossless, a good ratio, and read
 by every TIFF consumer that matters for archives (libtiff, ImageMagick/GraphicsMagick,
 Photoshop, GIMP, Pillow, IIIF servers). ``lzw`` is the most conservative choice, ``zstd`` the
-fastest but not read by Photoshop or older libtiff builds, ``none`` the largest. Deflate runs
-at libdeflate level 3: measured on colorized engraving scans it is ~1.8x faster than level 6
-for output ~3 % larger. No horizontal-differencing predictor: on scanned line work and grain
-it made the files larger (~7 %) and slower, and it is one more feature a reader must support.
+fastest but not read by Photoshop or older libtiff builds, ``none`` the largest.
+
+8-bit: deflate runs at libdeflate level 3: measured on colorized engraving scans it is ~1.8x
+faster than level 6 for output ~3 % larger. No horizontal-differencing predictor: on scanned
+line work and grain it made the files larger (~7 %) and slower.
+
+16-bit (deflate and lzw): the TIFF horizontal-differencing predictor (Predictor 2, TIFF 6.0
+section 14; read by libtiff and everything built on it, Photoshop, Pillow, tifffile) and, for
+deflate, libdeflate level 1. A 16-bit tile is twice the bytes of an 8-bit one and its low
+byte is mostly grain, so level 3 without a predictor compressed at only ~120 MB/s for a ratio
+of 1.3-1.6. Measured on colorized 16-bit tiles: with the predictor and level 1 the output is
+as small (grainy scans, ratio 1.27 vs 1.26) to 1.5x smaller (smooth tones, 2.5 vs 1.6) and
+compression takes 1.3-1.8x less CPU. The decoded pixels are the same.
 
 Tiles are encoded here (imagecodecs) on a thread pool with a bounded number in flight, so the
 compression of earlier tiles overlaps the computation of later ones; tifffile then only lays
@@ -21,6 +30,7 @@ out the encoded bytes, the tags and the IFD.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -51,8 +61,11 @@ COMPRESSIONS: dict[str, str | None] = {
 TILE_SIZES = (256, 512)
 #: classic TIFF addresses 4 GiB; switch to BigTIFF well before (headers, expansion, IFDs)
 _CLASSIC_LIMIT = 4_000_000_000
-#: libdeflate level (see the module docstring)
+#: libdeflate level for 8-bit and for 16-bit derivatives (see the module docstring)
 DEFLATE_LEVEL = 3
+DEFLATE_LEVEL_16BIT = 1
+#: compressions that take the horizontal-differencing predictor for 16-bit derivatives
+_PREDICTED_16BIT = frozenset({"deflate", "lzw"})
 #: tiles being encoded or waiting to be written, per worker
 _IN_FLIGHT_PER_WORKER = 4
 _UNITS = {None: "NONE", "inch": "INCH", "centimeter": "CENTIMETER"}
@@ -127,11 +140,14 @@ def write_tiled_tiff(
         options["resolutionunit"] = _UNITS.get(resolution_unit, "NONE")
     if xmp:
         options["extratags"] = [(700, "B", len(xmp), xmp, True)]
+    predicted = item == np.dtype(np.uint16) and compression in _PREDICTED_16BIT
+    if predicted:  # the tiles arrive differenced by _encoder; tifffile only writes the tag
+        options["predictor"] = 2
     count = workers or min(4, os.cpu_count() or 1)
     try:
         with atomic_path(target) as temporary:
             encoded = _encoded_tiles(
-                tiles, _encoder(compression), (tile, tile, 3), item, count, timings
+                tiles, _encoder(compression, predicted), (tile, tile, 3), item, count, timings
             )
             tifffile.imwrite(temporary, encoded, **options)
             started = time.perf_counter()
@@ -147,16 +163,24 @@ def write_tiled_tiff(
     return digest, size
 
 
-def _encoder(compression: str) -> Callable[[npt.NDArray[Any]], bytes]:
+def _encoder(compression: str, predicted: bool = False) -> Callable[[npt.NDArray[Any]], bytes]:
+    """Tile ``(rows, columns, samples)`` → the bytes of one compressed TIFF tile. ``predicted``
+    (16-bit deflate or lzw): horizontal differencing first (TIFF Predictor 2: each sample minus
+    the same sample of the pixel to its left, modulo 2**16) and deflate at level 1."""
     # imagecodecs encoders take any contiguous buffer (their stubs say bytes)
     codecs: Any = imagecodecs
     if compression == "deflate":
-        return lambda data: bytes(codecs.deflate_encode(data, level=DEFLATE_LEVEL))
-    if compression == "lzw":
-        return lambda data: bytes(codecs.lzw_encode(data))
-    if compression == "zstd":
-        return lambda data: bytes(codecs.zstd_encode(data))
-    return lambda data: data.tobytes()
+        level = DEFLATE_LEVEL_16BIT if predicted else DEFLATE_LEVEL
+        compress = functools.partial(codecs.deflate_encode, level=level)
+    elif compression == "lzw":
+        compress = codecs.lzw_encode
+    elif compression == "zstd":
+        compress = codecs.zstd_encode
+    else:
+        return lambda data: data.tobytes()
+    if predicted:
+        return lambda data: bytes(compress(codecs.delta_encode(data, axis=-2)))
+    return lambda data: bytes(compress(data))
 
 
 def _encoded_tiles(

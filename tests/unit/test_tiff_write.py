@@ -179,3 +179,53 @@ def test_bigtiff_is_written_when_the_size_needs_it(
     with tifffile.TiffFile(target) as tiff:
         assert tiff.is_bigtiff
         np.testing.assert_array_equal(tiff.pages[0].asarray(), image)
+
+
+@pytest.mark.parametrize("compression", ["deflate", "lzw"])
+def test_16_bit_tiles_take_the_horizontal_predictor_and_libtiff_reads_them(
+    tmp_path: Path, compression: str
+) -> None:
+    import cv2
+
+    # smooth rows (the predictor's case) plus grain, edge tiles included
+    rng = np.random.default_rng(3)
+    steps = rng.integers(0, 40, (700, 900, 3))
+    image = (steps.cumsum(axis=1) % 65536).astype(np.uint16)
+    target = tmp_path / "out16.tif"
+    write_tiled_tiff(
+        target,
+        width=900,
+        height=700,
+        dtype=np.uint16,
+        tiles=_tiles(image, 512),
+        compression=compression,
+    )
+    with tifffile.TiffFile(target) as tiff:
+        assert tiff.pages[0].predictor == 2
+        np.testing.assert_array_equal(tiff.pages[0].asarray(), image)
+    # an independent reader: OpenCV's bundled libtiff (BGR order)
+    decoded = cv2.imread(str(target), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(decoded[..., ::-1], image)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "compression"),
+    [(np.uint8, "deflate"), (np.uint8, "lzw"), (np.uint16, "zstd"), (np.uint16, "none")],
+)
+def test_8_bit_and_zstd_or_uncompressed_tiles_take_no_predictor(
+    tmp_path: Path, dtype: type, compression: str
+) -> None:
+    image = _image(300, 170, dtype, seed=4)
+    target = tmp_path / "out.tif"
+    write_tiled_tiff(
+        target,
+        width=300,
+        height=170,
+        dtype=dtype,
+        tiles=_tiles(image, 256),
+        tile=256,
+        compression=compression,
+    )
+    with tifffile.TiffFile(target) as tiff:
+        assert tiff.pages[0].predictor == 1
+        np.testing.assert_array_equal(tiff.pages[0].asarray(), image)
