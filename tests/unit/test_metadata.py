@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -36,6 +37,14 @@ def test_icc_profile_is_srgb_and_stable() -> None:
     parsed = ImageCms.ImageCmsProfile(io.BytesIO(profile))
     assert "sRGB" in ImageCms.getProfileDescription(parsed)
     assert metadata.srgb_icc_profile() == profile
+
+
+def test_icc_profile_has_a_fixed_creation_date() -> None:
+    # LittleCMS stamps the clock into the header; derivatives must not depend on it
+    profile = metadata.srgb_icc_profile()
+    assert (
+        struct.unpack(">6H", profile[24:36]) == metadata.ICC_CREATION_DATE == (2024, 1, 1, 0, 0, 0)
+    )
 
 
 def test_packet_is_well_formed_xmp() -> None:
