@@ -73,7 +73,9 @@ __all__ = [
     "ChromaPredictor",
     "ColorizeParams",
     "ColorizeResult",
+    "ModelBinding",
     "colorize_master",
+    "colorize_master_late",
     "resolve_render",
     "resolve_rendering",
     "working_lightness",
@@ -266,6 +268,17 @@ class ColorizeResult:
     working_height: int = 0
 
 
+@dataclass(frozen=True)
+class ModelBinding:
+    """What a page needs from its model, once the model is loaded (see
+    :func:`colorize_master_late`): the predictor, the parameters with the model's rendering and
+    the provenance the derivative records (it must contain ``source_sha256``)."""
+
+    predictor: ChromaPredictor
+    params: ColorizeParams
+    provenance: Mapping[str, Any]
+
+
 def working_lightness(
     page: MasterPage,
     chroma_size: int,
@@ -453,8 +466,45 @@ def colorize_master(
     masters, InferenceError when the predictor fails, OutputError when writing fails; in every
     failure case no (partial) output file is left behind.
     """
+    if "source_sha256" not in provenance:
+        raise ValueError("provenance must contain 'source_sha256' (the master's sha256)")
+    binding = ModelBinding(predictor, params, provenance)
+    return colorize_master_late(
+        master,
+        output,
+        params,
+        lambda: binding,
+        page_index=page_index,
+        ifd_offset=ifd_offset,
+        pixel_limit=pixel_limit,
+        workers=workers,
+        reference=reference,
+        hints=hints,
+    )
+
+
+def colorize_master_late(
+    master: Path,
+    output: Path,
+    params: ColorizeParams,
+    model: Callable[[], ModelBinding],
+    *,
+    page_index: int = 0,
+    ifd_offset: int | None = None,
+    pixel_limit: int = DEFAULT_PIXEL_LIMIT,
+    workers: int | None = None,
+    reference: ReferenceImage | None = None,
+    hints: PageHintSet | None = None,
+) -> ColorizeResult:
+    """:func:`colorize_master` with the model still loading: ``model()`` is called once, after
+    the page's working L* is made (stages read and reduce need only ``params.chroma_size`` and
+    ``params.lowpass``), so the caller can load the model on another thread meanwhile. It
+    returns the predictor, the parameters with the model's rendering (``render`` and
+    ``wash_darkening`` may differ from ``params``, nothing else) and the provenance; its
+    exceptions propagate and no output is written.
+    """
     master, output = Path(master), Path(output)
-    workers = _checked_call(master, output, params, provenance, workers, reference, hints)
+    workers = _checked_call(master, output, params, workers, reference, hints)
     timings = dict.fromkeys(STAGES, 0.0)
     spill_dir = output.parent  # temporary files of rotated pages go beside the output
     with open_master(
@@ -465,9 +515,16 @@ def colorize_master(
         spill_dir=spill_dir,
         workers=workers,
     ) as page:
-        ab, layers = _chroma_layers(page, master, predictor, params, reference, hints, timings)
+        lightness = working_lightness(
+            page, params.chroma_size, params.lowpass, rows=OUTPUT_TILE, timings=timings
+        )
+        bound = _bound(model(), params)
+        predictor, params = bound.predictor, bound.params
+        ab, layers = _chroma_layers(
+            page, master, lightness, predictor, params, reference, hints, timings
+        )
         digest, size = _write_derivative(
-            page, output, master, layers, params, provenance, workers, timings
+            page, output, master, layers, params, bound.provenance, workers, timings
         )
         work_h, work_w = ab.shape[1:]
         return ColorizeResult(
@@ -482,11 +539,24 @@ def colorize_master(
         )
 
 
+def _bound(binding: ModelBinding, started: ColorizeParams) -> ModelBinding:
+    """``binding``, checked against the parameters the page was ``started`` with (ValueError:
+    only the rendering may change once the model is known)."""
+    if "source_sha256" not in binding.provenance:
+        raise ValueError("provenance must contain 'source_sha256' (the master's sha256)")
+    same = replace(binding.params, render=started.render, wash_darkening=started.wash_darkening)
+    if same != started:
+        raise ValueError(
+            f"the model may change only the rendering of the parameters the page was started "
+            f"with: {started.as_dict()} became {binding.params.as_dict()}"
+        )
+    return binding
+
+
 def _checked_call(
     master: Path,
     output: Path,
     params: ColorizeParams,
-    provenance: Mapping[str, Any],
     workers: int | None,
     reference: ReferenceImage | None,
     hints: PageHintSet | None,
@@ -494,8 +564,6 @@ def _checked_call(
     """Check :func:`colorize_master`'s arguments (in this order) and return the worker count."""
     _check_reference(params, reference)
     _check_hints(params, hints)
-    if "source_sha256" not in provenance:
-        raise ValueError("provenance must contain 'source_sha256' (the master's sha256)")
     if output.exists() and master.exists() and os.path.samefile(output, master):
         raise OutputError(f"{output}: is the master itself; choose another output path")
     if not output.parent.is_dir():
@@ -508,17 +576,16 @@ def _checked_call(
 def _chroma_layers(
     page: MasterPage,
     master: Path,
+    lightness: npt.NDArray[np.float32],
     predictor: ChromaPredictor,
     params: ColorizeParams,
     reference: ReferenceImage | None,
     hints: PageHintSet | None,
     timings: dict[str, float],
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-    """Stages read, reduce and network: the page's working-size a*, b* and the layers the tiles
-    enlarge (a*, b* with the plate strength applied, or stacked with it for ``wash``)."""
-    lightness = working_lightness(
-        page, params.chroma_size, params.lowpass, rows=OUTPUT_TILE, timings=timings
-    )
+    """Stage network on the page's working ``lightness``: the working-size a*, b* and the
+    layers the tiles enlarge (a*, b* with the plate strength applied, or stacked with it for
+    ``wash``)."""
     started = time.perf_counter()
     maps = None
     if hints is not None:

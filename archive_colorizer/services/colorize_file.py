@@ -7,8 +7,12 @@ only after the master was found unchanged (sha256 and stat identity before and a
 
 from __future__ import annotations
 
+import functools
 import os
+import re
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,10 +33,10 @@ from archive_colorizer.imaging.tiff_facts import PageFacts, read_facts
 from archive_colorizer.services.colorize import (
     ColorizeParams,
     ColorizeResult,
-    colorize_master,
+    ModelBinding,
+    colorize_master_late,
     resolve_rendering,
 )
-from archive_colorizer.services.guard import check_output_path_if_catalogued
 
 if TYPE_CHECKING:
     from archive_colorizer.imaging.reference import ReferenceImage
@@ -111,9 +115,29 @@ def _check_output(
     """OUTPUT may be written (see :func:`_check_paths`) and, when a catalog exists, lies outside
     its ingested folders (``on_warning`` hears when the catalog could not be asked)."""
     _check_paths(source, output, overwrite)
+    if _no_sqlite_catalog(settings.database_url):
+        return  # nothing catalogued to check against (and SQLAlchemy stays unimported)
+    from archive_colorizer.services.guard import check_output_path_if_catalogued
+
     unchecked = check_output_path_if_catalogued(settings.database_url, output, what="OUTPUT")
     if unchecked and on_warning is not None:
         on_warning(unchecked)
+
+
+#: a plain SQLite URL: its database part is the file's path as written (no escapes, no query)
+_PLAIN_SQLITE_URL = re.compile(r"sqlite(?:\+pysqlite)?:///([^?#%]*)")
+
+
+def _no_sqlite_catalog(database_url: str) -> bool:
+    """Whether ``database_url`` is a plain SQLite URL naming no file or a file that does not
+    exist: what :func:`~archive_colorizer.services.guard.check_output_path_if_catalogued` finds
+    nothing to check against, told without importing SQLAlchemy (most `colorize` runs have no
+    catalog). Any other URL: False (the guard decides)."""
+    plain = _PLAIN_SQLITE_URL.fullmatch(database_url.strip())
+    if plain is None:
+        return False
+    path = plain.group(1)
+    return not path or path == ":memory:" or not os.path.isfile(path)
 
 
 def _publish(staging: Path, before: FileSnapshot, output: Path) -> None:
@@ -191,31 +215,29 @@ def colorize_file(
     page_hints = _hints_of(hints, source, page, facts)
     if page_hints is not None:
         params = replace(params, hints_sha256=page_hints.sha256)
-    predictor, params = _load_model(model, device, tile_size, params, render, page_hints)
-    before = snapshot(source)
-    provenance = embedded_provenance(
-        source_name=source.name,
-        source_sha256=before.sha256,
-        model_name=predictor.model_name,
-        weights_sha256=predictor.weights_sha256,
-        parameters={**params.as_dict(), **predictor.describe()},
-        when=_creation_time(),
-        **_reference_facts(colour_reference),
-        **_hint_facts(page_hints),
+    recorded = functools.partial(_provenance, source, _creation_time(), colour_reference)
+    loading = ModelLoading(
+        lambda: _load_model(model, device, tile_size, params, render, page_hints)
     )
-    result, seconds = _colorize_published(
-        source,
-        output,
-        before,
-        predictor,
-        params,
-        page_index=page,
-        provenance=provenance,
-        ifd_offset=facts.ifd_offset,
-        pixel_limit=settings.pixel_limit,
-        reference=colour_reference,
-        hints=page_hints,
-    )
+    try:  # the model loads (import torch, weights) while the page is hashed, read and reduced
+        before = snapshot(source)
+        late = _LateModel(loading, functools.partial(recorded, page_hints, before))
+        result, seconds = _colorize_published(
+            source,
+            output,
+            before,
+            params,
+            late,
+            page_index=page,
+            ifd_offset=facts.ifd_offset,
+            pixel_limit=settings.pixel_limit,
+            reference=colour_reference,
+            hints=page_hints,
+        )
+    finally:
+        loading.join()  # no loading thread outlives the command, whatever failed
+    predictor: Any = late.binding.predictor  # a NetworkPredictor (registry.load_predictor)
+    provenance = late.binding.provenance
     return {
         "input": str(source),
         "output": str(output),
@@ -232,24 +254,105 @@ def colorize_file(
     }
 
 
+def _provenance(
+    source: Path,
+    when: datetime,
+    colour_reference: ReferenceImage | None,
+    page_hints: PageHintSet | None,
+    before: FileSnapshot,
+    predictor: Any,
+    params: ColorizeParams,
+) -> dict[str, Any]:
+    """What the derivative of ``source`` records, once the model is known."""
+    return embedded_provenance(
+        source_name=source.name,
+        source_sha256=before.sha256,
+        model_name=predictor.model_name,
+        weights_sha256=predictor.weights_sha256,
+        parameters={**params.as_dict(), **predictor.describe()},
+        when=when,
+        **_reference_facts(colour_reference),
+        **_hint_facts(page_hints),
+    )
+
+
+class ModelLoading:
+    """``load()`` running on a background thread from construction: ``import torch`` and reading
+    the weights take about a second, and a page's first read and reduction need no model.
+
+    :meth:`result` waits and returns its value or raises its exception (the same exception
+    object, so the same one-line error as when loading in the foreground); :meth:`join` only
+    waits. The thread is a daemon so that an interrupted command can still exit.
+    """
+
+    def __init__(self, load: Callable[[], Any]) -> None:
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(load,), name="archcolor-model-loading", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, load: Callable[[], Any]) -> None:
+        try:
+            self._value = load()
+        except BaseException as error:  # handed to the waiting thread by result()
+            self._error = error
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+class _LateModel:
+    """:func:`colorize_master_late`'s ``model``: waits for the loading (predictor, parameters)
+    and adds the provenance; ``waited`` is the seconds the page waited for it."""
+
+    def __init__(
+        self, loading: ModelLoading, provenance_of: Callable[[Any, ColorizeParams], dict[str, Any]]
+    ) -> None:
+        self.loading, self.provenance_of = loading, provenance_of
+        self.waited = 0.0
+        self._binding: ModelBinding | None = None
+
+    def __call__(self) -> ModelBinding:
+        started = time.perf_counter()
+        predictor, params = self.loading.result()
+        self.waited = time.perf_counter() - started
+        self._binding = ModelBinding(predictor, params, self.provenance_of(predictor, params))
+        return self._binding
+
+    @property
+    def binding(self) -> ModelBinding:
+        if self._binding is None:
+            raise RuntimeError("the model was not bound")
+        return self._binding
+
+
 def _colorize_published(
     source: Path,
     output: Path,
     before: FileSnapshot,
-    predictor: Any,
     params: ColorizeParams,
+    late: _LateModel,
     **options: Any,
 ) -> tuple[ColorizeResult, float]:
-    """:func:`colorize_master` into a staging file beside ``output``, published when the source
-    is unchanged (the staging file never stays); the result and the seconds it took."""
+    """:func:`colorize_master_late` into a staging file beside ``output``, published when the
+    source is unchanged (the staging file never stays); the result and the seconds it took,
+    less those it waited for the model to load."""
     started = time.perf_counter()
     staging = output.with_name(f".{output.name}.{os.getpid()}.colorizing")
     try:
-        result = colorize_master(source, staging, predictor, params, **options)
+        result = colorize_master_late(source, staging, params, late, **options)
         _publish(staging, before, output)
     finally:
         staging.unlink(missing_ok=True)
-    return result, time.perf_counter() - started
+    return result, time.perf_counter() - started - late.waited
 
 
 def _load_model(

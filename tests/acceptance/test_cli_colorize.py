@@ -341,3 +341,50 @@ def test_an_unreadable_catalog_is_said_not_silently_skipped(
     code = run(["--db", missing, "colorize", str(master), "-o", str(output), "--overwrite"])
     assert code == 0 and "warning" not in capsys.readouterr().err
     assert not (tmp_path / "none.sqlite3").exists()
+
+
+def test_without_a_catalog_no_database_library_is_imported(
+    tmp_path: Path, fixture_model: Path
+) -> None:
+    """A colorize with no catalog file to guard against skips SQLAlchemy and Alembic (start-up
+    time of the one-page command)."""
+    master = write_gray8(tmp_path / "m.tif", width=40, height=30)
+    argv = ["--db", f"sqlite:///{tmp_path / 'none.sqlite3'}", "colorize", str(master)]
+    argv += ["-o", str(tmp_path / "o.tif")]
+    code = (
+        "import sys\n"
+        "from archive_colorizer.cli.app import run\n"
+        f"status = run({argv!r})\n"
+        "heavy = {'sqlalchemy', 'alembic'}\n"
+        "print(status, sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, ENV_MODELS_DIR: str(fixture_model), "ARCHCOLOR_DEVICE": "cpu"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.stdout.strip().splitlines()[-1] == "0 []", done.stderr
+    assert (tmp_path / "o.tif").is_file() and not (tmp_path / "none.sqlite3").exists()
+
+
+def test_a_page_failure_while_the_model_loads_leaves_no_loading_thread(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model loads on a background thread while the page is hashed and read; when the page
+    fails first, its error is the one reported and the command waits for the loading."""
+    import threading
+
+    from archive_colorizer.errors import InputError
+    from archive_colorizer.services import colorize_file
+
+    def unreadable(path: Path) -> Any:
+        raise InputError(f"{path}: unreadable for this test")
+
+    monkeypatch.setattr(colorize_file, "snapshot", unreadable)
+    master = write_gray8(tmp_path / "m.tif")
+    code, _, err = colorize(capsys, str(master), "-o", str(tmp_path / "o.tif"))
+    assert code == 1 and "unreadable for this test" in err
+    assert not [t for t in threading.enumerate() if t.name == "archcolor-model-loading"]
+    assert not (tmp_path / "o.tif").exists()
