@@ -388,3 +388,32 @@ def test_a_page_failure_while_the_model_loads_leaves_no_loading_thread(
     assert code == 1 and "unreadable for this test" in err
     assert not [t for t in threading.enumerate() if t.name == "archcolor-model-loading"]
     assert not (tmp_path / "o.tif").exists()
+
+
+def test_the_console_entry_point_flushes_its_output_and_keeps_the_exit_status(
+    tmp_path: Path, fixture_model: Path
+) -> None:
+    """`main` ends a run that loaded torch without the interpreter's module teardown: the JSON
+    summary, the error line and the exit status must still come out whole."""
+    master = write_gray8(tmp_path / "m.tif", width=70, height=50)
+    env = {**os.environ, ENV_MODELS_DIR: str(fixture_model), "ARCHCOLOR_DEVICE": "cpu"}
+    entry = [sys.executable, "-c", "from archive_colorizer.cli.app import main; main()"]
+    output = tmp_path / "o.tif"
+    done = subprocess.run(
+        [*entry, "colorize", str(master), "-o", str(output), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["sha256"] == sha256_file(output)[0]
+    failed = subprocess.run(
+        [*entry, "colorize", str(master), "-o", str(tmp_path / "p.tif"), "--tile-size", "100"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert failed.returncode == 1 and failed.stdout == ""
+    assert failed.stderr.startswith("error: ") and "at least 216" in failed.stderr
