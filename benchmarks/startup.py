@@ -15,6 +15,11 @@ Two measurements, each in FRESH subprocesses (cold imports):
    sha256 fixity check, and the page's first pass (read + reduce + network) up to the first
    output tile.
 
+3. ``archcolor colorize`` of the same master (no catalog): the command's wall time next to the
+   page pipeline's seconds from its ``--json`` summary (which leave out the time the page waited
+   for the model: the model loads on a background thread while the page is read and reduced),
+   so the difference is what the one-page command spends outside the pipeline.
+
 Times are wall seconds on whatever else the machine is doing; run it on an idle machine.
 """
 
@@ -99,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--megapixels", type=float, default=35.0)
     parser.add_argument("--model", default=None, help="registry model (default: the default)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--master-compression", default="none", help="none, deflate, lzw")
     parser.add_argument("--workdir", type=Path, default=None, help="default: a temp folder")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--steps", nargs=2, metavar=("MASTER", "WORKDIR"), help=argparse.SUPPRESS)
@@ -116,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         height = int(args.megapixels * 1e6 / width) // 16 * 16
         volume = folder / "volume"
         volume.mkdir()
-        master = write_large_master(volume / "page.tif", width=width, height=height)
+        master = write_large_master(
+            volume / "page.tif", width=width, height=height, compression=args.master_compression
+        )
         env = {
             **os.environ,
             "ARCHCOLOR_DATABASE_URL": f"sqlite:///{folder / 'catalog.sqlite3'}",
@@ -131,6 +139,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         reports = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
         job = next((r["seconds"] for r in reports if r.get("status") == "done"), None)
+        derivative = str(folder / "colorized.tif")
+        colorize_seconds, out = _cli(
+            ["colorize", str(master), "-o", derivative, "--device", args.device, "--json", *model],
+            {**env, "ARCHCOLOR_DATABASE_URL": f"sqlite:///{folder / 'no-catalog.sqlite3'}"},
+        )
+        pipeline = json.loads(out)["seconds"]
         env["ARCHCOLOR_CACHE_DIR"] = str(folder / "steps-cache")
         command = [sys.executable, __file__, "--steps", str(master), str(folder)]
         steps = subprocess.run(
@@ -148,22 +162,33 @@ def main(argv: list[str] | None = None) -> int:
             "process_seconds": round(process_seconds, 3),
             "process_job_seconds": job,
             "process_outside_job_seconds": None if job is None else round(process_seconds - job, 3),
+            "colorize_seconds": round(colorize_seconds, 3),
+            "colorize_pipeline_seconds": pipeline,
+            "colorize_outside_pipeline_seconds": round(colorize_seconds - pipeline, 3),
             "steps": json.loads(steps.stdout.strip().splitlines()[-1]),
         }
     if args.json:
         print(json.dumps(row))
         return 0
-    print(f"{row['width']}x{row['height']} 8-bit master, device {args.device}")
+    _print(row, args.device)
+    return 0
+
+
+def _print(row: dict[str, Any], device: str) -> None:
+    print(f"{row['width']}x{row['height']} 8-bit master, device {device}")
     print(f"archcolor --help                  {row['help_seconds']:7.2f} s")
     print(f"archcolor ingest                  {row['ingest_seconds']:7.2f} s")
     print(f"archcolor process --pending       {row['process_seconds']:7.2f} s")
+    job = row["process_job_seconds"]
     if job is not None:
         print(f"  of which the page's job         {job:7.2f} s")
         print(f"  outside the job                 {row['process_outside_job_seconds']:7.2f} s")
+    print(f"archcolor colorize (no catalog)   {row['colorize_seconds']:7.2f} s")
+    print(f"  of which the page pipeline      {row['colorize_pipeline_seconds']:7.2f} s")
+    print(f"  outside the pipeline            {row['colorize_outside_pipeline_seconds']:7.2f} s")
     print("step by step (one fresh process, in process order):")
     for name, value in row["steps"].items():
         print(f"  {name:32} {value:7.3f} s")
-    return 0
 
 
 if __name__ == "__main__":
