@@ -1,30 +1,34 @@
-"""Colour hints spread over a prediction, edge-aware: any model takes hints.
+"""Colour hints spread over a prediction after the network, so that every model takes hints.
 
 The network predicts a*, b* at the working resolution; a curator's hints (or the truth hints of
-``evaluate --hints``) say what the colour is at a few places. This module corrects the
-prediction with them, after the network, for every model:
+``evaluate --hints``) say what the colour is at a few places. :func:`propagate_hints` corrects
+the prediction with them in three steps, each working on what the previous left at the hints
+(the residual ``hint_ab - ab`` on the hinted pixels; a *hint* is a connected group of them):
 
-1. **residual** ``r = hint_ab - ab`` on the hinted pixels (mask 1);
-2. **normalised convolution** (Knutsson & Westin 1993): ``F(r m) / F(m)`` is a dense field of
-   residuals, each place taking the residuals of the hints it "sees", and ``F(m)`` is how much
-   it sees them. ``F`` is the domain-transform recursive filter (Gastal & Oliveira 2011,
-   "Domain Transform for Edge-Aware Image and Video Processing", three iterations of horizontal
-   and vertical first-order recursive passes over the transformed domain
-   ``1 + sigma_s / sigma_r |dL*|``) guided by the working L*, so a hint spreads far over
-   uniform tones and stops at strong edges of L*;
-3. **confidence** ``c = F(m) / (F(m) + k P)``: ``F(m) / P`` (with ``P`` the filter's response to
-   one pixel at that pixel, on a flat image) counts the hinted pixels a place sees, ``k`` is the
-   count that gives half confidence. The correction is ``c F(r m) / F(m) + (1 - c) g`` with
-   ``g`` the global component: the mean residual over all hinted pixels (``fallback="mean"``)
-   or zero (``"zero"``). Far from any hint (or behind an edge) a page thus takes the mean shift
-   the hints ask for, near a hint the hint's own residual;
-4. hinted pixels take exactly the hint's colour; the result is clipped to a*, b* in -128..127.
+1. **global** (``fallback``): an affine map of the predicted a*, b* (``2 x 3``) fitted to the
+   residuals by ridge regression towards no change (``ridge``, in hints; each hint weighs
+   one) — ``mean`` (the mean residual) and ``zero`` are the simpler alternatives;
+2. **non-local** (``affine`` only, ``feature_sigma > 0``): each place takes the residuals of
+   the hints whose L*, predicted a*, b* and (with ``feature_reach``) position are like its
+   own, a Gaussian weight per hint against ``feature_prior`` hints of no change — distant
+   parts of one object follow one hint;
+3. **edge-aware local**: normalised convolution (Knutsson & Westin 1993) ``F(r m) / F(m)``
+   with ``F`` the domain-transform recursive filter (Gastal & Oliveira 2011, "Domain Transform
+   for Edge-Aware Image and Video Processing": ``iterations`` of horizontal and vertical
+   first-order recursive passes over the transformed domain ``1 + sigma_s / sigma_r |dL*|``,
+   vectorised across rows and columns) guided by the working L*, so a hint spreads far over
+   even tones and stops at strong edges; weighted by the confidence ``c = F(m) / (F(m) + k P)``
+   (``P``: the filter's response to one pixel at that pixel on a flat image, so ``F(m) / P``
+   counts the hinted pixels a place sees; ``k``: ``half_confidence``), so that it fades out
+   far from the hints, back to steps 1-2;
+4. the hinted pixels take exactly their hint's colour; a*, b* are clipped to -128..127.
 
-The field is computed on a grid of at most ``grid`` px on the long side (the working image
-area-reduced: chroma corrections are smooth, and the reduction removes the engraved line and
-dot screens from the guide), then enlarged bilinearly. ``sigma_spatial`` is a fraction of the
-image's long side, so the spread is the same at any working size. Without hints (an empty
-mask) the input is returned unchanged, bit for bit. numpy and OpenCV only; deterministic.
+Steps 2 and 3 run on a grid of at most ``grid`` px on the long side (the working image
+area-reduced: chroma corrections are smooth, and the reduction removes engraved line and dot
+screens from the guide); their corrections are enlarged bilinearly. Sigmas of space are
+fractions of the long side, so a hint reaches as far at any working size. Without hints (an
+empty mask) the input is returned unchanged, bit for bit. numpy and OpenCV only;
+deterministic. The defaults were chosen on half A of the val split (docs/hints.md).
 """
 
 from __future__ import annotations
@@ -111,7 +115,6 @@ class HintPropagation:
             "grid": int(self.grid),
             "iterations": int(self.iterations),
         }
-
 
     @classmethod
     def from_dict(cls, stored: Mapping[str, Any]) -> HintPropagation:
