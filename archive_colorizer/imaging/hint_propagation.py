@@ -33,6 +33,7 @@ deterministic. The defaults were chosen on half A of the val split (docs/hints.m
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -171,6 +172,7 @@ def domain_transform_filter(
     return np.ascontiguousarray(across.transpose(1, 2, 0))
 
 
+@functools.lru_cache(maxsize=16)
 def _peak_response(sigma_spatial: float, iterations: int) -> float:
     """The filter's response at a unit impulse on a flat guide (far from the borders): the
     centre of the 1-D composite kernel, squared (the horizontal and vertical passes commute)."""
