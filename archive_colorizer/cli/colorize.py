@@ -144,7 +144,7 @@ _HintsOption = Annotated[
         "--hints",
         metavar="FILE",
         help="Colour hints file (docs/hints.md) with a page for this master (by file "
-        "name and --page); needs a model trained with hints.",
+        "name and --page); any model: the hints are spread over its prediction.",
         show_default=False,
     ),
 ]

@@ -85,14 +85,6 @@ class _Feedback:
                 highlight=False,
                 soft_wrap=True,
             )
-        if queued.hints_unusable:
-            self.err.print(
-                f"warning: model {model} takes no colour hints: {queued.hints_unusable} "
-                "page(s) with hints are colorized without them (use a model trained with "
-                "`archcolor train --hints`)",
-                highlight=False,
-                soft_wrap=True,
-            )
         if self.json_out:
             return
         self.err.print(

@@ -318,8 +318,9 @@ _HintsOption = Annotated[
     typer.Option(
         "--hints",
         min=0,
-        help="Give a model with hint inputs K point hints per image, sampled from its "
-        "true colour (prints: the wash) with a fixed seed, as a curator would.",
+        help="Give the model K point hints per image, sampled from its true colour "
+        "(prints: the wash) with a fixed seed, as a curator would; spread over the "
+        "prediction as a page's hints are (docs/hints.md).",
     ),
 ]
 

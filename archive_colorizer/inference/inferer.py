@@ -234,6 +234,11 @@ class NetworkPredictor:
         self.last_run = RunInfo()
 
     @property
+    def hint_inputs(self) -> bool:
+        """Whether the network takes colour hints as inputs (``predict_ab(hints=...)``)."""
+        return bool(getattr(self.network, "hint_inputs", False))
+
+    @property
     def dtype(self) -> torch.dtype:
         """The dtype the network computes in."""
         return torch.float16 if self.half else torch.float32

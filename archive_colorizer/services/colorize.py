@@ -52,6 +52,11 @@ from archive_colorizer.config import DEFAULT_CHROMA_SIZE, DEFAULT_PIXEL_LIMIT
 from archive_colorizer.errors import ConfigurationError, InferenceError, OutputError
 from archive_colorizer.imaging import color, metadata
 from archive_colorizer.imaging.geometry import linear_taps, working_size
+from archive_colorizer.imaging.hint_propagation import (
+    DEFAULT_PROPAGATION,
+    HintPropagation,
+    propagate_hints,
+)
 from archive_colorizer.imaging.paper import plate_strength
 from archive_colorizer.imaging.reference import ReferenceImage, transfer_palette
 from archive_colorizer.imaging.resample import area_reduce, gaussian_lowpass
@@ -76,6 +81,7 @@ __all__ = [
     "ModelBinding",
     "colorize_master",
     "colorize_master_late",
+    "predict_chroma",
     "resolve_render",
     "resolve_rendering",
     "working_lightness",
@@ -150,11 +156,20 @@ class ColorizeParams:
     reference_sha256: str | None = None
     #: with a reference: palette transfer strength, 0 (global prior only) .. 1
     reference_palette: float = DEFAULT_REFERENCE_PALETTE
-    #: sha256 of the page's colour hint set (``services.hints``: the canonical hints) that the
-    #: network takes as extra inputs (a model with hint inputs only); None: no hints
+    #: sha256 of the page's colour hint set (``services.hints``: the canonical hints): spread
+    #: over the prediction of any model (``hint_propagation``; a model with hint inputs also
+    #: takes them as inputs); None: no hints
     hints_sha256: str | None = None
+    #: how hints correct the prediction (:mod:`~archive_colorizer.imaging.hint_propagation`)
+    hint_propagation: HintPropagation = DEFAULT_PROPAGATION
 
     def __post_init__(self) -> None:
+        if isinstance(self.hint_propagation, Mapping):  # a job's stored parameters
+            try:
+                stored = HintPropagation.from_dict(self.hint_propagation)
+            except (TypeError, ValueError) as error:
+                raise ConfigurationError(f"hint propagation parameters: {error}") from error
+            object.__setattr__(self, "hint_propagation", stored)
         if not isinstance(self.chroma_size, int) or self.chroma_size < 0:
             raise ConfigurationError(
                 f"--chroma-size must be a whole number of pixels >= 0 (0 = full resolution), "
@@ -211,7 +226,14 @@ class ColorizeParams:
                 else {}
             ),
             # only with hints: pages without hints keep their keys
-            **({"hints_sha256": self.hints_sha256} if self.hints_sha256 is not None else {}),
+            **(
+                {
+                    "hints_sha256": self.hints_sha256,
+                    "hint_propagation": self.hint_propagation.as_dict(),
+                }
+                if self.hints_sha256 is not None
+                else {}
+            ),
         }
 
 
@@ -461,8 +483,9 @@ def colorize_master(
     palette (weighted by the plate strength, so margins do not move) before the page mask.
 
     ``hints`` (the hint set ``params.hints_sha256`` names): rasterised at the working size from
-    the page's displayed coordinates (:meth:`~archive_colorizer.services.hints.PageHintSet.maps`)
-    and given to the network as its hint inputs; a model without them raises InferenceError.
+    the page's displayed coordinates (:meth:`~archive_colorizer.services.hints.PageHintSet.maps`),
+    given to a network with hint inputs as inputs and spread over the prediction of any model
+    edge-aware (``params.hint_propagation``, :func:`predict_chroma`).
 
     The master is only ever opened read-only. Raises MasterError subclasses for unreadable
     masters, InferenceError when the predictor fails, OutputError when writing fails; in every
@@ -593,7 +616,14 @@ def _chroma_layers(
     if hints is not None:
         work_h, work_w = lightness.shape
         maps = hints.maps((page.width, page.height), (work_w, work_h)).stacked()
-    ab = _checked_chroma(_predict(predictor, lightness, reference, maps), lightness.shape, master)
+    ab = predict_chroma(
+        predictor,
+        lightness,
+        reference=None if reference is None else reference.lightness,
+        hints=maps,
+        propagation=params.hint_propagation,
+        checked=functools.partial(_checked_chroma, master=master),
+    )
     strength = None
     if reference is not None and params.reference_palette > 0:
         strength = plate_strength(lightness)
@@ -699,36 +729,50 @@ def _check_named(
         raise ConfigurationError(changed(named))
 
 
-def _predict(
+def predict_chroma(
     predictor: ChromaPredictor,
     lightness: npt.NDArray[np.float32],
-    reference: ReferenceImage | None,
+    *,
+    reference: npt.NDArray[np.float32] | None = None,
     hints: npt.NDArray[np.float32] | None = None,
-) -> Any:
-    """The predictor's a*, b*; with a reference its L* gives the global prior; ``hints``
-    (``(3, h, w)`` hint maps) go to the network's hint inputs."""
+    propagation: HintPropagation = DEFAULT_PROPAGATION,
+    checked: Callable[[Any, tuple[int, int]], npt.NDArray[np.float32]] | None = None,
+) -> npt.NDArray[np.float32]:
+    """The a*, b* ``(2, h, w)`` of ``lightness`` ``(h, w)``: what every path that colours takes
+    (``colorize``, ``process``, ``evaluate``).
+
+    ``reference``: a colour reference's L* (any size) for the network's global prior.
+    ``hints``: hint maps ``(3, h, w)`` (a*, b*, mask): a model with hint inputs takes them as
+    inputs too, and for every model they are spread over the prediction edge-aware along
+    ``lightness`` (:func:`~archive_colorizer.imaging.hint_propagation.propagate_hints` with
+    ``propagation``); without a hinted pixel the prediction is returned as it is.
+    ``checked``: checks the network's output (shape, finite) before the hints are spread.
+    """
     image = np.ascontiguousarray(lightness, dtype=np.float32)
-    if reference is None and hints is None:
-        return predictor.predict_ab(image)
-    guided: Any = predictor  # NetworkPredictor.predict_ab takes ``reference=`` and ``hints=``
-    accepted = inspect.signature(guided.predict_ab).parameters
-    name = getattr(predictor, "model_name", "") or "?"
     extra: dict[str, Any] = {}
-    if reference is not None:
-        if "reference" not in accepted:
-            raise ConfigurationError(
-                f"the model {name} takes no colour reference; leave --reference out or use a "
-                "network model"
-            )
-        extra["reference"] = reference.lightness
-    if hints is not None:
-        if "hints" not in accepted:
-            raise ConfigurationError(
-                f"the model {name} takes no colour hints; leave the hints out or use a model "
-                "trained with hints (`archcolor train --hints`)"
-            )
-        extra["hints"] = hints
-    return guided.predict_ab(image, **extra)
+    if reference is not None or (hints is not None and _takes_hints(predictor)):
+        guided: Any = predictor  # NetworkPredictor.predict_ab takes ``reference=``, ``hints=``
+        accepted = inspect.signature(guided.predict_ab).parameters
+        if reference is not None:
+            if "reference" not in accepted:
+                name = getattr(predictor, "model_name", "") or "?"
+                raise ConfigurationError(
+                    f"the model {name} takes no colour reference; leave --reference out or use "
+                    "a network model"
+                )
+            extra["reference"] = reference
+        if hints is not None and _takes_hints(predictor):
+            extra["hints"] = hints
+    raw = predictor.predict_ab(image, **extra)
+    ab = np.asarray(raw, dtype=np.float32) if checked is None else checked(raw, image.shape)
+    if hints is None:
+        return ab
+    return propagate_hints(ab, hints, image, propagation)
+
+
+def _takes_hints(predictor: ChromaPredictor) -> bool:
+    """Whether the predictor's network takes hints as inputs (``NetworkPredictor.hint_inputs``)."""
+    return bool(getattr(predictor, "hint_inputs", False))
 
 
 def _optional_text(value: Any) -> str | None:

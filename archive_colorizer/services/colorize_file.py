@@ -363,18 +363,11 @@ def _load_model(
     render: str | None,
     page_hints: PageHintSet | None,
 ) -> tuple[Any, ColorizeParams]:
-    """The predictor for ``model`` and ``params`` with its card's rendering; refuses hints for a
-    model without hint inputs (ConfigurationError)."""
+    """The predictor for ``model`` and ``params`` with its card's rendering."""
     from archive_colorizer.inference.registry import load_predictor
 
     predictor = load_predictor(model, device=device, tile_size=tile_size)
     params = resolve_rendering(params, render, getattr(predictor, "card", None))
-    config = getattr(getattr(predictor, "card", None), "config", None) or {}
-    if page_hints is not None and not config.get("hint_inputs"):
-        raise ConfigurationError(
-            f"model {predictor.model_name} takes no colour hints; leave --hints out or use a "
-            "model trained with hints (`archcolor train --hints`)"
-        )
     return predictor, params
 
 

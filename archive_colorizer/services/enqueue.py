@@ -12,11 +12,11 @@ For each current ingested scan (optionally of one volume), a
    (``params.reference_sha256``, `process --reference`) or else its volume's default
    (`archcolor reference set`), so setting, changing or clearing a volume's reference changes
    exactly its pages' keys.
-   For a model whose card has ``hint_inputs``, a page's parameters also name its current
-   colour hint set (``hints_sha256``, :mod:`~archive_colorizer.services.hints`), so importing
-   changed hints re-queues exactly those pages and clearing them brings the old keys back. A
-   model without hint inputs colours such pages without their hints (they are not part of the
-   key); the summary counts them (``hints_unusable``) so that the run can say so.
+   A page's parameters also name its current colour hint set (``hints_sha256``,
+   :mod:`~archive_colorizer.services.hints`) and how hints are spread over the prediction
+   (``hint_propagation``), for every model (any model takes hints: they correct its
+   prediction after the network), so importing changed hints re-queues exactly those pages
+   and clearing them brings the old keys back.
    ``force`` re-runs done jobs (a new generation: new derivative file and row, the old ones
    kept as history); ``repair`` re-runs only done jobs whose current derivative file is
    missing or no longer matches its sha256.
@@ -100,8 +100,6 @@ class EnqueueSummary:
     already_done: int = 0
     in_queue: int = 0  # pending, running or failed already
     dead: int = 0  # dead jobs left alone (see `archcolor retry`)
-    #: selected pages with colour hints that the model cannot use (it has no hint inputs)
-    hints_unusable: int = 0
     problems: list[str] = field(default_factory=list)
 
 
@@ -141,10 +139,7 @@ def enqueue(
     with Session(queue.writer(engine)) as session, session.begin():
         scans = ingested_scans(session, volume)
         summary.scans = len(scans)
-        page_params = _PageParams(session, params, model.hint_inputs)
-        if not model.hint_inputs:
-            hinted = current_hint_sha256s(session)
-            summary.hints_unusable = sum(1 for scan in scans if scan.id in hinted)
+        page_params = _PageParams(session, params)
         keyed: dict[str, Scan] = {}
         legacy: dict[str, str] = {}  # key → the key an older archcolor gave the same page
         for scan in scans:
@@ -218,14 +213,13 @@ def _seen_before(
 
 class _PageParams:
     """A scan's job parameters and their hash: ``params`` with the run's colour reference, else
-    its volume's default one (none: ``params`` unchanged), and, for a model with hint inputs,
-    the scan's current hint set."""
+    its volume's default one (none: ``params`` unchanged), and the scan's current hint set."""
 
-    def __init__(self, session: Session, params: ColorizeParams, hint_inputs: bool = False) -> None:
+    def __init__(self, session: Session, params: ColorizeParams) -> None:
         self.params = params
         run_reference = params.reference_sha256 is not None
         self.by_volume = {} if run_reference else volume_references(session)
-        self.hints = current_hint_sha256s(session) if hint_inputs else {}
+        self.hints = current_hint_sha256s(session)
         self._cache: dict[tuple[str | None, str | None], tuple[dict[str, Any], str]] = {}
 
     def __call__(self, scan: Scan) -> tuple[dict[str, Any], str]:

@@ -27,7 +27,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -45,6 +45,7 @@ from archive_colorizer.imaging.hints import truth_hints
 from archive_colorizer.imaging.metrics import ciede2000, colour_cast, colourfulness, psnr, ssim
 from archive_colorizer.imaging.simulate import simulate
 from archive_colorizer.imaging.wash import WASH_DARKENING, render_wash_codes
+from archive_colorizer.services.colorize import predict_chroma
 
 METHODS = ("model", "grey", "train-mean", "best-flat-tint")
 MEAN_CHROMA_SIDE = 64
@@ -56,12 +57,6 @@ class ChromaPredictor(Protocol):
     """What evaluation needs from a model: a*, b* ``(2, h, w)`` for L* ``(h, w)``."""
 
     def predict_ab(self, lightness: np.ndarray) -> np.ndarray: ...
-
-
-class HintedPredictor(Protocol):
-    """A predictor that takes colour-hint maps ``(3, h, w)``."""
-
-    def predict_ab(self, lightness: np.ndarray, hints: np.ndarray | None = None) -> np.ndarray: ...
 
 
 #: seed of the truth hints of `evaluate --hints K`
@@ -225,7 +220,8 @@ def evaluate(
 ) -> Evaluation:
     """Measure ``predictor`` (None: baselines only) and the baselines on ``items``; the model's
     candidate is rendered by ``rendering`` (``luminance`` or ``wash``); ``hints``: that many
-    point hints per image sampled from its true a*, b* (a model with hint inputs)."""
+    point hints per image sampled from its true a*, b*, spread over the prediction as a page's
+    hints are (:func:`~archive_colorizer.services.colorize.predict_chroma`)."""
     if not items:
         raise InputError("no images to evaluate")
     truths: list[Truth] = []
@@ -246,12 +242,10 @@ def evaluate(
             "content": truth.item.content,
         }
         if predictor is not None:
+            maps = None
             if hints:
                 maps = truth_hints(np.stack((truth.a, truth.b)), hints, hint_rng(index, hints))
-                hinted = cast(HintedPredictor, predictor)
-                ab = np.asarray(hinted.predict_ab(truth.input_lightness, maps), dtype=np.float32)
-            else:
-                ab = np.asarray(predictor.predict_ab(truth.input_lightness), dtype=np.float32)
+            ab = predict_chroma(predictor, truth.input_lightness, hints=maps)
             row["model"] = image_metrics(truth, ab[0], ab[1], rendering, darkening)
         row["grey"] = image_metrics(truth, 0.0, 0.0)
         row["train-mean"] = image_metrics(truth, *train_mean_ab)

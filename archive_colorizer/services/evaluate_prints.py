@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -54,6 +54,7 @@ from archive_colorizer.imaging.hints import truth_hints
 from archive_colorizer.imaging.metrics import ciede2000, colourfulness
 from archive_colorizer.imaging.prints import decompose_print
 from archive_colorizer.imaging.wash import WASH_DARKENING, render_wash_codes
+from archive_colorizer.services.colorize import predict_chroma
 from archive_colorizer.services.evaluate import ChromaPredictor, hint_rng
 
 PRINT_METHODS = ("model", "grey", "best-flat-tint", "flat-wash")
@@ -192,17 +193,6 @@ class PrintEvaluation:
         }
 
 
-class ReferencePredictor(Protocol):
-    """A predictor that takes a colour reference for its global prior."""
-
-    def predict_ab(
-        self,
-        lightness: np.ndarray,
-        hints: np.ndarray | None = None,
-        reference: np.ndarray | None = None,
-    ) -> np.ndarray: ...
-
-
 def predict_with_reference(
     predictor: ChromaPredictor,
     lightness: F32,
@@ -210,16 +200,12 @@ def predict_with_reference(
     hints: F32 | None = None,
 ) -> F32:
     """a*, b* of ``lightness``; with ``reference`` its L* gives the global prior; ``hints``:
-    hint maps ``(3, h, w)`` for a model with hint inputs."""
-    if reference is None and hints is None:
-        return np.asarray(predictor.predict_ab(lightness), dtype=np.float32)
+    hint maps ``(3, h, w)`` spread over the prediction as a page's hints are
+    (:func:`~archive_colorizer.services.colorize.predict_chroma`)."""
     reference_lightness = None
     if reference is not None:
         reference_lightness = srgb_codes_to_lab(load_rgb(reference.path), 8)[0]
-    referenced = cast(ReferencePredictor, predictor)
-    return np.asarray(
-        referenced.predict_ab(lightness, hints, reference=reference_lightness), dtype=np.float32
-    )
+    return predict_chroma(predictor, lightness, reference=reference_lightness, hints=hints)
 
 
 def evaluate_prints(

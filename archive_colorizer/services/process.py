@@ -112,8 +112,6 @@ class ProcessRun:
     counts: Mapping[str, int]
     queued: int
     seconds: float
-    #: selected pages with colour hints the model cannot use (it has no hint inputs)
-    hints_unusable: int = 0
 
     def as_json(self) -> dict[str, Any]:
         """The ``--json`` summary object that ends every `process` run."""
@@ -130,7 +128,6 @@ class ProcessRun:
             "seconds": round(seconds, 3),
             "megapixels_per_second": round(megapixels / seconds, 4) if seconds > 0 else 0.0,
             "stopped_by": summary.interrupted_by,
-            "hints_unusable": self.hints_unusable,
         }
 
 
@@ -190,7 +187,6 @@ def run_process(settings: Settings, options: ProcessOptions, observer: RunObserv
         counts,
         queued_total[0],
         time.monotonic() - started,
-        hints_unusable=queued.hints_unusable,
     )
 
 

@@ -1,5 +1,6 @@
-"""Colour hints in runs: `process` with a model that cannot use them warns once and counts them
-in its --json summary; `colorize --hints FILE` gives one master's hints to a hint model."""
+"""Colour hints in runs: `process` with a model without hint inputs re-queues a page whose hints
+change and colours it with them; `colorize --hints FILE` gives one master's hints to any
+model."""
 
 from __future__ import annotations
 
@@ -34,21 +35,20 @@ def _last_json(capsys: pytest.CaptureFixture[str]) -> tuple[dict[str, Any], str]
     return json.loads(captured.out.strip().splitlines()[-1]), captured.err
 
 
-def test_process_warns_once_when_the_model_cannot_use_the_hints(
+def test_process_uses_the_hints_with_a_model_without_hint_inputs(
     database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db = ["--db", database_url, "--store", str(tmp_path / "store")]
     process = factories.processed_volume(db, tmp_path)
     summary, err = _last_json(capsys)
-    assert summary["hints_unusable"] == 0 and "colour hints" not in err
+    assert "hints_unusable" not in summary and "colour hints" not in err
 
     assert run([*db, "hints", "import", str(_hints(tmp_path / "h.json", "p1.tif", [3, 4]))]) == 0
     capsys.readouterr()
     assert run(process) == 0
     summary, err = _last_json(capsys)
-    assert (summary["queued"], summary["hints_unusable"]) == (0, 1)
-    [warning] = [line for line in err.splitlines() if "colour hints" in line]
-    assert warning.startswith("warning: model iizuka.fixture takes no colour hints: 1 page(s)")
+    assert (summary["queued"], summary["done"]) == (1, 1)
+    assert "warning" not in err
 
 
 def test_colorize_with_a_hints_file(
@@ -80,9 +80,17 @@ def test_colorize_with_a_hints_file(
     for argv, message in [
         (["--hints", str(outside)], "outside.json: pages[0].hints[0]: point (120, 10) is outside"),
         (["--hints", str(_hints(tmp_path / "o.json", "other.tif", [1, 1]))], "no page for"),
-        (["--hints", str(hints), "--model", "iizuka.fixture"], "takes no colour hints"),
     ]:
         assert run([*base, str(tmp_path / "x.tif"), *argv]) == 1
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "x.tif").exists()
+    fixture = [*base[:3], "iizuka.fixture", *base[4:]]  # a model without hint inputs
+    assert run([*fixture, str(tmp_path / "fixture-plain.tif")]) == 0
+    assert run([*fixture, str(tmp_path / "fixture-hinted.tif"), "--hints", str(hints)]) == 0
+    summary, _err = _last_json(capsys)
+    assert summary["parameters"]["hint_propagation"]["method"] == "domain-transform-rf"
+    assert not np.array_equal(
+        tifffile.imread(tmp_path / "fixture-hinted.tif"),
+        tifffile.imread(tmp_path / "fixture-plain.tif"),
+    )

@@ -174,10 +174,11 @@ def test_hints_sampled_from_the_truth_reach_a_hint_model(
     assert hinted["mean"]["model"]["ab_rmse"] != plain["mean"]["model"]["ab_rmse"]
 
 
-def test_hints_for_a_model_without_hint_inputs_is_one_line(
+def test_hints_help_a_model_without_hint_inputs(
     mixed: Path, fixture_models: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = ["evaluate", "--mode", "prints", "--data", str(mixed), "--model", "iizuka.fixture"]
-    assert run([*argv, "--hints", "5"]) == 1
-    err = capsys.readouterr().err.strip()
-    assert "takes no colour hints" in err and len(err.splitlines()) == 1
+    none = evaluate_json([*argv, "--json"], capsys)
+    twenty = evaluate_json([*argv, "--hints", "20", "--json"], capsys)
+    assert twenty["hints"] == 20
+    assert twenty["mean"]["model"]["ab_rmse"] < none["mean"]["model"]["ab_rmse"]

@@ -1,7 +1,7 @@
-"""Colour hints in the queue: for a model with hint inputs a page's current hint set is part of
-its job key (changed hints re-queue exactly that page, clearing brings the old key back), the
-runner colours with the set the job names and records it; a model without hint inputs leaves
-the keys alone and the summary counts the pages whose hints it cannot use."""
+"""Colour hints in the queue: for every model a page's current hint set is part of its job key
+(changed hints re-queue exactly that page, clearing brings the old key back), the runner colours
+with the set the job names and records it with the propagation's parameters; a model without
+hint inputs takes them after the network (``imaging.hint_propagation``)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from archive_colorizer.catalog.queue import ClaimFilter
 from archive_colorizer.catalog.schema import Derivative, HintSet, Job, JobState, Scan
 from archive_colorizer.config import Settings
+from archive_colorizer.imaging.hint_propagation import DEFAULT_PROPAGATION
 from archive_colorizer.imaging.metadata import parse_xmp
 from archive_colorizer.imaging.synthetic import write_synthetic_page
 from archive_colorizer.inference import registry
@@ -95,7 +96,7 @@ def test_changed_hints_requeue_exactly_their_page_and_clearing_restores_the_old_
     engine: Engine, catalog: Settings, tmp_path: Path, hint_model: str
 ) -> None:
     first, done = _run(engine, catalog, hint_model)
-    assert (first.queued, done.done, first.hints_unusable) == (2, 2, 0)
+    assert (first.queued, done.done) == (2, 2)
 
     red = import_hints(engine, _hints(tmp_path / "red.json", "#9b1b30"))
     second, done = _run(engine, catalog, hint_model)
@@ -169,12 +170,28 @@ def test_a_job_uses_the_set_it_names_and_fails_permanently_when_it_is_gone(
 
 
 @pytest.mark.usefixtures("fixture_model_default")
-def test_a_model_without_hint_inputs_keeps_the_keys_and_counts_the_unusable_hints(
+def test_a_model_without_hint_inputs_takes_the_hints_too(
     engine: Engine, catalog: Settings, tmp_path: Path
 ) -> None:
     first, done = _run(engine, catalog, None)
-    assert (first.queued, done.done, first.hints_unusable) == (2, 2, 0)
+    assert (first.queued, done.done) == (2, 2)
     import_hints(engine, _hints(tmp_path / "red.json", "#9b1b30"))
-    second, done = _run(engine, catalog, None)
-    assert (second.queued, second.already_done, second.hints_unusable) == (0, 2, 1)
-    assert _hinted_derivatives(engine) == []
+    second, done = _run(engine, catalog, None)  # the hinted page is queued again
+    assert (second.queued, second.already_done, done.done, done.dead) == (1, 1, 1, 0)
+    [(path, params, activity)] = _hinted_derivatives(engine)
+    assert params["hint_propagation"] == DEFAULT_PROPAGATION.as_dict()
+    assert activity["parameters"]["hint_propagation"]["method"] == "domain-transform-rf"
+    with Session(engine) as session:
+        plain = session.scalars(
+            select(Derivative)
+            .join(Scan, Scan.id == Derivative.scan_id)
+            .where(Scan.path == "p0.tif", Derivative.generation == 1)
+            .order_by(Derivative.id)
+        ).first()
+        assert plain is not None
+        plain_pixels = tifffile.imread(store_layout.inside_store(catalog.store, plain.path))
+    hinted_pixels = tifffile.imread(store_layout.inside_store(catalog.store, path))
+    assert (hinted_pixels != plain_pixels).any()  # the hints reached the output
+    clear_hints(engine, volume="a")
+    third, _done = _run(engine, catalog, None)  # back to the hint-less keys, done already
+    assert (third.queued, third.already_done) == (0, 2)

@@ -1,16 +1,20 @@
-"""Colour hints in the page pipeline: ``ColorizeParams.hints_sha256`` (only in the parameters
-when set), hint maps at the working size from displayed coordinates, the sha256 checked."""
+"""Colour hints in the page pipeline: ``ColorizeParams.hints_sha256`` and the propagation's
+parameters (only in the parameters when set), hint maps at the working size from displayed
+coordinates, the sha256 checked, and hints spread over the prediction of any model."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pytest
+import tifffile
 
 from archive_colorizer.errors import ConfigurationError, HintsError
+from archive_colorizer.imaging.hint_propagation import DEFAULT_PROPAGATION
 from archive_colorizer.services.colorize import ColorizeParams, colorize_master
 from archive_colorizer.services.hints import PageHintSet, canonical_sha256, hints_for_master
 from tests import factories
@@ -24,9 +28,10 @@ PROVENANCE = {"source_sha256": "0" * 64}
 
 
 class _HintPredictor:
-    """Records the hint maps it was given; predicts grey."""
+    """A model with hint inputs: records the hint maps it was given; predicts grey."""
 
     model_name = "recording"
+    hint_inputs = True
 
     def __init__(self) -> None:
         self.hints: list[npt.NDArray[np.float32] | None] = []
@@ -56,7 +61,17 @@ def test_parameters_name_hints_only_when_there_are_some() -> None:
         "render",
     }
     hinted = ColorizeParams(hints_sha256=SET.sha256).as_dict()
-    assert hinted == {**plain, "hints_sha256": SET.sha256}
+    assert hinted == {
+        **plain,
+        "hints_sha256": SET.sha256,
+        "hint_propagation": DEFAULT_PROPAGATION.as_dict(),
+    }
+    assert hinted["hint_propagation"]["method"] == "domain-transform-rf"
+    stored = ColorizeParams(hints_sha256=SET.sha256, hint_propagation=hinted["hint_propagation"])
+    assert stored.as_dict() == hinted  # a job's stored parameters give the same parameters
+    for bad in ({"method": "bilateral"}, {"sigma_range": -1.0}, {"colour": 1}):
+        with pytest.raises(ConfigurationError, match="hint propagation parameters"):
+            ColorizeParams(hints_sha256=SET.sha256, hint_propagation=bad)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="a hint set is named by the lower-case hex"):
         ColorizeParams(hints_sha256="ABC")
 
@@ -96,11 +111,23 @@ def test_the_pipeline_refuses_hints_the_parameters_do_not_name(tmp_path: Path) -
         with pytest.raises(ConfigurationError, match=message):
             colorize_master(master, out, _HintPredictor(), params, provenance=PROVENANCE,
                             hints=hints)  # fmt: skip
-    with pytest.raises(ConfigurationError, match="takes no colour hints"):
-        colorize_master(master, out, _PlainPredictor(),
-                        ColorizeParams(hints_sha256=SET.sha256), provenance=PROVENANCE,
-                        hints=SET)  # fmt: skip
     assert not out.exists()
+
+
+def test_a_model_without_hint_inputs_takes_the_hints_after_the_network(tmp_path: Path) -> None:
+    master = tmp_path / "m.tif"
+    tifffile.imwrite(master, np.full((40, 60), 150, np.uint8))  # mid-grey, 60 x 40
+    params = ColorizeParams(chroma_size=0, paper_mask=False, compression="none")
+    plain = tmp_path / "plain.tif"
+    colorize_master(master, plain, _PlainPredictor(), params, provenance=PROVENANCE)
+    hinted = tmp_path / "hinted.tif"
+    colorize_master(master, hinted, _PlainPredictor(), replace(params, hints_sha256=SET.sha256),
+                    provenance=PROVENANCE, hints=SET)  # fmt: skip
+    grey, coloured = tifffile.imread(plain), tifffile.imread(hinted).astype(int)
+    assert (grey[..., 0] == grey[..., 2]).all()  # a grey prediction stays grey without hints
+    red, orange = coloured[0, 59], coloured[39, 5]  # the two hints' pixels take their colours
+    assert red[0] > red[1] + 40 and orange[0] > orange[2] + 40
+    assert (np.abs(coloured[..., 0] - coloured[..., 2]) > 2).mean() > 0.5  # and they spread
 
 
 def _file(path: Path, pages: list[dict[str, Any]]) -> Path:
