@@ -255,6 +255,8 @@ class NetworkPredictor:
         lightness: np.ndarray,
         hints: np.ndarray | None = None,
         reference: np.ndarray | None = None,
+        ab_prior: np.ndarray | None = None,
+        prior_weight: float = 1.0,
     ) -> np.ndarray:
         """a*, b* ``float32 (2, h, w)`` for L* ``(h, w)`` in 0..100 at the working resolution.
 
@@ -264,6 +266,10 @@ class NetworkPredictor:
         ``reference``: the L* ``(h', w')`` of a colour reference (any size): the network's
         global prior is computed from it instead of from ``lightness`` (Iizuka et al. 2016,
         §5), so every page given the same reference shares one global "mood".
+        ``ab_prior``: a distribution over the model's class bins (``(Q,)``, positive; a colour
+        reference's ab histogram, ``archive_colorizer.imaging.reference.ab_prior``): the class
+        distribution becomes ``p'(q) ∝ p(q) ab_prior(q) ** prior_weight`` before the annealed
+        mean; ``prior_weight`` 0 leaves the output exactly as without it.
         """
         array = np.ascontiguousarray(lightness, dtype=np.float32)
         if array.ndim != 2 or array.shape[0] < 1 or array.shape[1] < 1:
@@ -277,6 +283,7 @@ class NetworkPredictor:
                     f"the reference must be a non-empty 2-D L* array, got {ref.shape}"
                 )
             prior_source = torch.from_numpy(ref)[None, None]
+        log_prior = self._log_prior(ab_prior, prior_weight)
         if hints is not None:
             if not self.network.hint_inputs:
                 raise InferenceError(
@@ -293,7 +300,7 @@ class NetworkPredictor:
             image = torch.cat((image, torch.from_numpy(maps)[None]), dim=1)
         try:
             with torch.inference_mode(), deterministic(self.device), cpu_threads(self.threads):
-                ab = self._predict(image, prior_source)
+                ab = self._predict(image, prior_source, log_prior)
         except RuntimeError as error:  # not out-of-memory: _predict turns that into DeviceError
             first = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
             raise InferenceError(
@@ -308,18 +315,39 @@ class NetworkPredictor:
             )
         return np.ascontiguousarray(result, dtype=np.float32)
 
-    def _predict(self, image: Tensor, prior_source: Tensor | None = None) -> Tensor:
+    def _log_prior(self, ab_prior: np.ndarray | None, weight: float) -> Tensor | None:
+        """``weight * log(ab_prior)`` on the device (None without a prior or at weight 0)."""
+        if ab_prior is None or weight == 0.0:
+            return None
+        bins = self.network.class_grid**2
+        prior = np.asarray(ab_prior, dtype=np.float64)
+        if not bins or prior.shape != (bins,) or not (prior > 0).all():
+            raise InferenceError(
+                f"model {self.model_name or '?'} takes a colour prior over {bins} ab classes "
+                f"(all positive), got {prior.shape}"
+                if bins
+                else f"model {self.model_name or '?'} has no class head to take a colour prior"
+            )
+        if not np.isfinite(weight) or weight < 0:
+            raise InferenceError(f"the colour prior's weight must be >= 0, got {weight}")
+        return torch.from_numpy(weight * np.log(prior)).to(self.device, torch.float32)
+
+    def _predict(
+        self, image: Tensor, prior_source: Tensor | None = None, log_prior: Tensor | None = None
+    ) -> Tensor:
         height, width = image.shape[-2:]
         reduced = network_input_size(height, width, self.max_side)
         if reduced == (height, width):
-            return self._predict_at_size(image, prior_source)
+            return self._predict_at_size(image, prior_source, log_prior)
         small = functional.interpolate(image, size=reduced, mode="area")
-        ab = self._predict_at_size(small, prior_source)
+        ab = self._predict_at_size(small, prior_source, log_prior)
         return functional.interpolate(
             ab, size=(height, width), mode="bilinear", align_corners=False
         )
 
-    def _predict_at_size(self, image: Tensor, prior_source: Tensor | None = None) -> Tensor:
+    def _predict_at_size(
+        self, image: Tensor, prior_source: Tensor | None = None, log_prior: Tensor | None = None
+    ) -> Tensor:
         info = RunInfo()
         started = time.perf_counter()
         on_device = image.to(self.device, self.dtype)
@@ -338,6 +366,9 @@ class NetworkPredictor:
         info.global_seconds = time.perf_counter() - started
 
         def local(window: Tensor) -> Tensor:
+            if log_prior is not None:
+                hints = window[:, 1:] if window.shape[1] > 1 else None
+                return self.network.colorize_with_prior(window[:, :1], global_vec, log_prior, hints)
             if window.shape[1] == 1:
                 return self.network.colorize(window, global_vec)
             return self.network.colorize_hinted(window[:, :1], global_vec, window[:, 1:])
