@@ -12,6 +12,7 @@ from archive_colorizer.cli.options import (
     ChromaSizeOption,
     PaperMaskOption,
     ReferencePaletteOption,
+    ReferencePriorOption,
     RenderOption,
 )
 from archive_colorizer.config import DEFAULT_CHROMA_SIZE, ENV_SOURCE_DATE_EPOCH
@@ -166,6 +167,7 @@ def colorize_command(
     render: RenderOption = None,
     reference: _ReferenceOption = None,
     reference_palette: ReferencePaletteOption = None,
+    reference_prior: ReferencePriorOption = None,
     hints: _HintsOption = None,
     overwrite: _OverwriteOption = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
@@ -187,6 +189,7 @@ def colorize_command(
         on_warning=_warn,
         reference=reference,
         reference_palette=reference_palette,
+        reference_prior=reference_prior,
         hints=hints,
     )
     if json_out:

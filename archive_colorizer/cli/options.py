@@ -17,6 +17,7 @@ __all__ = [
     "JsonOption",
     "PaperMaskOption",
     "ReferencePaletteOption",
+    "ReferencePriorOption",
     "RenderOption",
 ]
 
@@ -53,6 +54,19 @@ ReferencePaletteOption = Annotated[
         max=1.0,
         help="Move each page's colour towards its colour reference's palette by S (0..1). "
         "[default: 0]",
+        show_default=False,
+    ),
+]
+#: ColorizeParams.reference_prior (None: the default for a model with a class head, else 0)
+ReferencePriorOption = Annotated[
+    float | None,
+    typer.Option(
+        "--reference-prior",
+        min=0.0,
+        max=10.0,
+        help="Weight B of the colour reference's colours as a prior on the model's colour "
+        "classes (p' ~ p x h^B; 0: the reference gives the global prior only). "
+        "[default: 1 for a model with a class head, else 0]",
         show_default=False,
     ),
 ]

@@ -238,6 +238,11 @@ class NetworkPredictor:
         """The dtype the network computes in."""
         return torch.float16 if self.half else torch.float32
 
+    @property
+    def class_grid(self) -> int:
+        """Side of the model's a*, b* class grid (0: no class head, so no colour prior)."""
+        return int(self.network.class_grid)
+
     def describe(self) -> dict[str, Any]:
         """Parameters that influence the output (for provenance and job keys)."""
         return {

@@ -53,7 +53,12 @@ from archive_colorizer.errors import ConfigurationError, InferenceError, OutputE
 from archive_colorizer.imaging import color, metadata
 from archive_colorizer.imaging.geometry import linear_taps, working_size
 from archive_colorizer.imaging.paper import plate_strength
-from archive_colorizer.imaging.reference import ReferenceImage, transfer_palette
+from archive_colorizer.imaging.reference import (
+    AB_PRIOR_FLOOR,
+    AB_PRIOR_SMOOTHING,
+    ReferenceImage,
+    transfer_palette,
+)
 from archive_colorizer.imaging.resample import area_reduce, gaussian_lowpass
 from archive_colorizer.imaging.tiff_read import MasterPage, open_master
 from archive_colorizer.imaging.tiff_write import COMPRESSIONS, write_tiled_tiff
@@ -66,6 +71,7 @@ __all__ = [
     "DEFAULT_CHROMA_SIZE",
     "DEFAULT_LOWPASS",
     "DEFAULT_REFERENCE_PALETTE",
+    "DEFAULT_REFERENCE_PRIOR",
     "OUTPUT_TILE",
     "PIPELINE_VERSION",
     "RENDERS",
@@ -74,6 +80,7 @@ __all__ = [
     "ColorizeParams",
     "ColorizeResult",
     "colorize_master",
+    "resolve_reference_prior",
     "resolve_render",
     "resolve_rendering",
     "working_lightness",
@@ -98,6 +105,12 @@ DEFAULT_LOWPASS = 0.5
 #: :func:`~archive_colorizer.imaging.reference.transfer_palette`); 0: the reference acts through
 #: the network's global prior only
 DEFAULT_REFERENCE_PALETTE = 0.0
+#: the weight ``beta`` of a colour reference's ab histogram as a prior on the network's class
+#: distribution (``p' ∝ p h^beta``, :meth:`ReferenceImage.ab_prior`) when none is asked for and
+#: the model has a class head; measured on the val prints (see the CHANGELOG)
+DEFAULT_REFERENCE_PRIOR = 1.0
+#: the largest weight accepted
+MAX_REFERENCE_PRIOR = 10.0
 #: output TIFF tile edge (px)
 OUTPUT_TILE = 512
 #: how colour is combined with the master's tones (see the module docstring); the first is the
@@ -146,6 +159,9 @@ class ColorizeParams:
     reference_sha256: str | None = None
     #: with a reference: palette transfer strength, 0 (global prior only) .. 1
     reference_palette: float = DEFAULT_REFERENCE_PALETTE
+    #: with a reference: weight of its ab histogram as a prior on the class head (0: none;
+    #: the commands' default is :func:`resolve_reference_prior`'s)
+    reference_prior: float = 0.0
     #: sha256 of the page's colour hint set (``services.hints``: the canonical hints) that the
     #: network takes as extra inputs (a model with hint inputs only); None: no hints
     hints_sha256: str | None = None
@@ -180,6 +196,11 @@ class ColorizeParams:
                 f"a hint set is named by the lower-case hex sha256 of its canonical hints, "
                 f"not {self.hints_sha256!r}"
             )
+        if not 0.0 <= self.reference_prior <= MAX_REFERENCE_PRIOR:  # also refuses NaN
+            raise ConfigurationError(
+                f"--reference-prior must lie in 0..{MAX_REFERENCE_PRIOR:g}, "
+                f"not {self.reference_prior!r}"
+            )
         if not 0.0 <= self.reference_palette <= 1.0:  # also refuses NaN
             raise ConfigurationError(
                 f"--reference-palette must lie in 0..1, not {self.reference_palette!r}"
@@ -202,6 +223,7 @@ class ColorizeParams:
                 {
                     "reference_sha256": self.reference_sha256,
                     "reference_palette": float(self.reference_palette),
+                    **self._prior_dict(),
                 }
                 if self.reference_sha256 is not None
                 else {}
@@ -209,6 +231,33 @@ class ColorizeParams:
             # only with hints: pages without hints keep their keys
             **({"hints_sha256": self.hints_sha256} if self.hints_sha256 is not None else {}),
         }
+
+    def _prior_dict(self) -> dict[str, float]:
+        """The reference prior's parameters; none at weight 0 (jobs from before it keep their
+        keys)."""
+        if self.reference_prior <= 0:
+            return {}
+        return {
+            "reference_prior": float(self.reference_prior),
+            "reference_prior_smoothing": AB_PRIOR_SMOOTHING,
+            "reference_prior_floor": AB_PRIOR_FLOOR,
+        }
+
+
+def resolve_reference_prior(
+    params: ColorizeParams, requested: float | None, class_grid: int
+) -> ColorizeParams:
+    """``params`` with the reference prior's weight: ``requested``, else
+    :data:`DEFAULT_REFERENCE_PRIOR` for a model with a class head (``class_grid`` > 0) and 0
+    for one without (ConfigurationError when a weight > 0 is asked of such a model)."""
+    if requested is None:
+        return replace(params, reference_prior=DEFAULT_REFERENCE_PRIOR if class_grid else 0.0)
+    if requested > 0 and not class_grid:
+        raise ConfigurationError(
+            "--reference-prior needs a model with a class head (ab_grid > 0); give 0 or "
+            "leave it out"
+        )
+    return replace(params, reference_prior=float(requested))
 
 
 def _is_sha256(digest: str | None) -> bool:
@@ -524,7 +573,11 @@ def _chroma_layers(
     if hints is not None:
         work_h, work_w = lightness.shape
         maps = hints.maps((page.width, page.height), (work_w, work_h)).stacked()
-    ab = _checked_chroma(_predict(predictor, lightness, reference, maps), lightness.shape, master)
+    ab = _checked_chroma(
+        _predict(predictor, lightness, reference, maps, params.reference_prior),
+        lightness.shape,
+        master,
+    )
     strength = None
     if reference is not None and params.reference_palette > 0:
         strength = plate_strength(lightness)
@@ -635,9 +688,11 @@ def _predict(
     lightness: npt.NDArray[np.float32],
     reference: ReferenceImage | None,
     hints: npt.NDArray[np.float32] | None = None,
+    prior_weight: float = 0.0,
 ) -> Any:
-    """The predictor's a*, b*; with a reference its L* gives the global prior; ``hints``
-    (``(3, h, w)`` hint maps) go to the network's hint inputs."""
+    """The predictor's a*, b*; with a reference its L* gives the global prior (and with
+    ``prior_weight`` > 0 its ab histogram a prior on the class head); ``hints`` (``(3, h, w)``
+    hint maps) go to the network's hint inputs."""
     image = np.ascontiguousarray(lightness, dtype=np.float32)
     if reference is None and hints is None:
         return predictor.predict_ab(image)
@@ -652,6 +707,14 @@ def _predict(
                 "network model"
             )
         extra["reference"] = reference.lightness
+        if prior_weight > 0:
+            grid = int(getattr(guided, "class_grid", 0) or 0)
+            if not grid or "ab_prior" not in accepted:
+                raise ConfigurationError(
+                    f"the model {name} has no class head for a colour reference's prior; "
+                    "give --reference-prior 0"
+                )
+            extra.update(ab_prior=reference.ab_prior(grid), prior_weight=prior_weight)
     if hints is not None:
         if "hints" not in accepted:
             raise ConfigurationError(

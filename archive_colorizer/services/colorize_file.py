@@ -30,6 +30,7 @@ from archive_colorizer.services.colorize import (
     ColorizeParams,
     ColorizeResult,
     colorize_master,
+    resolve_reference_prior,
     resolve_rendering,
 )
 from archive_colorizer.services.guard import check_output_path_if_catalogued
@@ -170,6 +171,7 @@ def colorize_file(
     reference: Path | None = None,
     reference_palette: float | None = None,
     hints: Path | None = None,
+    reference_prior: float | None = None,
 ) -> dict[str, Any]:
     """Colorize page ``page`` of ``source`` into ``output``; the summary `--json` prints
     (input, output, page, width, height, bits, bytes, sha256, seconds, …; ``reference``: its
@@ -177,6 +179,8 @@ def colorize_file(
     file was given)."""
     if reference_palette is not None and reference is None:
         raise ConfigurationError("--reference-palette needs --reference IMAGE")
+    if reference_prior is not None and reference is None:
+        raise ConfigurationError("--reference-prior needs --reference IMAGE")
     _check_output(settings, source, output, overwrite, on_warning)
     facts = _page_facts(source, page, settings.pixel_limit, settings.page_limit)
     options: dict[str, Any] = {
@@ -192,6 +196,7 @@ def colorize_file(
     if page_hints is not None:
         params = replace(params, hints_sha256=page_hints.sha256)
     predictor, params = _load_model(model, device, tile_size, params, render, page_hints)
+    params = resolve_reference_prior(params, reference_prior, getattr(predictor, "class_grid", 0))
     before = snapshot(source)
     provenance = embedded_provenance(
         source_name=source.name,

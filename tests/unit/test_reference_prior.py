@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
-from archive_colorizer.errors import InferenceError
-from archive_colorizer.imaging.reference import AB_RANGE, ab_counts, ab_prior
+from archive_colorizer.errors import ConfigurationError, InferenceError
+from archive_colorizer.imaging.reference import (
+    AB_PRIOR_FLOOR,
+    AB_PRIOR_SMOOTHING,
+    AB_RANGE,
+    ab_counts,
+    ab_prior,
+    load_reference,
+)
 from archive_colorizer.inference.inferer import NetworkPredictor
 from archive_colorizer.inference.networks import build_network, iizuka_effl0
 from archive_colorizer.inference.networks.iizuka_effl0 import IizukaEffL0, ab_bin_centres
+from archive_colorizer.services.colorize import (
+    DEFAULT_REFERENCE_PRIOR,
+    ColorizeParams,
+    colorize_master,
+    resolve_reference_prior,
+)
+from tests import factories
 
 GRID = 22
 
@@ -123,3 +141,74 @@ def test_priors_are_checked(predictor: NetworkPredictor) -> None:
     )
     with pytest.raises(InferenceError, match="no class head"):
         regression_only.predict_ab(lightness(), ab_prior=np.full(484, 1 / 484))
+
+
+SHA = "cd" * 32
+
+
+def test_params_name_the_prior_only_with_a_reference_and_a_weight() -> None:
+    assert "reference_prior" not in ColorizeParams(reference_prior=2.0).as_dict()
+    # a reference without the prior keeps the keys jobs had before the prior existed
+    assert "reference_prior" not in ColorizeParams(reference_sha256=SHA).as_dict()
+    named = ColorizeParams(reference_sha256=SHA, reference_prior=1.5).as_dict()
+    assert named["reference_prior"] == 1.5
+    assert named["reference_prior_smoothing"] == AB_PRIOR_SMOOTHING
+    assert named["reference_prior_floor"] == AB_PRIOR_FLOOR
+
+
+@pytest.mark.parametrize("weight", [-0.5, 10.5, float("nan")])
+def test_params_refuse_a_prior_weight_out_of_range(weight: float) -> None:
+    with pytest.raises(ConfigurationError, match="--reference-prior"):
+        ColorizeParams(reference_sha256=SHA, reference_prior=weight)
+
+
+def test_the_default_weight_is_for_models_with_a_class_head() -> None:
+    params = ColorizeParams(reference_sha256=SHA)
+    assert resolve_reference_prior(params, None, 22).reference_prior == DEFAULT_REFERENCE_PRIOR
+    assert resolve_reference_prior(params, None, 0).reference_prior == 0.0
+    assert resolve_reference_prior(params, 0.0, 0).reference_prior == 0.0
+    assert resolve_reference_prior(params, 2.5, 22).reference_prior == 2.5
+    with pytest.raises(ConfigurationError, match="class head"):
+        resolve_reference_prior(params, 1.0, 0)
+
+
+class _PriorPredictor:
+    """Zero chroma on a model with a 22 x 22 class head; records what it was given."""
+
+    class_grid = GRID
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def predict_ab(
+        self,
+        lightness: np.ndarray,
+        reference: np.ndarray | None = None,
+        ab_prior: np.ndarray | None = None,
+        prior_weight: float = 1.0,
+    ) -> np.ndarray:
+        self.calls.append({"reference": reference, "ab_prior": ab_prior, "weight": prior_weight})
+        return np.zeros((2, *lightness.shape), dtype=np.float32)
+
+
+def test_the_pipeline_gives_the_references_colours_to_the_class_head(tmp_path: Path) -> None:
+    master = factories.write_gray8(tmp_path / "m.tif", width=64, height=48)
+    rgb = np.full((120, 160, 3), 245, dtype=np.uint8)
+    rgb[20:100, 25:135] = (90, 120, 210)  # a blue wash
+    rgb[::10] = 20
+    Image.fromarray(rgb).save(tmp_path / "ref.png")
+    ref = load_reference(tmp_path / "ref.png")
+    predictor = _PriorPredictor()
+    for weight in (0.0, 1.5):
+        params = ColorizeParams(chroma_size=32, reference_sha256=ref.sha256, reference_prior=weight)
+        colorize_master(
+            master, tmp_path / f"out-{weight}.tif", predictor, params,
+            provenance={"source_sha256": "0" * 64}, reference=ref,
+        )  # fmt: skip
+    without, with_prior = predictor.calls
+    assert without["ab_prior"] is None and without["reference"] is ref.lightness
+    assert with_prior["weight"] == 1.5
+    np.testing.assert_array_equal(with_prior["ab_prior"], ref.ab_prior(GRID))
+    centres = ab_bin_centres(GRID).numpy()
+    _, b = centres[int(np.argmax(with_prior["ab_prior"]))]
+    assert b < -10  # the blue wash's bin, not the neutral paper around it
