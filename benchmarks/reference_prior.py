@@ -80,6 +80,7 @@ def main() -> None:
     parser.add_argument("--mixes", default="model,class,shift")
     parser.add_argument("--weights", default="plate,none")
     parser.add_argument("--globals", default="own,ref")
+    parser.add_argument("--ratios", default="0", help="1: the prior divided by the page's mean")
     args = parser.parse_args()
     set_threads(1)
     predictor = load_predictor(None, device="cpu", half=False)
@@ -98,6 +99,7 @@ def main() -> None:
             floats(args.floors),
             floats(args.betas),
             args.mixes.split(","),
+            [int(x) for x in args.ratios.split(",")],
         )
     )
     sums: dict[str, list[dict[str, float]]] = {}
@@ -109,7 +111,9 @@ def main() -> None:
         ref_rgb = load_rgb(ref_item.path)
         ref_l = srgb_codes_to_lab(ref_rgb, 8)[0]
         layers = decompose_print(ref_rgb)
-        weight_maps = {"none": None, "plate": plate_strength(layers.ink_lightness)}
+        plate = plate_strength(layers.ink_lightness)
+        chroma = np.hypot(layers.wash_a, layers.wash_b)
+        weight_maps = {"none": None, "plate": plate, "chroma": plate * (chroma >= 6.0)}
         counts = {
             name: ab_counts(layers.wash_a, layers.wash_b, w) for name, w in weight_maps.items()
         }
@@ -129,11 +133,16 @@ def main() -> None:
                 )
                 score(json.dumps({"global": gname, "beta": 0.0}), (1 - mix) * reg + mix * base_am)
                 score(json.dumps({"global": gname, "beta": 0.0, "mix": "class"}), base_am)
-                for g, wname, smooth, floor, beta, mixname in grid:
+                mean_p = torch.softmax(logits, dim=1).mean(dim=(0, 2, 3)).double().numpy()
+                for g, wname, smooth, floor, beta, mixname, ratio in grid:
                     if g != gname:
                         continue
                     prior = ab_prior(counts[wname], net.ab_grid, smooth, floor)
-                    logp = torch.from_numpy(np.log(prior)).float()[None, :, None, None]
+                    log_h = np.log(prior)
+                    if ratio:
+                        page = (1 - floor) * mean_p / mean_p.sum() + floor / mean_p.size
+                        log_h = log_h - np.log(page)
+                    logp = torch.from_numpy(log_h).float()[None, :, None, None]
                     am = torch.einsum(
                         "nqhw,qc->nchw",
                         torch.softmax((logits + beta * logp) / temperature, dim=1),
@@ -146,7 +155,7 @@ def main() -> None:
                     else:
                         quarter = (1 - mix) * reg + mix * base_am + (am - base_am)
                     key = {"global": g, "weights": wname, "smoothing": smooth, "floor": floor,
-                           "beta": beta, "mix": mixname}  # fmt: skip
+                           "beta": beta, "mix": mixname, "ratio": ratio}  # fmt: skip
                     score(json.dumps(key), quarter)
         print(f"{index + 1}/{len(items)} {time.time() - started:.0f}s", flush=True)
     rows = []

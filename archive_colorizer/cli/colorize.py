@@ -11,6 +11,7 @@ from archive_colorizer.cli.context import emit_json, settings_of, stderr_console
 from archive_colorizer.cli.options import (
     ChromaSizeOption,
     PaperMaskOption,
+    ReferenceGlobalOption,
     ReferencePaletteOption,
     ReferencePriorOption,
     RenderOption,
@@ -168,6 +169,7 @@ def colorize_command(
     reference: _ReferenceOption = None,
     reference_palette: ReferencePaletteOption = None,
     reference_prior: ReferencePriorOption = None,
+    reference_global: ReferenceGlobalOption = None,
     hints: _HintsOption = None,
     overwrite: _OverwriteOption = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
@@ -190,6 +192,7 @@ def colorize_command(
         reference=reference,
         reference_palette=reference_palette,
         reference_prior=reference_prior,
+        reference_global=reference_global,
         hints=hints,
     )
     if json_out:

@@ -16,6 +16,7 @@ __all__ = [
     "ChromaSizeOption",
     "JsonOption",
     "PaperMaskOption",
+    "ReferenceGlobalOption",
     "ReferencePaletteOption",
     "ReferencePriorOption",
     "RenderOption",
@@ -65,8 +66,19 @@ ReferencePriorOption = Annotated[
         min=0.0,
         max=10.0,
         help="Weight B of the colour reference's colours as a prior on the model's colour "
-        "classes (p' ~ p x h^B; 0: the reference gives the global prior only). "
-        "[default: 1 for a model with a class head, else 0]",
+        "classes, relative to the page's own (p' ~ p x (h/m)^B; 0: the reference gives the "
+        "global prior only). [default: 0.25 for a model with a class head, else 0]",
+        show_default=False,
+    ),
+]
+#: ColorizeParams.reference_global (None: not when the reference's colours weight the classes)
+ReferenceGlobalOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--reference-global/--page-global",
+        help="The network's global prior from the colour reference (Iizuka et al. §5) or from "
+        "the page itself. [default: the page's when --reference-prior > 0, else the "
+        "reference's]",
         show_default=False,
     ),
 ]

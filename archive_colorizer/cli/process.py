@@ -37,6 +37,7 @@ from archive_colorizer.cli.options import (
     ChromaSizeOption,
     JsonOption,
     PaperMaskOption,
+    ReferenceGlobalOption,
     ReferencePaletteOption,
     ReferencePriorOption,
     RenderOption,
@@ -287,6 +288,7 @@ def process_command(
     reference: _ReferenceOption = None,
     reference_palette: ReferencePaletteOption = None,
     reference_prior: ReferencePriorOption = None,
+    reference_global: ReferenceGlobalOption = None,
 ) -> None:
     """Queue every ingested page without a derivative for this model and parameters, then
     colorize them with crash-safe workers until the queue is empty (--follow: forever).
@@ -324,6 +326,7 @@ def process_command(
         reference=reference,
         reference_palette=reference_palette,
         reference_prior=reference_prior,
+        reference_global=reference_global,
     )
     run = api.run_process(settings_of(ctx), options, _Feedback(json_out))
     _finish(run, json_out)

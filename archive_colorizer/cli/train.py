@@ -324,6 +324,15 @@ _ReferencePriorOption = Annotated[
         show_default=False,
     ),
 ]
+_ReferenceGlobalOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--reference-global/--page-global",
+        help="Prints mode with --reference: the global prior from the reference or the page. "
+        "[default: as colorize]",
+        show_default=False,
+    ),
+]
 _HintsOption = Annotated[
     int,
     typer.Option(
@@ -356,6 +365,7 @@ def evaluate_command(
     darkening: _DarkeningOption = None,
     reference: _ReferenceOption = None,
     reference_prior: _ReferencePriorOption = None,
+    reference_global: _ReferenceGlobalOption = None,
     hints: _HintsOption = 0,
     device: Annotated[str, typer.Option("--device")] = "cpu",
     threads: Annotated[int | None, typer.Option("--threads", min=1)] = None,
@@ -390,6 +400,7 @@ def evaluate_command(
         tiling=tiling,
         reference=reference,
         reference_prior=reference_prior,
+        reference_global=reference_global,
         hints=hints,
     )
     if mode == "prints":

@@ -13,10 +13,13 @@ painting) says which colours a volume's colourist used. Besides the network's gl
   by ``s``. Statistics of the prediction are weighted by ``weights`` (the plate strength, so
   page margins neither count nor move);
 * :func:`ab_counts` / :func:`ab_prior`: the reference's wash as a histogram over the ab plane
-  (weighted by the plate strength, so the page around the plate does not count as neutral
-  colour), rebinned onto a colorization network's quantised ab bins, smoothed and floored so
-  that no colour is impossible: a prior on the network's class distribution
-  (``log p'(q) = log p(q) + beta log h(q)``, applied under ``archive_colorizer.inference``);
+  (its chromatic pixels, weighted by the plate strength: the paper between and around the
+  washes says nothing about the colourist's colours), rebinned onto a colorization network's
+  quantised ab bins, smoothed and floored so that no colour is impossible: a prior on the
+  network's class distribution relative to the page's own mean class distribution
+  ``m`` (``log p'(q) = log p(q) + beta (log h(q) - log m(q))``, applied under
+  ``archive_colorizer.inference``): colours the reference has more of than the page's
+  prediction gain, those it has less of lose;
 * :func:`load_reference`: a reference image file (JPEG, PNG or TIFF; colour or grey) as a
   :class:`ReferenceImage`: the sha256 of its bytes (what jobs and provenance name), its L*
   area-reduced to at most :data:`PRIOR_MAX_SIDE` px (the network's global prior sees 224 px)
@@ -51,6 +54,7 @@ from archive_colorizer.imaging.row_reducer import RowAreaReducer, reduced_size
 
 __all__ = [
     "AB_PRIOR_FLOOR",
+    "AB_PRIOR_MIN_CHROMA",
     "AB_PRIOR_SMOOTHING",
     "AB_RANGE",
     "PALETTE_MAX_SIDE",
@@ -109,10 +113,11 @@ def reference_palette(rgb: npt.NDArray[np.uint8]) -> Palette:
 
 def reference_colours(rgb: npt.NDArray[np.uint8]) -> tuple[Palette, F64]:
     """The palette (:func:`reference_palette`) and the :func:`ab_counts` of an 8-bit sRGB
-    reference's wash, the latter weighted by the plate strength of its ink layer (the page
-    around the plate is left out)."""
+    reference's wash, the latter of its chromatic pixels (chroma >= AB_PRIOR_MIN_CHROMA)
+    weighted by the plate strength of its ink layer (the page around the plate is left out)."""
     layers = decompose_print(np.asarray(rgb, dtype=np.uint8))
-    strength = plate_strength(layers.ink_lightness)
+    chromatic = np.hypot(layers.wash_a, layers.wash_b) >= AB_PRIOR_MIN_CHROMA
+    strength = plate_strength(layers.ink_lightness) * chromatic
     palette = _stats(layers.wash_a, layers.wash_b, None)
     return palette, ab_counts(layers.wash_a, layers.wash_b, strength)
 
@@ -124,7 +129,10 @@ AB_FINE_BINS = 220
 #: default Gaussian smoothing of :func:`ab_prior`, in (coarse) bins
 AB_PRIOR_SMOOTHING = 1.0
 #: default share of :func:`ab_prior` spread uniformly over all bins (no colour impossible)
-AB_PRIOR_FLOOR = 0.05
+AB_PRIOR_FLOOR = 0.3
+#: wash pixels with at least this chroma count in a reference's colours (the paper between the
+#: washes, and faint washes, say nothing about which colours the colourist used)
+AB_PRIOR_MIN_CHROMA = 6.0
 
 
 def ab_counts(a: npt.ArrayLike, b: npt.ArrayLike, weights: npt.ArrayLike | None = None) -> F64:

@@ -55,6 +55,7 @@ from archive_colorizer.imaging.geometry import linear_taps, working_size
 from archive_colorizer.imaging.paper import plate_strength
 from archive_colorizer.imaging.reference import (
     AB_PRIOR_FLOOR,
+    AB_PRIOR_MIN_CHROMA,
     AB_PRIOR_SMOOTHING,
     ReferenceImage,
     transfer_palette,
@@ -105,10 +106,11 @@ DEFAULT_LOWPASS = 0.5
 #: :func:`~archive_colorizer.imaging.reference.transfer_palette`); 0: the reference acts through
 #: the network's global prior only
 DEFAULT_REFERENCE_PALETTE = 0.0
-#: the weight ``beta`` of a colour reference's ab histogram as a prior on the network's class
-#: distribution (``p' ∝ p h^beta``, :meth:`ReferenceImage.ab_prior`) when none is asked for and
-#: the model has a class head; measured on the val prints (see the CHANGELOG)
-DEFAULT_REFERENCE_PRIOR = 1.0
+#: the weight ``beta`` of a colour reference's ab histogram ``h`` as a prior on the network's
+#: class distribution relative to the page's own mean ``m`` (``p' ∝ p (h / m)^beta``,
+#: :meth:`ReferenceImage.ab_prior`) when none is asked for and the model has a class head;
+#: chosen on half A of the val prints (lowest CIEDE2000; see the CHANGELOG)
+DEFAULT_REFERENCE_PRIOR = 0.25
 #: the largest weight accepted
 MAX_REFERENCE_PRIOR = 10.0
 #: output TIFF tile edge (px)
@@ -162,6 +164,9 @@ class ColorizeParams:
     #: with a reference: weight of its ab histogram as a prior on the class head (0: none;
     #: the commands' default is :func:`resolve_reference_prior`'s)
     reference_prior: float = 0.0
+    #: with a reference: its L* gives the network's global prior (False: the page's own; the
+    #: commands' default is :func:`resolve_reference_prior`'s)
+    reference_global: bool = True
     #: sha256 of the page's colour hint set (``services.hints``: the canonical hints) that the
     #: network takes as extra inputs (a model with hint inputs only); None: no hints
     hints_sha256: str | None = None
@@ -224,6 +229,7 @@ class ColorizeParams:
                     "reference_sha256": self.reference_sha256,
                     "reference_palette": float(self.reference_palette),
                     **self._prior_dict(),
+                    **({} if self.reference_global else {"reference_global": False}),
                 }
                 if self.reference_sha256 is not None
                 else {}
@@ -241,23 +247,33 @@ class ColorizeParams:
             "reference_prior": float(self.reference_prior),
             "reference_prior_smoothing": AB_PRIOR_SMOOTHING,
             "reference_prior_floor": AB_PRIOR_FLOOR,
+            "reference_prior_min_chroma": AB_PRIOR_MIN_CHROMA,
         }
 
 
 def resolve_reference_prior(
-    params: ColorizeParams, requested: float | None, class_grid: int
+    params: ColorizeParams,
+    requested: float | None,
+    class_grid: int,
+    reference_global: bool | None = None,
 ) -> ColorizeParams:
     """``params`` with the reference prior's weight: ``requested``, else
     :data:`DEFAULT_REFERENCE_PRIOR` for a model with a class head (``class_grid`` > 0) and 0
-    for one without (ConfigurationError when a weight > 0 is asked of such a model)."""
+    for one without (ConfigurationError when a weight > 0 is asked of such a model); and
+    whether the reference gives the global prior: ``reference_global``, else not when its
+    colours weight the class head (measured better so), else yes."""
     if requested is None:
-        return replace(params, reference_prior=DEFAULT_REFERENCE_PRIOR if class_grid else 0.0)
-    if requested > 0 and not class_grid:
+        requested = DEFAULT_REFERENCE_PRIOR if class_grid else 0.0
+    elif requested > 0 and not class_grid:
         raise ConfigurationError(
             "--reference-prior needs a model with a class head (ab_grid > 0); give 0 or "
             "leave it out"
         )
-    return replace(params, reference_prior=float(requested))
+    if reference_global is None:
+        reference_global = requested == 0
+    return replace(
+        params, reference_prior=float(requested), reference_global=bool(reference_global)
+    )
 
 
 def _is_sha256(digest: str | None) -> bool:
@@ -574,7 +590,9 @@ def _chroma_layers(
         work_h, work_w = lightness.shape
         maps = hints.maps((page.width, page.height), (work_w, work_h)).stacked()
     ab = _checked_chroma(
-        _predict(predictor, lightness, reference, maps, params.reference_prior),
+        _predict(
+            predictor, lightness, reference, maps, params.reference_prior, params.reference_global
+        ),
         lightness.shape,
         master,
     )
@@ -689,8 +707,10 @@ def _predict(
     reference: ReferenceImage | None,
     hints: npt.NDArray[np.float32] | None = None,
     prior_weight: float = 0.0,
+    reference_global: bool = True,
 ) -> Any:
-    """The predictor's a*, b*; with a reference its L* gives the global prior (and with
+    """The predictor's a*, b*; with a reference its L* gives the global prior (when
+    ``reference_global``) and with
     ``prior_weight`` > 0 its ab histogram a prior on the class head); ``hints`` (``(3, h, w)``
     hint maps) go to the network's hint inputs."""
     image = np.ascontiguousarray(lightness, dtype=np.float32)
@@ -706,7 +726,8 @@ def _predict(
                 f"the model {name} takes no colour reference; leave --reference out or use a "
                 "network model"
             )
-        extra["reference"] = reference.lightness
+        if reference_global:
+            extra["reference"] = reference.lightness
         if prior_weight > 0:
             grid = int(getattr(guided, "class_grid", 0) or 0)
             if not grid or "ab_prior" not in accepted:
@@ -715,6 +736,7 @@ def _predict(
                     "give --reference-prior 0"
                 )
             extra.update(ab_prior=reference.ab_prior(grid), prior_weight=prior_weight)
+            extra["prior_floor"] = AB_PRIOR_FLOOR
     if hints is not None:
         if "hints" not in accepted:
             raise ConfigurationError(

@@ -172,6 +172,7 @@ def colorize_file(
     reference_palette: float | None = None,
     hints: Path | None = None,
     reference_prior: float | None = None,
+    reference_global: bool | None = None,
 ) -> dict[str, Any]:
     """Colorize page ``page`` of ``source`` into ``output``; the summary `--json` prints
     (input, output, page, width, height, bits, bytes, sha256, seconds, …; ``reference``: its
@@ -179,8 +180,8 @@ def colorize_file(
     file was given)."""
     if reference_palette is not None and reference is None:
         raise ConfigurationError("--reference-palette needs --reference IMAGE")
-    if reference_prior is not None and reference is None:
-        raise ConfigurationError("--reference-prior needs --reference IMAGE")
+    if (reference_prior is not None or reference_global is not None) and reference is None:
+        raise ConfigurationError("--reference-prior and --reference-global need --reference IMAGE")
     _check_output(settings, source, output, overwrite, on_warning)
     facts = _page_facts(source, page, settings.pixel_limit, settings.page_limit)
     options: dict[str, Any] = {
@@ -196,7 +197,8 @@ def colorize_file(
     if page_hints is not None:
         params = replace(params, hints_sha256=page_hints.sha256)
     predictor, params = _load_model(model, device, tile_size, params, render, page_hints)
-    params = resolve_reference_prior(params, reference_prior, getattr(predictor, "class_grid", 0))
+    grid = getattr(predictor, "class_grid", 0)
+    params = resolve_reference_prior(params, reference_prior, grid, reference_global)
     before = snapshot(source)
     provenance = embedded_provenance(
         source_name=source.name,

@@ -53,7 +53,7 @@ from archive_colorizer.imaging.datasets import ImageItem, load_rgb
 from archive_colorizer.imaging.hints import truth_hints
 from archive_colorizer.imaging.metrics import ciede2000, colourfulness
 from archive_colorizer.imaging.prints import decompose_print
-from archive_colorizer.imaging.reference import ab_prior, reference_colours
+from archive_colorizer.imaging.reference import AB_PRIOR_FLOOR, ab_prior, reference_colours
 from archive_colorizer.imaging.wash import WASH_DARKENING, render_wash_codes
 from archive_colorizer.services.evaluate import ChromaPredictor, hint_rng
 
@@ -203,6 +203,7 @@ class ReferencePredictor(Protocol):
         reference: np.ndarray | None = None,
         ab_prior: np.ndarray | None = None,
         prior_weight: float = 1.0,
+        prior_floor: float = 0.3,
     ) -> np.ndarray: ...
 
 
@@ -212,8 +213,10 @@ def predict_with_reference(
     reference: ImageItem | None,
     hints: F32 | None = None,
     prior_weight: float = 0.0,
+    reference_global: bool = True,
 ) -> F32:
-    """a*, b* of ``lightness``; with ``reference`` its L* gives the global prior (and with
+    """a*, b* of ``lightness``; with ``reference`` its L* gives the global prior (when
+    ``reference_global``; and with
     ``prior_weight`` > 0 its wash's ab histogram a prior on the class head, as `colorize
     --reference` does); ``hints``: hint maps ``(3, h, w)`` for a model with hint inputs."""
     if reference is None and hints is None:
@@ -222,11 +225,13 @@ def predict_with_reference(
     prior: dict[str, Any] = {}
     if reference is not None:
         rgb = load_rgb(reference.path)
-        reference_lightness = srgb_codes_to_lab(rgb, 8)[0]
+        if reference_global:
+            reference_lightness = srgb_codes_to_lab(rgb, 8)[0]
         if prior_weight > 0:
             grid = int(getattr(predictor, "class_grid", 0) or 0)
             counts = reference_colours(rgb)[1]
-            prior = {"ab_prior": ab_prior(counts, grid), "prior_weight": prior_weight}
+            prior = {"ab_prior": ab_prior(counts, grid), "prior_weight": prior_weight,
+                     "prior_floor": AB_PRIOR_FLOOR}  # fmt: skip
     referenced = cast(ReferencePredictor, predictor)
     return np.asarray(
         referenced.predict_ab(lightness, hints, reference=reference_lightness, **prior),
@@ -243,6 +248,7 @@ def evaluate_prints(
     references: Sequence[ImageItem | None] | None = None,
     hints: int = 0,
     reference_prior: float = 0.0,
+    reference_global: bool = True,
 ) -> PrintEvaluation:
     """Measure ``predictor`` (None: baselines only) and the baselines on the prints ``items``
     (``references``: per item a colour reference for the global prior, or None, and with
@@ -273,8 +279,9 @@ def evaluate_prints(
             if hints and truth.wash_ab is not None:
                 maps = truth_hints(truth.wash_ab, hints, hint_rng(index, hints))
             ab = predict_with_reference(
-                predictor, truth.master_lightness, reference, maps, reference_prior
-            )
+                predictor, truth.master_lightness, reference, maps, reference_prior,
+                reference_global,
+            )  # fmt: skip
             candidate = render_candidate(truth.master, ab[0], ab[1], render, darkening)
             row["model"] = print_metrics(candidate, truth.truth)
             if references is not None:

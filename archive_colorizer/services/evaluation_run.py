@@ -72,6 +72,7 @@ def run_evaluation(
     reference: str | None = None,
     hints: int = 0,
     reference_prior: float | None = None,
+    reference_global: bool | None = None,
 ) -> EvaluationRun:
     """Measure ``model`` (or only the baselines) on ``data``'s ``split`` (``reference_prior``:
     the weight of the reference's colours on the class head; None: as `colorize` does)."""
@@ -92,7 +93,7 @@ def run_evaluation(
             contact_sheet,
             device,
             threads,
-            reference_prior,
+            (reference_prior, reference_global),
         )
     overrides = parse_network_config(network_config)
     mean_a, mean_b = _train_mean(train_mean, data, train_data, train_split)
@@ -239,12 +240,14 @@ def _references(
     return [ImageItem(path, "reference")] * len(items)
 
 
-def _prior_weight(predictor: Any, requested: float | None) -> float:
-    """The reference prior's weight as `colorize --reference` resolves it for this model."""
-    if predictor is None:
-        return 0.0
-    grid = int(getattr(predictor, "class_grid", 0) or 0)
-    return resolve_reference_prior(ColorizeParams(), requested, grid).reference_prior
+def _prior_weight(
+    predictor: Any, requested: float | None, reference_global: bool | None
+) -> tuple[float, bool]:
+    """The reference prior's weight and whether the reference gives the global prior, as
+    `colorize --reference` resolves them for this model."""
+    grid = int(getattr(predictor, "class_grid", 0) or 0) if predictor is not None else 0
+    params = resolve_reference_prior(ColorizeParams(), requested, grid, reference_global)
+    return params.reference_prior, params.reference_global
 
 
 def _evaluate_prints(
@@ -259,7 +262,7 @@ def _evaluate_prints(
     contact_sheet: Path | None,
     device: str,
     threads: int | None,
-    reference_prior: float | None = None,
+    reference_prior: tuple[float | None, bool | None] = (None, None),
 ) -> EvaluationRun:
     predictor = None
     if not baselines_only:
@@ -267,7 +270,9 @@ def _evaluate_prints(
             model, device, threads, config_overrides=parse_network_config(network_config)
         )
     wash_darkening = _darkening(predictor, darkening)
-    weight = _prior_weight(predictor, reference_prior) if references is not None else 0.0
+    weight, use_global = _prior_weight(predictor, *reference_prior)
+    if references is None:
+        weight, use_global = 0.0, True
     result = prints.evaluate_prints(
         predictor,
         items,
@@ -276,6 +281,7 @@ def _evaluate_prints(
         references=references,
         hints=hints,
         reference_prior=weight,
+        reference_global=use_global,
     )
     sheet = None
     if contact_sheet is not None and predictor is not None:
@@ -288,6 +294,7 @@ def _evaluate_prints(
     if references is not None:
         payload["references"] = sum(ref is not None for ref in references)
         payload["reference_prior"] = weight
+        payload["reference_global"] = use_global
     payload["hints"] = hints
     return EvaluationRun(
         payload=payload,

@@ -64,7 +64,7 @@ def test_colorize_with_a_reference_differs_and_names_it_in_the_xmp(
     assert run([*base, str(tmp_path / "p.tif"), *prior]) == 1
     assert "needs a model with a class head" in capsys.readouterr().err
     assert run([*base, str(tmp_path / "p.tif"), "--reference-prior", "1"]) == 1
-    assert "--reference-prior needs --reference" in capsys.readouterr().err
+    assert "--reference-prior and --reference-global need --reference" in capsys.readouterr().err
     assert run([*base, str(tmp_path / "p.tif"), "--reference", str(master.with_suffix(""))]) == 1
     assert "no such colour reference" in capsys.readouterr().err
 

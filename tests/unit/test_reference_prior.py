@@ -117,6 +117,21 @@ def test_weight_zero_gives_exactly_the_models_output(predictor: NetworkPredictor
     assert np.array_equal(predictor.predict_ab(lightness(), ab_prior=None), plain)
 
 
+def test_the_prior_is_the_same_tiled_and_untiled() -> None:
+    torch.manual_seed(5)
+    network = build_network("iizuka-effl0", ab_grid=GRID, mix=0.6)
+    whole = NetworkPredictor(network, half=False, threads=1)
+    tiled = NetworkPredictor(network, half=False, threads=1, tile_size=whole.floor)
+    shape = (whole.floor + 80, whole.floor + 40)
+    page = np.clip(np.random.default_rng(1).normal(60, 20, shape), 0, 100).astype(np.float32)
+    prior = ab_prior(ab_counts(plane(30.0), plane(50.0)), GRID)
+    a = whole.predict_ab(page, ab_prior=prior, prior_weight=0.5)
+    b = tiled.predict_ab(page, ab_prior=prior, prior_weight=0.5)
+    assert tiled.last_run.tiles > 1
+    np.testing.assert_allclose(a, b, atol=1e-3)
+    assert not np.allclose(a, whole.predict_ab(page), atol=1e-3)
+
+
 def test_a_strong_prior_pulls_the_class_part_to_its_colour(predictor: NetworkPredictor) -> None:
     prior = ab_prior(ab_counts(plane(30.0), plane(50.0)), GRID, smoothing=0.0, floor=1e-6)
     plain = predictor.predict_ab(lightness())
@@ -164,10 +179,17 @@ def test_params_refuse_a_prior_weight_out_of_range(weight: float) -> None:
 
 def test_the_default_weight_is_for_models_with_a_class_head() -> None:
     params = ColorizeParams(reference_sha256=SHA)
-    assert resolve_reference_prior(params, None, 22).reference_prior == DEFAULT_REFERENCE_PRIOR
-    assert resolve_reference_prior(params, None, 0).reference_prior == 0.0
+    chosen = resolve_reference_prior(params, None, 22)
+    # with the class head weighted, the page keeps its own global prior (measured better)
+    assert (chosen.reference_prior, chosen.reference_global) == (DEFAULT_REFERENCE_PRIOR, False)
+    assert chosen.as_dict()["reference_global"] is False
+    plain = resolve_reference_prior(params, None, 0)
+    assert (plain.reference_prior, plain.reference_global) == (0.0, True)
+    assert "reference_global" not in plain.as_dict()  # the keys of jobs from before
     assert resolve_reference_prior(params, 0.0, 0).reference_prior == 0.0
     assert resolve_reference_prior(params, 2.5, 22).reference_prior == 2.5
+    assert resolve_reference_prior(params, 2.5, 22, True).reference_global is True
+    assert resolve_reference_prior(params, 0.0, 22, False).reference_global is False
     with pytest.raises(ConfigurationError, match="class head"):
         resolve_reference_prior(params, 1.0, 0)
 
@@ -186,8 +208,10 @@ class _PriorPredictor:
         reference: np.ndarray | None = None,
         ab_prior: np.ndarray | None = None,
         prior_weight: float = 1.0,
+        prior_floor: float = 0.3,
     ) -> np.ndarray:
         self.calls.append({"reference": reference, "ab_prior": ab_prior, "weight": prior_weight})
+        assert prior_floor == AB_PRIOR_FLOOR
         return np.zeros((2, *lightness.shape), dtype=np.float32)
 
 
@@ -199,15 +223,19 @@ def test_the_pipeline_gives_the_references_colours_to_the_class_head(tmp_path: P
     Image.fromarray(rgb).save(tmp_path / "ref.png")
     ref = load_reference(tmp_path / "ref.png")
     predictor = _PriorPredictor()
-    for weight in (0.0, 1.5):
-        params = ColorizeParams(chroma_size=32, reference_sha256=ref.sha256, reference_prior=weight)
+    for weight, use_global in ((0.0, True), (1.5, True), (1.5, False)):
+        params = ColorizeParams(
+            chroma_size=32, reference_sha256=ref.sha256, reference_prior=weight,
+            reference_global=use_global,
+        )  # fmt: skip
         colorize_master(
-            master, tmp_path / f"out-{weight}.tif", predictor, params,
+            master, tmp_path / f"out-{weight}-{use_global}.tif", predictor, params,
             provenance={"source_sha256": "0" * 64}, reference=ref,
         )  # fmt: skip
-    without, with_prior = predictor.calls
+    without, with_prior, page_global = predictor.calls
     assert without["ab_prior"] is None and without["reference"] is ref.lightness
-    assert with_prior["weight"] == 1.5
+    assert with_prior["weight"] == 1.5 and with_prior["reference"] is ref.lightness
+    assert page_global["reference"] is None and page_global["ab_prior"] is not None
     np.testing.assert_array_equal(with_prior["ab_prior"], ref.ab_prior(GRID))
     centres = ab_bin_centres(GRID).numpy()
     _, b = centres[int(np.argmax(with_prior["ab_prior"]))]

@@ -80,6 +80,13 @@ class ColorizationNet(nn.Module, ABC):
         reference's ab histogram, weighted). Only networks with such a head take it."""
         raise ValueError(f"a {self.arch!r} network has no class head to take a colour prior")
 
+    def class_probabilities(
+        self, lightness: Tensor, global_vec: Tensor, hints: Tensor | None = None
+    ) -> Tensor:
+        """The class head's distribution ``(N, Q, h, w)`` at its own scale (1/4 of the
+        stride-padded input for ``iizuka-effl0``). Only networks with a class head."""
+        raise ValueError(f"a {self.arch!r} network has no class head")
+
     @abstractmethod
     def config(self) -> dict[str, Any]:
         """Keyword arguments that rebuild this network with ``build_network(arch, **config)``."""

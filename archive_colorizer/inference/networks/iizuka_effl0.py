@@ -345,6 +345,20 @@ class IizukaEffL0(ColorizationNet):
             )
         return self.colorize(lightness, global_vec, hints, log_prior)
 
+    def class_probabilities(
+        self, lightness: Tensor, global_vec: Tensor, hints: Tensor | None = None
+    ) -> Tensor:
+        """softmax of the class logits (temperature 1) at 1/4 of the stride-padded input."""
+        padded = pad_to_multiple(lightness, self.stride)
+        features = self.encoder.features(self.encoder_input(padded), depth=16)
+        quarter_hints = None
+        if hints is not None:
+            quarter_hints = functional.avg_pool2d(pad_to_multiple(hints, self.stride), 4)
+        _, logits = self.decode_heads(features, global_vec, quarter_hints)
+        if logits is None:
+            raise ValueError("this network has no class head (ab_grid=0)")
+        return torch.softmax(logits.float(), dim=1)
+
     # --- training hooks: the encoder is pretrained, frozen in stage 1 and cacheable ---------
 
     training_build_options: ClassVar[dict[str, Any]] = {"pretrained": True}
