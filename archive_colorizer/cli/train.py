@@ -399,8 +399,7 @@ def evaluate_command(
         margins=margins,
         tiling=tiling,
         reference=reference,
-        reference_prior=reference_prior,
-        reference_global=reference_global,
+        reference_prior=(reference_prior, reference_global),
         hints=hints,
     )
     if mode == "prints":

@@ -178,10 +178,7 @@ def colorize_file(
     (input, output, page, width, height, bits, bytes, sha256, seconds, …; ``reference``: its
     sha256 and file name when one was given; ``hints``: their sha256 and count, when a hints
     file was given)."""
-    if reference_palette is not None and reference is None:
-        raise ConfigurationError("--reference-palette needs --reference IMAGE")
-    if (reference_prior is not None or reference_global is not None) and reference is None:
-        raise ConfigurationError("--reference-prior and --reference-global need --reference IMAGE")
+    choice = _reference_choice(reference, reference_palette, reference_prior, reference_global)
     _check_output(settings, source, output, overwrite, on_warning)
     facts = _page_facts(source, page, settings.pixel_limit, settings.page_limit)
     options: dict[str, Any] = {
@@ -196,9 +193,7 @@ def colorize_file(
     page_hints = _hints_of(hints, source, page, facts)
     if page_hints is not None:
         params = replace(params, hints_sha256=page_hints.sha256)
-    predictor, params = _load_model(model, device, tile_size, params, render, page_hints)
-    grid = getattr(predictor, "class_grid", 0)
-    params = resolve_reference_prior(params, reference_prior, grid, reference_global)
+    predictor, params = _load_model(model, device, tile_size, params, render, page_hints, choice)
     before = snapshot(source)
     provenance = embedded_provenance(
         source_name=source.name,
@@ -259,6 +254,18 @@ def _colorize_published(
     return result, time.perf_counter() - started
 
 
+def _reference_choice(
+    reference: Path | None, palette: float | None, prior: float | None, use_global: bool | None
+) -> tuple[float | None, bool | None]:
+    """``(prior, use_global)``; --reference-palette, --reference-prior and --reference-global
+    need --reference (ConfigurationError)."""
+    if reference is None and (palette, prior, use_global) != (None, None, None):
+        raise ConfigurationError(
+            "--reference-palette, --reference-prior and --reference-global need --reference IMAGE"
+        )
+    return prior, use_global
+
+
 def _load_model(
     model: str | None,
     device: str,
@@ -266,13 +273,18 @@ def _load_model(
     params: ColorizeParams,
     render: str | None,
     page_hints: PageHintSet | None,
+    reference_choice: tuple[float | None, bool | None] = (None, None),
 ) -> tuple[Any, ColorizeParams]:
-    """The predictor for ``model`` and ``params`` with its card's rendering; refuses hints for a
-    model without hint inputs (ConfigurationError)."""
+    """The predictor for ``model`` and ``params`` with its card's rendering and the reference
+    prior's weight and global prior for it (``reference_choice``: as asked, None: the
+    default); refuses hints for a model without hint inputs (ConfigurationError)."""
     from archive_colorizer.inference.registry import load_predictor
 
     predictor = load_predictor(model, device=device, tile_size=tile_size)
     params = resolve_rendering(params, render, getattr(predictor, "card", None))
+    weight, use_global = reference_choice
+    grid = getattr(predictor, "class_grid", 0)
+    params = resolve_reference_prior(params, weight, grid, use_global)
     config = getattr(getattr(predictor, "card", None), "config", None) or {}
     if page_hints is not None and not config.get("hint_inputs"):
         raise ConfigurationError(

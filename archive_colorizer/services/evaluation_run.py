@@ -71,11 +71,9 @@ def run_evaluation(
     tiling: int | None,
     reference: str | None = None,
     hints: int = 0,
-    reference_prior: float | None = None,
-    reference_global: bool | None = None,
+    reference_prior: tuple[float | None, bool | None] = (None, None),
 ) -> EvaluationRun:
-    """Measure ``model`` (or only the baselines) on ``data``'s ``split`` (``reference_prior``:
-    the weight of the reference's colours on the class head; None: as `colorize` does)."""
+    """Measure ``model`` (or only the baselines) on ``data``'s ``split``."""
     rendering = _rendering(simulate, mode, render)
     items = evaluation.resolve_items(data, split, limit, half, mode)
     if reference is not None and mode != "prints":
@@ -93,7 +91,7 @@ def run_evaluation(
             contact_sheet,
             device,
             threads,
-            (reference_prior, reference_global),
+            reference_prior,
         )
     overrides = parse_network_config(network_config)
     mean_a, mean_b = _train_mean(train_mean, data, train_data, train_split)
@@ -264,6 +262,8 @@ def _evaluate_prints(
     threads: int | None,
     reference_prior: tuple[float | None, bool | None] = (None, None),
 ) -> EvaluationRun:
+    """Prints mode (``reference_prior``: the weight of the reference's colours on the class
+    head and whether it gives the global prior; None: as `colorize --reference`)."""
     predictor = None
     if not baselines_only:
         predictor = _load(
