@@ -7,10 +7,18 @@ as a wash and scored with the prints metrics. Prints one JSON object per line (v
 
     PYTHONPATH=$PWD nice -n 10 python benchmarks/reference_prior.py --half A --out sweep-A.json
 
-Variants: ``global`` own | ref; ``weights`` of the reference histogram plate | none; ``smoothing``
-and ``floor`` of :func:`~archive_colorizer.imaging.reference.ab_prior`; ``beta``; ``mix``
-model (the card's mix of regression and annealed mean) | class (annealed mean only) | shift (the
-model's output moved by the prior's change of the annealed mean).
+Variants: ``global`` own | ref; ``weights`` of the reference histogram plate | none | chroma
+(plate x wash chroma >= 6, what the pipeline uses); ``smoothing`` and ``floor`` of
+:func:`~archive_colorizer.imaging.reference.ab_prior`; ``beta``; ``mix`` model (the card's mix of
+regression and annealed mean) | class (annealed mean only) | shift (the model's output moved by
+the prior's change of the annealed mean); ``ratio`` 1: the prior divided by the page's own mean
+class distribution (floored alike; what the pipeline uses).
+
+The sweeps behind the default (``DEFAULT_REFERENCE_PRIOR``)::
+
+    reference_prior.py --half A --out sweep-A.json            # 240 variants
+    reference_prior.py --half A --out sweep2-A.json --weights chroma,plate --smoothings 1.0 \
+        --floors 0.1,0.3 --betas 0.25,0.5,1 --mixes model --ratios 0,1
 """
 
 from __future__ import annotations
