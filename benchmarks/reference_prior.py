@@ -57,8 +57,10 @@ def heads(net: Any, lightness: np.ndarray, ref_lightness: np.ndarray, max_side: 
     image = torch.from_numpy(np.ascontiguousarray(lightness, dtype=np.float32))[None, None]
     height, width = image.shape[-2:]
     reduced = network_input_size(height, width, max_side)
-    small = image if reduced == (height, width) else functional.interpolate(
-        image, size=reduced, mode="area"
+    small = (
+        image
+        if reduced == (height, width)
+        else functional.interpolate(image, size=reduced, mode="area")
     )
     ref = torch.from_numpy(np.ascontiguousarray(ref_lightness, dtype=np.float32))[None, None]
     padded = pad_to_multiple(small, net.stride)
@@ -128,7 +130,10 @@ def main() -> None:
         with torch.inference_mode():
             outs, small, full = heads(net, truth.master_lightness, ref_l, predictor.max_side)
 
-            def score(key: str, quarter: torch.Tensor) -> None:
+            def score(
+                key: str, quarter: torch.Tensor, small: Any = small, full: Any = full,
+                truth: Any = truth,
+            ) -> None:  # fmt: skip
                 ab = to_full(quarter, small, full)
                 candidate = render_candidate(truth.master, ab[0], ab[1], "wash", 0.9)
                 sums.setdefault(key, []).append(print_metrics(candidate, truth.truth))
