@@ -11,7 +11,9 @@ from archive_colorizer.cli.context import emit_json, settings_of, stderr_console
 from archive_colorizer.cli.options import (
     ChromaSizeOption,
     PaperMaskOption,
+    ReferenceGlobalOption,
     ReferencePaletteOption,
+    ReferencePriorOption,
     RenderOption,
 )
 from archive_colorizer.config import DEFAULT_CHROMA_SIZE, ENV_SOURCE_DATE_EPOCH
@@ -166,6 +168,8 @@ def colorize_command(
     render: RenderOption = None,
     reference: _ReferenceOption = None,
     reference_palette: ReferencePaletteOption = None,
+    reference_prior: ReferencePriorOption = None,
+    reference_global: ReferenceGlobalOption = None,
     hints: _HintsOption = None,
     overwrite: _OverwriteOption = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
@@ -187,6 +191,8 @@ def colorize_command(
         on_warning=_warn,
         reference=reference,
         reference_palette=reference_palette,
+        reference_prior=reference_prior,
+        reference_global=reference_global,
         hints=hints,
     )
     if json_out:

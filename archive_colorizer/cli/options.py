@@ -16,7 +16,9 @@ __all__ = [
     "ChromaSizeOption",
     "JsonOption",
     "PaperMaskOption",
+    "ReferenceGlobalOption",
     "ReferencePaletteOption",
+    "ReferencePriorOption",
     "RenderOption",
 ]
 
@@ -53,6 +55,30 @@ ReferencePaletteOption = Annotated[
         max=1.0,
         help="Move each page's colour towards its colour reference's palette by S (0..1). "
         "[default: 0]",
+        show_default=False,
+    ),
+]
+#: ColorizeParams.reference_prior (None: the default for a model with a class head, else 0)
+ReferencePriorOption = Annotated[
+    float | None,
+    typer.Option(
+        "--reference-prior",
+        min=0.0,
+        max=10.0,
+        help="Weight B of the colour reference's colours as a prior on the model's colour "
+        "classes, relative to the page's own (p' ~ p x (h/m)^B; 0: the reference gives the "
+        "global prior only). [default: 0.25 for a model with a class head, else 0]",
+        show_default=False,
+    ),
+]
+#: ColorizeParams.reference_global (None: not when the reference's colours weight the classes)
+ReferenceGlobalOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--reference-global/--page-global",
+        help="The network's global prior from the colour reference (Iizuka et al. §5) or from "
+        "the page itself. [default: the page's when --reference-prior > 0, else the "
+        "reference's]",
         show_default=False,
     ),
 ]

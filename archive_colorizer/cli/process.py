@@ -37,7 +37,9 @@ from archive_colorizer.cli.options import (
     ChromaSizeOption,
     JsonOption,
     PaperMaskOption,
+    ReferenceGlobalOption,
     ReferencePaletteOption,
+    ReferencePriorOption,
     RenderOption,
 )
 from archive_colorizer.config import (
@@ -277,6 +279,8 @@ def process_command(
     worker_memory_mb: _WorkerMemoryMbOption = DEFAULT_WORKER_MEMORY_MB,
     reference: _ReferenceOption = None,
     reference_palette: ReferencePaletteOption = None,
+    reference_prior: ReferencePriorOption = None,
+    reference_global: ReferenceGlobalOption = None,
 ) -> None:
     """Queue every ingested page without a derivative for this model and parameters, then
     colorize them with crash-safe workers until the queue is empty (--follow: forever).
@@ -313,6 +317,8 @@ def process_command(
         worker_memory_mb=worker_memory_mb,
         reference=reference,
         reference_palette=reference_palette,
+        reference_prior=reference_prior,
+        reference_global=reference_global,
     )
     run = api.run_process(settings_of(ctx), options, _Feedback(json_out))
     _finish(run, json_out)

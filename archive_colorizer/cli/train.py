@@ -313,6 +313,26 @@ _ReferenceOption = Annotated[
         "image file used for every print.",
     ),
 ]
+_ReferencePriorOption = Annotated[
+    float | None,
+    typer.Option(
+        "--reference-prior",
+        min=0.0,
+        max=10.0,
+        help="Prints mode with --reference: weight of the reference's colours as a prior on "
+        "the model's colour classes (0: global prior only). [default: as colorize]",
+        show_default=False,
+    ),
+]
+_ReferenceGlobalOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--reference-global/--page-global",
+        help="Prints mode with --reference: the global prior from the reference or the page. "
+        "[default: as colorize]",
+        show_default=False,
+    ),
+]
 _HintsOption = Annotated[
     int,
     typer.Option(
@@ -345,6 +365,8 @@ def evaluate_command(
     render: _RenderOption = None,
     darkening: _DarkeningOption = None,
     reference: _ReferenceOption = None,
+    reference_prior: _ReferencePriorOption = None,
+    reference_global: _ReferenceGlobalOption = None,
     hints: _HintsOption = 0,
     device: Annotated[str, typer.Option("--device")] = "cpu",
     threads: Annotated[int | None, typer.Option("--threads", min=1)] = None,
@@ -378,6 +400,7 @@ def evaluate_command(
         margins=margins,
         tiling=tiling,
         reference=reference,
+        reference_prior=(reference_prior, reference_global),
         hints=hints,
     )
     if mode == "prints":

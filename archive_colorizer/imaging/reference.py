@@ -12,6 +12,14 @@ painting) says which colours a volume's colourist used. Besides the network's gl
   with the spread matched as well, ``ab' = mu + (ab - mu_pred) sigma_ref / sigma_pred`` blended
   by ``s``. Statistics of the prediction are weighted by ``weights`` (the plate strength, so
   page margins neither count nor move);
+* :func:`ab_counts` / :func:`ab_prior`: the reference's wash as a histogram over the ab plane
+  (its chromatic pixels, weighted by the plate strength: the paper between and around the
+  washes says nothing about the colourist's colours), rebinned onto a colorization network's
+  quantised ab bins, smoothed and floored so that no colour is impossible: a prior on the
+  network's class distribution relative to the page's own mean class distribution
+  ``m`` (``log p'(q) = log p(q) + beta (log h(q) - log m(q))``, applied under
+  ``archive_colorizer.inference``): colours the reference has more of than the page's
+  prediction gain, those it has less of lose;
 * :func:`load_reference`: a reference image file (JPEG, PNG or TIFF; colour or grey) as a
   :class:`ReferenceImage`: the sha256 of its bytes (what jobs and provenance name), its L*
   area-reduced to at most :data:`PRIOR_MAX_SIDE` px (the network's global prior sees 224 px)
@@ -26,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,23 +47,32 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from archive_colorizer.errors import InputError, PathNotFoundError
 from archive_colorizer.imaging.color import srgb_codes_to_lab
+from archive_colorizer.imaging.paper import plate_strength
 from archive_colorizer.imaging.prints import decompose_print
 from archive_colorizer.imaging.resample import StreamingAreaReducer
 from archive_colorizer.imaging.row_reducer import RowAreaReducer, reduced_size
 
 __all__ = [
+    "AB_PRIOR_FLOOR",
+    "AB_PRIOR_MIN_CHROMA",
+    "AB_PRIOR_SMOOTHING",
+    "AB_RANGE",
     "PALETTE_MAX_SIDE",
     "PRIOR_MAX_SIDE",
     "REFERENCE_BYTE_LIMIT",
     "REFERENCE_PIXEL_LIMIT",
     "Palette",
     "ReferenceImage",
+    "ab_counts",
+    "ab_prior",
     "load_reference",
+    "reference_colours",
     "reference_palette",
     "transfer_palette",
 ]
 
 F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
 #: a spread below this (Lab units) is not divided by (a flat prediction stays flat)
 MIN_SPREAD = 0.5
 
@@ -90,8 +108,82 @@ def _stats(a: F32, b: F32, weights: F32 | None) -> Palette:
 
 def reference_palette(rgb: npt.NDArray[np.uint8]) -> Palette:
     """The palette of an 8-bit sRGB reference ``(H, W, 3)``: its wash relative to its paper."""
+    return reference_colours(rgb)[0]
+
+
+def reference_colours(rgb: npt.NDArray[np.uint8]) -> tuple[Palette, F64]:
+    """The palette (:func:`reference_palette`) and the :func:`ab_counts` of an 8-bit sRGB
+    reference's wash, the latter of its chromatic pixels (chroma >= AB_PRIOR_MIN_CHROMA)
+    weighted by the plate strength of its ink layer (the page around the plate is left out)."""
     layers = decompose_print(np.asarray(rgb, dtype=np.uint8))
-    return _stats(layers.wash_a, layers.wash_b, None)
+    chromatic = np.hypot(layers.wash_a, layers.wash_b) >= AB_PRIOR_MIN_CHROMA
+    strength = plate_strength(layers.ink_lightness) * chromatic
+    palette = _stats(layers.wash_a, layers.wash_b, None)
+    return palette, ab_counts(layers.wash_a, layers.wash_b, strength)
+
+
+#: the ab plane covered (Lab units either side of 0), as the networks' quantised ab bins cover it
+AB_RANGE = 110.0
+#: fine bins of :func:`ab_counts` per axis (1 Lab unit each); a network's grid must divide it
+AB_FINE_BINS = 220
+#: default Gaussian smoothing of :func:`ab_prior`, in (coarse) bins
+AB_PRIOR_SMOOTHING = 1.0
+#: default share of :func:`ab_prior` spread uniformly over all bins (no colour impossible)
+AB_PRIOR_FLOOR = 0.3
+#: wash pixels with at least this chroma count in a reference's colours (the paper between the
+#: washes, and faint washes, say nothing about which colours the colourist used)
+AB_PRIOR_MIN_CHROMA = 6.0
+
+
+def ab_counts(a: npt.ArrayLike, b: npt.ArrayLike, weights: npt.ArrayLike | None = None) -> F64:
+    """Weighted counts of ``a``, ``b`` on 1-unit bins over ``±AB_RANGE`` (``(220, 220)``
+    float64, a-major; values outside are counted in the edge bins)."""
+    a_values = np.asarray(a, dtype=np.float64).reshape(-1)
+    b_values = np.asarray(b, dtype=np.float64).reshape(-1)
+    w = None if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
+    scale = AB_FINE_BINS / (2.0 * AB_RANGE)
+    ia = np.clip(((a_values + AB_RANGE) * scale).astype(np.int64), 0, AB_FINE_BINS - 1)
+    ib = np.clip(((b_values + AB_RANGE) * scale).astype(np.int64), 0, AB_FINE_BINS - 1)
+    flat = np.bincount(ia * AB_FINE_BINS + ib, weights=w, minlength=AB_FINE_BINS**2)
+    return np.asarray(flat.reshape(AB_FINE_BINS, AB_FINE_BINS), dtype=np.float64)
+
+
+def _gaussian_rows(plane: F64, sigma: float) -> F64:
+    radius = max(1, int(np.ceil(3.0 * sigma)))
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    kernel = np.exp(-0.5 * (x / sigma) ** 2)
+    kernel /= kernel.sum()
+    # "full" and cut: "same" would return the kernel's length for rows shorter than it
+    return np.stack([np.convolve(row, kernel)[radius : radius + len(row)] for row in plane])
+
+
+def ab_prior(
+    counts: npt.ArrayLike,
+    grid: int,
+    smoothing: float = AB_PRIOR_SMOOTHING,
+    floor: float = AB_PRIOR_FLOOR,
+) -> F64:
+    """:func:`ab_counts` as a distribution over ``grid`` x ``grid`` ab bins (``(grid * grid,)``,
+    a-major like the networks' classes; sums to 1): rebinned, Gaussian-smoothed by
+    ``smoothing`` bins (0: not), then ``(1 - floor) h + floor / grid²`` so every bin keeps at
+    least ``floor / grid²``. Empty counts give the uniform distribution."""
+    fine = np.asarray(counts, dtype=np.float64)
+    if fine.shape != (AB_FINE_BINS, AB_FINE_BINS):
+        raise ValueError(f"counts must be {AB_FINE_BINS}x{AB_FINE_BINS}, got {fine.shape}")
+    if grid < 1 or AB_FINE_BINS % grid:
+        raise ValueError(f"the ab grid {grid} must divide {AB_FINE_BINS}")
+    if not 0.0 < floor <= 1.0:
+        raise ValueError(f"floor must lie in (0, 1], got {floor}")
+    if not (math.isfinite(smoothing) and smoothing >= 0.0):
+        raise ValueError(f"smoothing must be >= 0, got {smoothing}")
+    step = AB_FINE_BINS // grid
+    coarse = fine.reshape(grid, step, grid, step).sum(axis=(1, 3))
+    if smoothing > 0:
+        coarse = _gaussian_rows(_gaussian_rows(coarse, smoothing).T, smoothing).T
+    total = float(coarse.sum())
+    shape = coarse / total if total > 0 else np.full_like(coarse, 1.0 / coarse.size)
+    prior = (1.0 - floor) * shape.reshape(-1) + floor / coarse.size
+    return np.asarray(prior / prior.sum(), dtype=np.float64)
 
 
 def transfer_palette(
@@ -153,6 +245,14 @@ class ReferenceImage:
     #: CIE L* float32 ``(h, w)``, long side at most :data:`PRIOR_MAX_SIDE`
     lightness: npt.NDArray[np.float32]
     palette: Palette
+    #: :func:`ab_counts` of its wash, weighted by its plate strength (see :func:`ab_prior`)
+    colour_counts: F64
+
+    def ab_prior(
+        self, grid: int, smoothing: float = AB_PRIOR_SMOOTHING, floor: float = AB_PRIOR_FLOOR
+    ) -> F64:
+        """Its colours as a prior over a network's ``grid`` x ``grid`` ab classes."""
+        return ab_prior(self.colour_counts, grid, smoothing, floor)
 
     @property
     def file_name(self) -> str:
@@ -291,11 +391,13 @@ def load_reference(path: Path) -> ReferenceImage:
     if codes.ndim not in (2, 3):
         raise _refuse(path, f"its pixels have the shape {codes.shape}")
     lightness, palette_rgb = _reduced(codes, bits)
+    palette, counts = reference_colours(palette_rgb)
     return ReferenceImage(
         path=path,
         sha256=digest,
         width=int(codes.shape[1]),
         height=int(codes.shape[0]),
         lightness=np.ascontiguousarray(lightness, dtype=np.float32),
-        palette=reference_palette(palette_rgb),
+        palette=palette,
+        colour_counts=counts,
     )

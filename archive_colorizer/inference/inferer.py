@@ -167,6 +167,16 @@ def sliding_window(
     return output
 
 
+@dataclass(frozen=True)
+class ClassPrior:
+    """A colour prior on the class head: the log of a distribution over the classes, its
+    weight, and the floor the page's own mean class distribution is mixed with."""
+
+    log_h: Tensor
+    weight: float
+    floor: float
+
+
 @dataclass
 class RunInfo:
     """How the last :meth:`NetworkPredictor.predict_ab` call ran."""
@@ -243,6 +253,11 @@ class NetworkPredictor:
         """The dtype the network computes in."""
         return torch.float16 if self.half else torch.float32
 
+    @property
+    def class_grid(self) -> int:
+        """Side of the model's a*, b* class grid (0: no class head, so no colour prior)."""
+        return int(self.network.class_grid)
+
     def describe(self) -> dict[str, Any]:
         """Parameters that influence the output (for provenance and job keys)."""
         return {
@@ -260,6 +275,9 @@ class NetworkPredictor:
         lightness: np.ndarray,
         hints: np.ndarray | None = None,
         reference: np.ndarray | None = None,
+        ab_prior: np.ndarray | None = None,
+        prior_weight: float = 1.0,
+        prior_floor: float = 0.3,
     ) -> np.ndarray:
         """a*, b* ``float32 (2, h, w)`` for L* ``(h, w)`` in 0..100 at the working resolution.
 
@@ -269,6 +287,13 @@ class NetworkPredictor:
         ``reference``: the L* ``(h', w')`` of a colour reference (any size): the network's
         global prior is computed from it instead of from ``lightness`` (Iizuka et al. 2016,
         §5), so every page given the same reference shares one global "mood".
+        ``ab_prior``: a distribution over the model's class bins (``(Q,)``, positive; a colour
+        reference's ab histogram, ``archive_colorizer.imaging.reference.ab_prior``) relative
+        to the page's own mean class distribution ``m`` (over the whole image, mixed with
+        ``prior_floor`` uniform like the prior): the class distribution becomes
+        ``p'(q) ∝ p(q) (ab_prior(q) / m(q)) ** prior_weight`` before the annealed mean, so
+        colours the reference has more of than the page's prediction gain; ``prior_weight``
+        0 leaves the output exactly as without it. It costs a second pass of the network.
         """
         array = np.ascontiguousarray(lightness, dtype=np.float32)
         if array.ndim != 2 or array.shape[0] < 1 or array.shape[1] < 1:
@@ -282,6 +307,7 @@ class NetworkPredictor:
                     f"the reference must be a non-empty 2-D L* array, got {ref.shape}"
                 )
             prior_source = torch.from_numpy(ref)[None, None]
+        log_prior = self._class_prior(ab_prior, prior_weight, prior_floor)
         if hints is not None:
             if not self.network.hint_inputs:
                 raise InferenceError(
@@ -298,7 +324,7 @@ class NetworkPredictor:
             image = torch.cat((image, torch.from_numpy(maps)[None]), dim=1)
         try:
             with torch.inference_mode(), deterministic(self.device), cpu_threads(self.threads):
-                ab = self._predict(image, prior_source)
+                ab = self._predict(image, prior_source, log_prior)
         except RuntimeError as error:  # not out-of-memory: _predict turns that into DeviceError
             first = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
             raise InferenceError(
@@ -313,18 +339,68 @@ class NetworkPredictor:
             )
         return np.ascontiguousarray(result, dtype=np.float32)
 
-    def _predict(self, image: Tensor, prior_source: Tensor | None = None) -> Tensor:
+    def _class_prior(
+        self, ab_prior: np.ndarray | None, weight: float, floor: float
+    ) -> ClassPrior | None:
+        """The checked prior (None without one or at weight 0)."""
+        if ab_prior is None or weight == 0.0:
+            return None
+        bins = self.network.class_grid**2
+        prior = np.asarray(ab_prior, dtype=np.float64)
+        if not bins or prior.shape != (bins,) or not (prior > 0).all():
+            raise InferenceError(
+                f"model {self.model_name or '?'} takes a colour prior over {bins} ab classes "
+                f"(all positive), got {prior.shape}"
+                if bins
+                else f"model {self.model_name or '?'} has no class head to take a colour prior"
+            )
+        if not np.isfinite(weight) or weight < 0:
+            raise InferenceError(f"the colour prior's weight must be >= 0, got {weight}")
+        if not 0.0 < floor <= 1.0:
+            raise InferenceError(f"the colour prior's floor must lie in (0, 1], got {floor}")
+        return ClassPrior(torch.from_numpy(np.log(prior / prior.sum())), float(weight), floor)
+
+    def _relative_prior(
+        self, image: Tensor, global_vec: Tensor, tiles: list[Tile], prior: ClassPrior
+    ) -> Tensor:
+        """``weight (log h - log m)`` on the device: ``m`` the page's mean class distribution
+        over the tiles' cores (so tiled equals untiled), mixed with ``floor`` uniform."""
+        scale = self.network.heads_scale
+        total = torch.zeros(prior.log_h.shape, dtype=torch.float64)
+        count = 0
+        for tile in tiles:
+            window = image[:, :, tile.window[0], tile.window[1]]
+            hints = window[:, 1:] if window.shape[1] > 1 else None
+            probs = self.network.class_probabilities(window[:, :1], global_vec, hints)
+            rows, cols = tile.core_in_window
+            core = probs[
+                :, :,
+                rows.start // scale : -(-rows.stop // scale),
+                cols.start // scale : -(-cols.stop // scale),
+            ]  # fmt: skip
+            total += core.double().sum(dim=(0, 2, 3)).cpu()
+            count += core.shape[2] * core.shape[3]
+        mean = total / max(count, 1)
+        page = (1.0 - prior.floor) * mean / mean.sum() + prior.floor / mean.numel()
+        relative = prior.weight * (prior.log_h - torch.log(page))
+        return relative.to(self.device, torch.float32)
+
+    def _predict(
+        self, image: Tensor, prior_source: Tensor | None = None, log_prior: ClassPrior | None = None
+    ) -> Tensor:
         height, width = image.shape[-2:]
         reduced = network_input_size(height, width, self.max_side)
         if reduced == (height, width):
-            return self._predict_at_size(image, prior_source)
+            return self._predict_at_size(image, prior_source, log_prior)
         small = functional.interpolate(image, size=reduced, mode="area")
-        ab = self._predict_at_size(small, prior_source)
+        ab = self._predict_at_size(small, prior_source, log_prior)
         return functional.interpolate(
             ab, size=(height, width), mode="bilinear", align_corners=False
         )
 
-    def _predict_at_size(self, image: Tensor, prior_source: Tensor | None = None) -> Tensor:
+    def _predict_at_size(
+        self, image: Tensor, prior_source: Tensor | None = None, prior: ClassPrior | None = None
+    ) -> Tensor:
         info = RunInfo()
         started = time.perf_counter()
         on_device = image.to(self.device, self.dtype)
@@ -342,7 +418,14 @@ class NetworkPredictor:
             ) from None
         info.global_seconds = time.perf_counter() - started
 
+        log_prior: list[Tensor] = []  # with a prior: its log relative to the page's classes
+
         def local(window: Tensor) -> Tensor:
+            if log_prior:
+                hints = window[:, 1:] if window.shape[1] > 1 else None
+                return self.network.colorize_with_prior(
+                    window[:, :1], global_vec, log_prior[0], hints
+                )
             if window.shape[1] == 1:
                 return self.network.colorize(window, global_vec)
             return self.network.colorize_hinted(window[:, :1], global_vec, window[:, 1:])
@@ -356,6 +439,8 @@ class NetworkPredictor:
             size = max(height, width) if tile_size is None else tile_size
             tiles = plan_tiles(height, width, size, self.halo, self.stride)
             try:
+                if prior is not None:
+                    log_prior[:] = [self._relative_prior(on_device, global_vec, tiles, prior)]
                 output = sliding_window(on_device, local, tiles, 2)
                 break
             except RuntimeError as error:  # torch.OutOfMemoryError is one

@@ -58,7 +58,13 @@ from archive_colorizer.imaging.hint_propagation import (
     propagate_hints,
 )
 from archive_colorizer.imaging.paper import plate_strength
-from archive_colorizer.imaging.reference import ReferenceImage, transfer_palette
+from archive_colorizer.imaging.reference import (
+    AB_PRIOR_FLOOR,
+    AB_PRIOR_MIN_CHROMA,
+    AB_PRIOR_SMOOTHING,
+    ReferenceImage,
+    transfer_palette,
+)
 from archive_colorizer.imaging.resample import area_reduce, gaussian_lowpass
 from archive_colorizer.imaging.tiff_read import MasterPage, open_master
 from archive_colorizer.imaging.tiff_write import COMPRESSIONS, write_tiled_tiff
@@ -71,6 +77,7 @@ __all__ = [
     "DEFAULT_CHROMA_SIZE",
     "DEFAULT_LOWPASS",
     "DEFAULT_REFERENCE_PALETTE",
+    "DEFAULT_REFERENCE_PRIOR",
     "OUTPUT_TILE",
     "PIPELINE_VERSION",
     "RENDERS",
@@ -82,6 +89,7 @@ __all__ = [
     "colorize_master",
     "colorize_master_late",
     "predict_chroma",
+    "resolve_reference_prior",
     "resolve_render",
     "resolve_rendering",
     "working_lightness",
@@ -108,6 +116,13 @@ DEFAULT_LOWPASS = 0.5
 #: :func:`~archive_colorizer.imaging.reference.transfer_palette`); 0: the reference acts through
 #: the network's global prior only
 DEFAULT_REFERENCE_PALETTE = 0.0
+#: the weight ``beta`` of a colour reference's ab histogram ``h`` as a prior on the network's
+#: class distribution relative to the page's own mean ``m`` (``p' ∝ p (h / m)^beta``,
+#: :meth:`ReferenceImage.ab_prior`) when none is asked for and the model has a class head;
+#: chosen on half A of the val prints (lowest CIEDE2000; see the CHANGELOG)
+DEFAULT_REFERENCE_PRIOR = 0.25
+#: the largest weight accepted
+MAX_REFERENCE_PRIOR = 10.0
 #: output TIFF tile edge (px)
 OUTPUT_TILE = 512
 #: how colour is combined with the master's tones (see the module docstring); the first is the
@@ -156,6 +171,12 @@ class ColorizeParams:
     reference_sha256: str | None = None
     #: with a reference: palette transfer strength, 0 (global prior only) .. 1
     reference_palette: float = DEFAULT_REFERENCE_PALETTE
+    #: with a reference: weight of its ab histogram as a prior on the class head (0: none;
+    #: the commands' default is :func:`resolve_reference_prior`'s)
+    reference_prior: float = 0.0
+    #: with a reference: its L* gives the network's global prior (False: the page's own; the
+    #: commands' default is :func:`resolve_reference_prior`'s)
+    reference_global: bool = True
     #: sha256 of the page's colour hint set (``services.hints``: the canonical hints): spread
     #: over the prediction of any model (``hint_propagation``; a model with hint inputs also
     #: takes them as inputs); None: no hints
@@ -199,6 +220,11 @@ class ColorizeParams:
                 f"a hint set is named by the lower-case hex sha256 of its canonical hints, "
                 f"not {self.hints_sha256!r}"
             )
+        if not 0.0 <= self.reference_prior <= MAX_REFERENCE_PRIOR:  # also refuses NaN
+            raise ConfigurationError(
+                f"--reference-prior must lie in 0..{MAX_REFERENCE_PRIOR:g}, "
+                f"not {self.reference_prior!r}"
+            )
         if not 0.0 <= self.reference_palette <= 1.0:  # also refuses NaN
             raise ConfigurationError(
                 f"--reference-palette must lie in 0..1, not {self.reference_palette!r}"
@@ -221,6 +247,8 @@ class ColorizeParams:
                 {
                     "reference_sha256": self.reference_sha256,
                     "reference_palette": float(self.reference_palette),
+                    **self._prior_dict(),
+                    **({} if self.reference_global else {"reference_global": False}),
                 }
                 if self.reference_sha256 is not None
                 else {}
@@ -235,6 +263,43 @@ class ColorizeParams:
                 else {}
             ),
         }
+
+    def _prior_dict(self) -> dict[str, float]:
+        """The reference prior's parameters; none at weight 0 (jobs from before it keep their
+        keys)."""
+        if self.reference_prior <= 0:
+            return {}
+        return {
+            "reference_prior": float(self.reference_prior),
+            "reference_prior_smoothing": AB_PRIOR_SMOOTHING,
+            "reference_prior_floor": AB_PRIOR_FLOOR,
+            "reference_prior_min_chroma": AB_PRIOR_MIN_CHROMA,
+        }
+
+
+def resolve_reference_prior(
+    params: ColorizeParams,
+    requested: float | None,
+    class_grid: int,
+    reference_global: bool | None = None,
+) -> ColorizeParams:
+    """``params`` with the reference prior's weight: ``requested``, else
+    :data:`DEFAULT_REFERENCE_PRIOR` for a model with a class head (``class_grid`` > 0) and 0
+    for one without (ConfigurationError when a weight > 0 is asked of such a model); and
+    whether the reference gives the global prior: ``reference_global``, else not when its
+    colours weight the class head (measured better so), else yes."""
+    if requested is None:
+        requested = DEFAULT_REFERENCE_PRIOR if class_grid else 0.0
+    elif requested > 0 and not class_grid:
+        raise ConfigurationError(
+            "--reference-prior needs a model with a class head (ab_grid > 0); give 0 or "
+            "leave it out"
+        )
+    if reference_global is None:
+        reference_global = requested == 0
+    return replace(
+        params, reference_prior=float(requested), reference_global=bool(reference_global)
+    )
 
 
 def _is_sha256(digest: str | None) -> bool:
@@ -566,13 +631,21 @@ def colorize_master_late(
 
 def _bound(binding: ModelBinding, started: ColorizeParams) -> ModelBinding:
     """``binding``, checked against the parameters the page was ``started`` with (ValueError:
-    only the rendering may change once the model is known)."""
+    only the rendering and the reference prior, which the network stage applies, may change
+    once the model is known)."""
     if "source_sha256" not in binding.provenance:
         raise ValueError("provenance must contain 'source_sha256' (the master's sha256)")
-    same = replace(binding.params, render=started.render, wash_darkening=started.wash_darkening)
+    same = replace(
+        binding.params,
+        render=started.render,
+        wash_darkening=started.wash_darkening,
+        reference_prior=started.reference_prior,
+        reference_global=started.reference_global,
+    )
     if same != started:
         raise ValueError(
-            f"the model may change only the rendering of the parameters the page was started "
+            f"the model may change only the rendering and the reference prior of the parameters "
+            f"the page was started "
             f"with: {started.as_dict()} became {binding.params.as_dict()}"
         )
     return binding
@@ -616,10 +689,17 @@ def _chroma_layers(
     if hints is not None:
         work_h, work_w = lightness.shape
         maps = hints.maps((page.width, page.height), (work_w, work_h)).stacked()
+    ab_prior = None
+    if reference is not None and params.reference_prior > 0:
+        ab_prior = reference.ab_prior(int(getattr(predictor, "class_grid", 0) or 0))
     ab = predict_chroma(
         predictor,
         lightness,
-        reference=None if reference is None else reference.lightness,
+        reference=(
+            reference.lightness if reference is not None and params.reference_global else None
+        ),
+        ab_prior=ab_prior,
+        prior_weight=params.reference_prior,
         hints=maps,
         propagation=params.hint_propagation,
         checked=functools.partial(_checked_chroma, master=master),
@@ -734,6 +814,8 @@ def predict_chroma(
     lightness: npt.NDArray[np.float32],
     *,
     reference: npt.NDArray[np.float32] | None = None,
+    ab_prior: npt.NDArray[np.floating[Any]] | None = None,
+    prior_weight: float = 0.0,
     hints: npt.NDArray[np.float32] | None = None,
     propagation: HintPropagation = DEFAULT_PROPAGATION,
     checked: Callable[[Any, tuple[int, int]], npt.NDArray[np.float32]] | None = None,
@@ -742,6 +824,9 @@ def predict_chroma(
     (``colorize``, ``process``, ``evaluate``).
 
     ``reference``: a colour reference's L* (any size) for the network's global prior.
+    ``ab_prior``: a colour reference's ab histogram over the model's class bins
+    (:meth:`~archive_colorizer.imaging.reference.ReferenceImage.ab_prior`), a prior of weight
+    ``prior_weight`` on the class head (only used when ``prior_weight`` > 0).
     ``hints``: hint maps ``(3, h, w)`` (a*, b*, mask): a model with hint inputs takes them as
     inputs too, and for every model they are spread over the prediction edge-aware along
     ``lightness`` (:func:`~archive_colorizer.imaging.hint_propagation.propagate_hints` with
@@ -750,17 +835,25 @@ def predict_chroma(
     """
     image = np.ascontiguousarray(lightness, dtype=np.float32)
     extra: dict[str, Any] = {}
-    if reference is not None or (hints is not None and _takes_hints(predictor)):
-        guided: Any = predictor  # NetworkPredictor.predict_ab takes ``reference=``, ``hints=``
+    guided: Any = predictor  # NetworkPredictor.predict_ab takes reference=, ab_prior=, hints=
+    name = getattr(predictor, "model_name", "") or "?"
+    takes_prior = ab_prior is not None and prior_weight > 0
+    if reference is not None or takes_prior or (hints is not None and _takes_hints(predictor)):
         accepted = inspect.signature(guided.predict_ab).parameters
         if reference is not None:
             if "reference" not in accepted:
-                name = getattr(predictor, "model_name", "") or "?"
                 raise ConfigurationError(
                     f"the model {name} takes no colour reference; leave --reference out or use "
                     "a network model"
                 )
             extra["reference"] = reference
+        if takes_prior:
+            if not getattr(guided, "class_grid", 0) or "ab_prior" not in accepted:
+                raise ConfigurationError(
+                    f"the model {name} has no class head for a colour reference's prior; "
+                    "give --reference-prior 0"
+                )
+            extra.update(ab_prior=ab_prior, prior_weight=prior_weight, prior_floor=AB_PRIOR_FLOOR)
         if hints is not None and _takes_hints(predictor):
             extra["hints"] = hints
     raw = predictor.predict_ab(image, **extra)

@@ -35,6 +35,7 @@ from archive_colorizer.services.colorize import (
     ColorizeResult,
     ModelBinding,
     colorize_master_late,
+    resolve_reference_prior,
     resolve_rendering,
 )
 
@@ -194,13 +195,14 @@ def colorize_file(
     reference: Path | None = None,
     reference_palette: float | None = None,
     hints: Path | None = None,
+    reference_prior: float | None = None,
+    reference_global: bool | None = None,
 ) -> dict[str, Any]:
     """Colorize page ``page`` of ``source`` into ``output``; the summary `--json` prints
     (input, output, page, width, height, bits, bytes, sha256, seconds, …; ``reference``: its
     sha256 and file name when one was given; ``hints``: their sha256 and count, when a hints
     file was given)."""
-    if reference_palette is not None and reference is None:
-        raise ConfigurationError("--reference-palette needs --reference IMAGE")
+    choice = _reference_choice(reference, reference_palette, reference_prior, reference_global)
     _check_output(settings, source, output, overwrite, on_warning)
     facts = _page_facts(source, page, settings.pixel_limit, settings.page_limit)
     options: dict[str, Any] = {
@@ -216,9 +218,7 @@ def colorize_file(
     if page_hints is not None:
         params = replace(params, hints_sha256=page_hints.sha256)
     recorded = functools.partial(_provenance, source, _creation_time(), colour_reference)
-    loading = ModelLoading(
-        lambda: _load_model(model, device, tile_size, params, render, page_hints)
-    )
+    loading = ModelLoading(lambda: _load_model(model, device, tile_size, params, render, choice))
     try:  # the model loads (import torch, weights) while the page is hashed, read and reduced
         before = snapshot(source)
         late = _LateModel(loading, functools.partial(recorded, page_hints, before))
@@ -355,19 +355,36 @@ def _colorize_published(
     return result, time.perf_counter() - started - late.waited
 
 
+def _reference_choice(
+    reference: Path | None, palette: float | None, prior: float | None, use_global: bool | None
+) -> tuple[float | None, bool | None]:
+    """``(prior, use_global)``; --reference-palette, --reference-prior and --reference-global
+    need --reference (ConfigurationError)."""
+    if reference is None and (palette, prior, use_global) != (None, None, None):
+        raise ConfigurationError(
+            "--reference-palette, --reference-prior and --reference-global need --reference IMAGE"
+        )
+    return prior, use_global
+
+
 def _load_model(
     model: str | None,
     device: str,
     tile_size: int | None,
     params: ColorizeParams,
     render: str | None,
-    page_hints: PageHintSet | None,
+    reference_choice: tuple[float | None, bool | None] = (None, None),
 ) -> tuple[Any, ColorizeParams]:
-    """The predictor for ``model`` and ``params`` with its card's rendering."""
+    """The predictor for ``model`` and ``params`` with its card's rendering and the reference
+    prior's weight and global prior for it (``reference_choice``: as asked, None: the
+    default)."""
     from archive_colorizer.inference.registry import load_predictor
 
     predictor = load_predictor(model, device=device, tile_size=tile_size)
     params = resolve_rendering(params, render, getattr(predictor, "card", None))
+    weight, use_global = reference_choice
+    grid = getattr(predictor, "class_grid", 0)
+    params = resolve_reference_prior(params, weight, grid, use_global)
     return predictor, params
 
 

@@ -53,6 +53,7 @@ from archive_colorizer.imaging.datasets import ImageItem, load_rgb
 from archive_colorizer.imaging.hints import truth_hints
 from archive_colorizer.imaging.metrics import ciede2000, colourfulness
 from archive_colorizer.imaging.prints import decompose_print
+from archive_colorizer.imaging.reference import ab_prior, reference_colours
 from archive_colorizer.imaging.wash import WASH_DARKENING, render_wash_codes
 from archive_colorizer.services.colorize import predict_chroma
 from archive_colorizer.services.evaluate import ChromaPredictor, hint_rng
@@ -198,14 +199,31 @@ def predict_with_reference(
     lightness: F32,
     reference: ImageItem | None,
     hints: F32 | None = None,
+    prior_weight: float = 0.0,
+    reference_global: bool = True,
 ) -> F32:
-    """a*, b* of ``lightness``; with ``reference`` its L* gives the global prior; ``hints``:
-    hint maps ``(3, h, w)`` spread over the prediction as a page's hints are
+    """a*, b* of ``lightness``; with ``reference`` its L* gives the global prior (when
+    ``reference_global``) and, with ``prior_weight`` > 0, its wash's ab histogram a prior on the
+    class head, as `colorize --reference` does; ``hints``: hint maps ``(3, h, w)`` spread over
+    the prediction as a page's hints are
     (:func:`~archive_colorizer.services.colorize.predict_chroma`)."""
     reference_lightness = None
+    prior = None
     if reference is not None:
-        reference_lightness = srgb_codes_to_lab(load_rgb(reference.path), 8)[0]
-    return predict_chroma(predictor, lightness, reference=reference_lightness, hints=hints)
+        rgb = load_rgb(reference.path)
+        if reference_global:
+            reference_lightness = srgb_codes_to_lab(rgb, 8)[0]
+        if prior_weight > 0:
+            grid = int(getattr(predictor, "class_grid", 0) or 0)
+            prior = ab_prior(reference_colours(rgb)[1], grid)
+    return predict_chroma(
+        predictor,
+        lightness,
+        reference=reference_lightness,
+        ab_prior=prior,
+        prior_weight=prior_weight,
+        hints=hints,
+    )
 
 
 def evaluate_prints(
@@ -216,10 +234,13 @@ def evaluate_prints(
     on_image: Callable[[int, int], None] | None = None,
     references: Sequence[ImageItem | None] | None = None,
     hints: int = 0,
+    reference_prior: float = 0.0,
+    reference_global: bool = True,
 ) -> PrintEvaluation:
     """Measure ``predictor`` (None: baselines only) and the baselines on the prints ``items``
-    (``references``: per item a colour reference for the global prior, or None; ``hints``:
-    that many point hints per print sampled from its true wash, :func:`truth_hints`)."""
+    (``references``: per item a colour reference for the global prior, or None, and with
+    ``reference_prior`` > 0 for the class head's prior; ``hints``: that many point hints per
+    print sampled from its true wash, :func:`truth_hints`)."""
     if render not in RENDERS:
         raise ValueError(f"render must be one of {', '.join(RENDERS)}, not {render!r}")
     if not items:
@@ -244,7 +265,10 @@ def evaluate_prints(
             maps = None
             if hints and truth.wash_ab is not None:
                 maps = truth_hints(truth.wash_ab, hints, hint_rng(index, hints))
-            ab = predict_with_reference(predictor, truth.master_lightness, reference, maps)
+            ab = predict_with_reference(
+                predictor, truth.master_lightness, reference, maps, reference_prior,
+                reference_global,
+            )  # fmt: skip
             candidate = render_candidate(truth.master, ab[0], ab[1], render, darkening)
             row["model"] = print_metrics(candidate, truth.truth)
             if references is not None:

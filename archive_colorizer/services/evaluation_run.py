@@ -22,6 +22,7 @@ from archive_colorizer.imaging.simulate import STYLES
 from archive_colorizer.imaging.wash import WASH_DARKENING
 from archive_colorizer.services import evaluate as evaluation
 from archive_colorizer.services import evaluate_prints as prints
+from archive_colorizer.services.colorize import ColorizeParams, resolve_reference_prior
 from archive_colorizer.services.training import parse_network_config
 
 __all__ = ["EvaluationRun", "run_evaluation"]
@@ -70,6 +71,7 @@ def run_evaluation(
     tiling: int | None,
     reference: str | None = None,
     hints: int = 0,
+    reference_prior: tuple[float | None, bool | None] = (None, None),
 ) -> EvaluationRun:
     """Measure ``model`` (or only the baselines) on ``data``'s ``split``."""
     rendering = _rendering(simulate, mode, render)
@@ -89,6 +91,7 @@ def run_evaluation(
             contact_sheet,
             device,
             threads,
+            reference_prior,
         )
     overrides = parse_network_config(network_config)
     mean_a, mean_b = _train_mean(train_mean, data, train_data, train_split)
@@ -235,6 +238,16 @@ def _references(
     return [ImageItem(path, "reference")] * len(items)
 
 
+def _prior_weight(
+    predictor: Any, requested: float | None, reference_global: bool | None
+) -> tuple[float, bool]:
+    """The reference prior's weight and whether the reference gives the global prior, as
+    `colorize --reference` resolves them for this model."""
+    grid = int(getattr(predictor, "class_grid", 0) or 0) if predictor is not None else 0
+    params = resolve_reference_prior(ColorizeParams(), requested, grid, reference_global)
+    return params.reference_prior, params.reference_global
+
+
 def _evaluate_prints(
     items: Any,
     references: list[Any] | None,
@@ -247,16 +260,28 @@ def _evaluate_prints(
     contact_sheet: Path | None,
     device: str,
     threads: int | None,
+    reference_prior: tuple[float | None, bool | None] = (None, None),
 ) -> EvaluationRun:
-
+    """Prints mode (``reference_prior``: the weight of the reference's colours on the class
+    head and whether it gives the global prior; None: as `colorize --reference`)."""
     predictor = None
     if not baselines_only:
         predictor = _load(
             model, device, threads, config_overrides=parse_network_config(network_config)
         )
     wash_darkening = _darkening(predictor, darkening)
+    weight, use_global = _prior_weight(predictor, *reference_prior)
+    if references is None:
+        weight, use_global = 0.0, True
     result = prints.evaluate_prints(
-        predictor, items, rendering, wash_darkening, references=references, hints=hints
+        predictor,
+        items,
+        rendering,
+        wash_darkening,
+        references=references,
+        hints=hints,
+        reference_prior=weight,
+        reference_global=use_global,
     )
     sheet = None
     if contact_sheet is not None and predictor is not None:
@@ -268,6 +293,8 @@ def _evaluate_prints(
     payload["contact_sheet"] = str(sheet) if sheet else None
     if references is not None:
         payload["references"] = sum(ref is not None for ref in references)
+        payload["reference_prior"] = weight
+        payload["reference_global"] = use_global
     payload["hints"] = hints
     return EvaluationRun(
         payload=payload,

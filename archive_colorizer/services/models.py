@@ -25,6 +25,8 @@ class ModelIdentity:
     wash_darkening: float | None = None
     #: whether its network takes colour hints (card config ``hint_inputs``)
     hint_inputs: bool = False
+    #: side of its network's a*, b* class grid (card config ``ab_grid``; 0: no class head)
+    class_grid: int = 0
 
 
 def resolve_model(name: str | None) -> ModelIdentity:
@@ -38,6 +40,7 @@ def resolve_model(name: str | None) -> ModelIdentity:
         render=model.card.render,
         wash_darkening=model.card.wash_darkening,
         hint_inputs=bool(model.card.config.get("hint_inputs", False)),
+        class_grid=int(model.card.config.get("ab_grid", 0) or 0),
     )
 
 

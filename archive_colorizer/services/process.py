@@ -32,6 +32,7 @@ from archive_colorizer.config import (
 from archive_colorizer.services.colorize import (
     DEFAULT_REFERENCE_PALETTE,
     ColorizeParams,
+    resolve_reference_prior,
     resolve_rendering,
 )
 from archive_colorizer.services.enqueue import EnqueueSummary, enqueue
@@ -81,6 +82,10 @@ class ProcessOptions:
     reference: Path | None = None
     #: palette transfer strength towards the page's reference (0..1; None: the default)
     reference_palette: float | None = None
+    #: weight of the reference's ab histogram as a prior on the class head (None: the default)
+    reference_prior: float | None = None
+    #: whether the reference gives the global prior (None: the default)
+    reference_global: bool | None = None
 
 
 class RunObserver(Protocol):
@@ -137,6 +142,9 @@ def run_process(settings: Settings, options: ProcessOptions, observer: RunObserv
     params = _requested_params(options)
     identity = resolve_model(options.model)
     params = resolve_rendering(params, options.render, identity)
+    params = resolve_reference_prior(
+        params, options.reference_prior, identity.class_grid, options.reference_global
+    )
     with open_catalog(settings.database_url) as engine:
         check_store(engine, settings.store)  # never inside a folder of masters
         ensure_writable(settings.store)  # before it is created there

@@ -57,7 +57,14 @@ def test_colorize_with_a_reference_differs_and_names_it_in_the_xmp(
     assert xmp.provenance["reference"]["file_name"] == "sky.jpg"
     assert not np.array_equal(pixels, tifffile.imread(tmp_path / "plain.tif"))
     assert run([*base, str(tmp_path / "p.tif"), "--reference-palette", "0.5"]) == 1
-    assert "--reference-palette needs --reference" in capsys.readouterr().err
+    assert "--reference-palette, --reference-prior" in capsys.readouterr().err
+    # the fixture model has no class head: the reference's colours cannot be its prior
+    assert "reference_prior" not in summary["parameters"]
+    prior = ["--reference", str(image), "--reference-prior", "1"]
+    assert run([*base, str(tmp_path / "p.tif"), *prior]) == 1
+    assert "needs a model with a class head" in capsys.readouterr().err
+    assert run([*base, str(tmp_path / "p.tif"), "--reference-prior", "1"]) == 1
+    assert "--reference-global need --reference" in capsys.readouterr().err
     assert run([*base, str(tmp_path / "p.tif"), "--reference", str(master.with_suffix(""))]) == 1
     assert "no such colour reference" in capsys.readouterr().err
 

@@ -136,6 +136,8 @@ def test_prints_mode_with_a_same_book_reference(
     plain = evaluate_json([*base, "--json"], capsys)
     referenced = evaluate_json([*base, "--reference", "same-book", "--json"], capsys)
     assert referenced["references"] == 2
+    # the fixture model has no class head: the reference gives the global prior only
+    assert (referenced["reference_prior"], referenced["reference_global"]) == (0.0, True)
     assert {row["image"]: row["reference"] for row in referenced["per_image"]} == {
         "p0.png": "p1.png",
         "p1.png": "p0.png",

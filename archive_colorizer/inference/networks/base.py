@@ -72,6 +72,21 @@ class ColorizationNet(nn.Module, ABC):
         units (0 where no hint) and the mask. Only networks with ``hint_inputs`` take them."""
         raise ValueError(f"a {self.arch!r} network takes no colour hints")
 
+    def colorize_with_prior(
+        self, lightness: Tensor, global_vec: Tensor, log_prior: Tensor, hints: Tensor | None = None
+    ) -> Tensor:
+        """:meth:`colorize` (or :meth:`colorize_hinted`) with ``log_prior`` ``(Q,)`` added to the
+        class logits of a classification head over :attr:`class_grid`² ab bins (a colour
+        reference's ab histogram, weighted). Only networks with such a head take it."""
+        raise ValueError(f"a {self.arch!r} network has no class head to take a colour prior")
+
+    def class_probabilities(
+        self, lightness: Tensor, global_vec: Tensor, hints: Tensor | None = None
+    ) -> Tensor:
+        """The class head's distribution ``(N, Q, h, w)`` at its own scale (1/4 of the
+        stride-padded input for ``iizuka-effl0``). Only networks with a class head."""
+        raise ValueError(f"a {self.arch!r} network has no class head")
+
     @abstractmethod
     def config(self) -> dict[str, Any]:
         """Keyword arguments that rebuild this network with ``build_network(arch, **config)``."""

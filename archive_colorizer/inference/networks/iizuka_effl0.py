@@ -279,23 +279,36 @@ class IizukaEffL0(ColorizationNet):
         logits = self.classifier(x) if self.classifier is not None else None
         return regression, logits
 
-    def annealed_mean(self, logits: Tensor) -> Tensor:
-        """Zhang et al.'s annealed-mean decoding of class logits → a*, b* ``(N,2,h,w)``."""
+    def annealed_mean(self, logits: Tensor, log_prior: Tensor | None = None) -> Tensor:
+        """Zhang et al.'s annealed-mean decoding of class logits → a*, b* ``(N,2,h,w)``;
+        ``log_prior`` ``(Q,)`` is added to the logits first (``p'(q) ∝ p(q) h(q)^beta``)."""
+        if log_prior is not None:
+            logits = logits + log_prior.to(logits.dtype)[None, :, None, None]
         weights = torch.softmax(logits / self.temperature, dim=1)
         centres = self.get_buffer("ab_centres").to(weights.dtype)
         return torch.einsum("nqhw,qc->nchw", weights, centres)
 
-    def combine(self, regression: Tensor, logits: Tensor | None) -> Tensor:
-        """The quarter-resolution a*, b* the network outputs."""
+    def combine(
+        self, regression: Tensor, logits: Tensor | None, log_prior: Tensor | None = None
+    ) -> Tensor:
+        """The quarter-resolution a*, b* the network outputs (``log_prior``: see
+        :meth:`colorize_with_prior`)."""
+        if log_prior is not None and logits is not None:
+            return (1.0 - self.mix) * regression + self.mix * self.annealed_mean(logits, log_prior)
         if logits is None or self.mix == 0.0:
             return regression
         return (1.0 - self.mix) * regression + self.mix * self.annealed_mean(logits)
 
     def colorize(
-        self, lightness: Tensor, global_vec: Tensor, hints: Tensor | None = None
+        self,
+        lightness: Tensor,
+        global_vec: Tensor,
+        hints: Tensor | None = None,
+        log_prior: Tensor | None = None,
     ) -> Tensor:
         """a*, b* for ``lightness``; ``hints`` ``(N, 3, H, W)`` at the same size (a*, b* in Lab
-        units, 0 where no hint, and the mask), only for a network with ``hint_inputs``."""
+        units, 0 where no hint, and the mask), only for a network with ``hint_inputs``;
+        ``log_prior``: see :meth:`colorize_with_prior`."""
         check_lightness(lightness)
         height, width = lightness.shape[-2:]
         padded = pad_to_multiple(lightness, self.stride)
@@ -307,7 +320,7 @@ class IizukaEffL0(ColorizationNet):
                     f"hints {tuple(hints.shape)} do not match lightness {tuple(lightness.shape)}"
                 )
             quarter_hints = functional.avg_pool2d(pad_to_multiple(hints, self.stride), 4)
-        quarter = self.combine(*self.decode_heads(features, global_vec, quarter_hints))
+        quarter = self.combine(*self.decode_heads(features, global_vec, quarter_hints), log_prior)
         full = functional.interpolate(
             quarter, scale_factor=4.0, mode="bilinear", align_corners=False
         )
@@ -317,6 +330,34 @@ class IizukaEffL0(ColorizationNet):
         if not self.hint_inputs:
             return super().colorize_hinted(lightness, global_vec, hints)
         return self.colorize(lightness, global_vec, hints)
+
+    def colorize_with_prior(
+        self, lightness: Tensor, global_vec: Tensor, log_prior: Tensor, hints: Tensor | None = None
+    ) -> Tensor:
+        """:meth:`colorize` with ``log_prior`` ``(ab_grid²,)`` added to the class logits before
+        the annealed mean (a colour reference's ab histogram as a prior on the classes)."""
+        if self.classifier is None:
+            raise ValueError("this network has no class head (ab_grid=0) to take a colour prior")
+        if log_prior.shape != (self.ab_grid * self.ab_grid,):
+            raise ValueError(
+                f"the colour prior must have {self.ab_grid * self.ab_grid} bins, got "
+                f"{tuple(log_prior.shape)}"
+            )
+        return self.colorize(lightness, global_vec, hints, log_prior)
+
+    def class_probabilities(
+        self, lightness: Tensor, global_vec: Tensor, hints: Tensor | None = None
+    ) -> Tensor:
+        """softmax of the class logits (temperature 1) at 1/4 of the stride-padded input."""
+        padded = pad_to_multiple(lightness, self.stride)
+        features = self.encoder.features(self.encoder_input(padded), depth=16)
+        quarter_hints = None
+        if hints is not None:
+            quarter_hints = functional.avg_pool2d(pad_to_multiple(hints, self.stride), 4)
+        _, logits = self.decode_heads(features, global_vec, quarter_hints)
+        if logits is None:
+            raise ValueError("this network has no class head (ab_grid=0)")
+        return torch.softmax(logits.float(), dim=1)
 
     # --- training hooks: the encoder is pretrained, frozen in stage 1 and cacheable ---------
 
