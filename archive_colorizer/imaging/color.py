@@ -331,20 +331,13 @@ def _xyz_planes(
 
 
 @cache
-def _grey_tables(bits: int) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Per grey code: f(Y) = (L* + 16) / 116, Y as :func:`lab_to_srgb_codes` computes them from
-    :func:`lightness_lut` (the same float32 operations, so the results are bit-identical), and
-    Y clipped to 0..1."""
-    lightness = lightness_lut(bits)
-    n = lightness.size
-    f_y, y, scratch = (np.empty(n, dtype=np.float32) for _ in range(3))
-    np.add(lightness, np.float32(16.0), out=f_y)
+def _f_y_table(bits: int) -> FloatArray:
+    """Per grey code: f(Y) = (L* + 16) / 116 as :func:`lab_to_srgb_codes` computes it from
+    :func:`lightness_lut` (the same float32 operations, so the results are bit-identical)."""
+    f_y = np.add(lightness_lut(bits), np.float32(16.0))
     np.multiply(f_y, np.float32(1.0 / 116.0), out=f_y)
-    _f_inverse_into(f_y, y, scratch, np.empty(n, dtype=np.bool_))
-    clipped = np.minimum(np.maximum(y, np.float32(0.0)), np.float32(1.0))
-    for table in (f_y, y, clipped):
-        table.setflags(write=False)
-    return f_y, y, clipped
+    f_y.setflags(write=False)
+    return f_y
 
 
 def grey_ab_to_srgb_codes(
@@ -352,13 +345,14 @@ def grey_ab_to_srgb_codes(
 ) -> npt.NDArray[Any]:
     """Grey master codes ``(h, w)`` with a*, b* ``(h, w)`` → sRGB codes ``(h, w, 3)``: the
     ``luminance`` rendering, identical to
-    ``lab_to_srgb_codes(grey_to_lightness(grey, bits), a, b, bits)`` but with f(Y) and Y read
-    from per-code tables instead of computed per pixel."""
+    ``lab_to_srgb_codes(grey_to_lightness(grey, bits), a, b, bits)`` but with f(Y) read from a
+    per-code table instead of computed per pixel. (Y is computed from it: gathers from tables
+    of Y and clipped Y measured slower than the arithmetic, at either bit depth.)"""
     if grey.dtype != (np.uint8 if bits == 8 else np.uint16):
         raise TypeError(f"{bits}-bit grey must be {'uint8' if bits == 8 else 'uint16'}")
     n = grey.size
     codes, lab_a, lab_b = _flat_pixels(grey, a, b)
-    f_y_table, y_table, clipped_table = _grey_tables(bits)
+    f_y_table = _f_y_table(bits)
     out = np.empty((n, 3), dtype=_code_dtype(bits))
     buffers = _Buffers(9, n)
     for start, stop in _strips(n):
@@ -366,9 +360,10 @@ def grey_ab_to_srgb_codes(
         f_y, scratch, x, y, z = floats[0], floats[2], floats[3], floats[4], floats[5]
         strip = codes[start:stop]
         np.take(f_y_table, strip, out=f_y)
-        np.take(y_table, strip, out=y)
+        _f_inverse_into(f_y, y, scratch, mask)
         planes = _xyz_planes(f_y, y, lab_a[start:stop], lab_b[start:stop], floats, mask)
-        np.take(clipped_table, strip, out=y)
+        np.maximum(y, np.float32(0.0), out=y)
+        np.minimum(y, np.float32(1.0), out=y)
         into_gamut_inplace(planes, y, x, z, f_y, scratch)
         _codes_into(planes, bits, out[start:stop])
     return out.reshape(*grey.shape, 3)
