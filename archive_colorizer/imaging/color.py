@@ -383,12 +383,17 @@ def _flat_pixels(
 
 
 def _codes_into(planes: list[FloatArray], bits: int, out: npt.NDArray[Any]) -> None:
-    """Linear R, G, B planes (1-D; clipped to 0..1 and scaled in place) → ``out`` ``(n, 3)``."""
+    """Linear R, G, B planes (1-D, overwritten) → ``out`` ``(n, 3)``.
+
+    The planes must be in 0..1 up to rounding, as gamut mapping leaves them: negatives give 0,
+    and the 16-bit table's index is clamped (``mode="clip"``) instead of the value: the same
+    codes for any value below 2**24, at one pass over the plane less.
+    """
     zero, one = np.float32(0.0), np.float32(1.0)
     for channel, plane in enumerate(planes):
         np.maximum(plane, zero, out=plane)
-        np.minimum(plane, one, out=plane)
         if bits == 8:
+            np.minimum(plane, one, out=plane)
             np.multiply(plane, np.float32(65535.0), out=plane)
             np.add(plane, np.float32(0.5), out=plane)
             out[:, channel] = np.take(_encode_lut_8bit(), plane.astype(np.uint16))
@@ -401,12 +406,15 @@ def _codes_into(planes: list[FloatArray], bits: int, out: npt.NDArray[Any]) -> N
 def linear_planes_to_codes(
     planes: list[FloatArray], shape: tuple[int, ...], bits: int
 ) -> npt.NDArray[Any]:
-    """Linear R, G, B planes (1-D, clipped to 0..1 in place) → sRGB codes ``(*shape, 3)``.
+    """Linear R, G, B planes (1-D; clipped to 0..1, then overwritten) → sRGB codes
+    ``(*shape, 3)``.
 
     Encoded through tables (8 bit: 65536 steps of linear light, 16 bit: 2**19 steps of its
     square root), each within one code value of exact rounding.
     """
     code_max(bits)
+    for plane in planes:
+        np.minimum(plane, np.float32(1.0), out=plane)
     out = np.empty((planes[0].size, 3), dtype=_code_dtype(bits))
     _codes_into(planes, bits, out)
     return out.reshape(*shape, 3)

@@ -212,6 +212,18 @@ def test_16bit_square_root_table_is_within_one_code_of_the_previous_table_and_of
     assert int(np.abs(new - np.rint(_exact_16bit_codes(linear))).max()) <= 1
 
 
+@pytest.mark.parametrize("bits", [8, 16])
+def test_hot_path_encoding_clips_linear_light_to_0_1(bits: int) -> None:
+    # the hot paths clamp the 16-bit table's index rather than the value (one pass less): any
+    # value above 1 is white, any below 0 black, as for the clipped value
+    values = [-1e6, -1.0, -1e-9, 0.0, 1.0, 1.0000001, 1.5, 1e3, 1e6, 2.0**24 - 2.0]
+    planes = [np.array(values, dtype=np.float32) for _ in range(3)]
+    out = np.empty((len(values), 3), dtype=np.uint8 if bits == 8 else np.uint16)
+    color._codes_into(planes, bits, out)
+    top = color.code_max(bits)
+    np.testing.assert_array_equal(out[:, 0], [0, 0, 0, 0, top, top, top, top, top, top])
+
+
 def test_16bit_square_root_table_error_bound_holds_densely() -> None:
     # every 2**-21 of linear light and every ~2**-29 of its toe (below 0.004), i.e. several
     # points in every step of the table: its code is within 0.5 (rounding) + 0.09 (the step) of
