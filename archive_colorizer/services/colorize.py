@@ -100,8 +100,9 @@ __all__ = [
 #: 3: ``render`` (luminance | wash); the paper mask keeps only the page around the plate neutral
 #:    (paper inside the picture takes colour), in both modes
 #: 4: 16-bit codes from a 2**20-step table of linear light (within one code value of 3)
-#: 5: 16-bit derivatives with the horizontal predictor and deflate level 1 (same pixels, other
-#:    bytes); the sRGB profile's creation date fixed (every derivative's bytes)
+#: 5: 16-bit derivatives with the horizontal predictor and deflate level 1; 16-bit codes from a
+#:    2**19-step table of the square root of linear light (within one code value of 4); the
+#:    sRGB profile's creation date fixed (every derivative's bytes)
 PIPELINE_VERSION = 5
 #: long side of the working image. Chroma is low-frequency (the eye resolves colour far more
 #: coarsely than luminance), the network's global features see 224 px anyway, and ~1 MP keeps

@@ -170,10 +170,69 @@ def _reference_codes(lightness: np.ndarray, a: np.ndarray, b: np.ndarray, bits: 
 def test_table_driven_codes_are_within_one_code_value_of_the_float64_definition(
     lightness: np.ndarray, a: np.ndarray, b: np.ndarray, bits: int
 ) -> None:
-    # the 8-bit path encodes through a 65536-step table, the 16-bit one through a 2**20-step
-    # table (pipeline version 4; the exact float32 power before it): both within one code value
+    # the 8-bit path encodes through a 65536-step table of linear light, the 16-bit one through
+    # a 2**19-step table of its square root (pipeline version 5; a 2**20-step table of linear
+    # light in version 4, the exact float32 power before): both within one code value
     fast = color.lab_to_srgb_codes(lightness, a, b, bits).astype(np.int64)
     assert int(np.abs(fast - _reference_codes(lightness, a, b, bits)).max()) <= 1
+
+
+def _exact_16bit_codes(linear: np.ndarray) -> np.ndarray:
+    """The sRGB encoding of linear light (clipped to 0..1) in float64, in 16-bit code values."""
+    x = np.clip(linear.astype(np.float64), 0.0, 1.0)
+    return np.where(x <= 0.0031308, x * 12.92, 1.055 * np.power(x, 1 / 2.4) - 0.055) * 65535.0
+
+
+def _previous_16bit_codes(linear: np.ndarray) -> np.ndarray:
+    """Pipeline version 4: linear light rounded to 2**20 steps, that step's code rounded."""
+    steps = np.float32(1 << 20)
+    x = np.minimum(np.maximum(linear, np.float32(0.0)), np.float32(1.0))
+    index = (x * steps + np.float32(0.5)).astype(np.uint32)
+    return np.rint(_exact_16bit_codes(index / float(steps))).astype(np.int64)
+
+
+def _encode_16bit(linear: np.ndarray) -> np.ndarray:
+    return color.linear_planes_to_codes([linear.copy()], linear.shape, 16)[..., 0].astype(np.int64)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    arrays(np.float32, (257,), elements=st.floats(-0.5, 1.5, width=32))
+    | arrays(np.float32, (257,), elements=st.floats(0.0, 0.0078125, width=32))
+)
+def test_16bit_square_root_table_is_within_one_code_of_the_previous_table_and_of_exact(
+    linear: np.ndarray,
+) -> None:
+    # pipeline version 5 encodes 16-bit linear light through 2**19 steps of its square root
+    # (1 MiB) instead of 2**20 steps of linear light (2 MiB): each table's entry is within
+    # 0.09 resp. 0.41 code values of the exact code anywhere in its step, so the two differ by
+    # at most one code value, and each is within one of the exact rounding
+    new = _encode_16bit(linear)
+    assert int(np.abs(new - _previous_16bit_codes(linear)).max()) <= 1
+    assert int(np.abs(new - np.rint(_exact_16bit_codes(linear))).max()) <= 1
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_hot_path_encoding_clips_linear_light_to_0_1(bits: int) -> None:
+    # the hot paths clamp the 16-bit table's index rather than the value (one pass less): any
+    # value above 1 is white, any below 0 black, as for the clipped value
+    values = [-1e6, -1.0, -1e-9, 0.0, 1.0, 1.0000001, 1.5, 1e3, 1e6, 2.0**24 - 2.0]
+    planes = [np.array(values, dtype=np.float32) for _ in range(3)]
+    out = np.empty((len(values), 3), dtype=np.uint8 if bits == 8 else np.uint16)
+    color._codes_into(planes, bits, out)
+    top = color.code_max(bits)
+    np.testing.assert_array_equal(out[:, 0], [0, 0, 0, 0, top, top, top, top, top, top])
+
+
+def test_16bit_square_root_table_error_bound_holds_densely() -> None:
+    # every 2**-21 of linear light and every ~2**-29 of its toe (below 0.004), i.e. several
+    # points in every step of the table: its code is within 0.5 (rounding) + 0.09 (the step) of
+    # the exact value
+    linear = np.concatenate(
+        [np.linspace(0.0, 1.0, (1 << 21) + 1), np.linspace(0.0, 0.004, (1 << 21) + 1)]
+    ).astype(np.float32)
+    error = np.abs(_encode_16bit(linear) - _exact_16bit_codes(linear))
+    assert float(error.max()) <= 0.6
 
 
 @settings(max_examples=60, deadline=None)

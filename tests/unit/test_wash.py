@@ -108,8 +108,9 @@ def test_wrong_dtype_and_bad_darkening_are_refused() -> None:
 def test_fast_path_equals_the_definition_within_one_code(bits: int, with_strength: bool) -> None:
     """render_wash_codes (reused buffers) = linear_to_codes(wash_linear(...) x Y_m), the
     module's definition written out, within one code value and mostly exactly. 16-bit codes
-    come from a table of linear light in 2**20 steps (pipeline version 4): a step moves the
-    exact code by up to 0.41, so a few per cent of dark pixels round the other way."""
+    come from a table of the square root of linear light in 2**19 steps (pipeline version 5):
+    an entry is up to 0.09 code values from the exact code anywhere in its step, so a few per
+    cent of codes round the other way."""
     rng = np.random.default_rng(bits)
     shape = (96, 130)
     dtype = np.uint8 if bits == 8 else np.uint16
@@ -122,7 +123,7 @@ def test_fast_path_equals_the_definition_within_one_code(bits: int, with_strengt
     defined = color.linear_to_codes(layer * color.linear_lut(bits)[grey][..., None], bits)
     difference = np.abs(fast - defined.astype(np.int64))
     assert int(difference.max()) <= 1
-    assert float((difference == 0).mean()) > (0.99 if bits == 8 else 0.9)
+    assert float((difference == 0).mean()) > (0.99 if bits == 8 else 0.95)
 
 
 def test_a_pixel_does_not_depend_on_its_neighbours_gamut() -> None:
@@ -178,7 +179,8 @@ def test_strip_mined_table_encoded_wash_is_within_one_code_of_the_definition(
     master: tuple[int, np.ndarray], a: np.ndarray, b: np.ndarray, strength: np.ndarray | None
 ) -> None:
     # the hot path works in strips and encodes linear light through tables (8 bit: 65536 steps,
-    # 16 bit: 2**20 steps, pipeline version 4): within one code value of the definition
+    # 16 bit: 2**19 steps of its square root, pipeline version 5): within one code value of the
+    # definition
     bits, grey = master
     fast = wash.render_wash_codes(grey, bits, a, b, strength).astype(np.int64)
     layer = wash.wash_linear(a, b, strength)
