@@ -92,6 +92,20 @@ def _hinted_derivatives(engine: Engine) -> list[tuple[str, dict[str, Any], dict[
         ]
 
 
+def _first_pixels(engine: Engine, catalog: Settings) -> Any:
+    """The pixels of p0.tif's first derivative (made before any hints)."""
+    with Session(engine) as session:
+        plain = session.scalars(
+            select(Derivative)
+            .join(Scan, Scan.id == Derivative.scan_id)
+            .where(Scan.path == "p0.tif", Derivative.generation == 1)
+            .order_by(Derivative.id)
+        ).first()
+        assert plain is not None
+        plain_pixels = tifffile.imread(store_layout.inside_store(catalog.store, plain.path))
+    return plain_pixels
+
+
 def test_changed_hints_requeue_exactly_their_page_and_clearing_restores_the_old_key(
     engine: Engine, catalog: Settings, tmp_path: Path, hint_model: str
 ) -> None:
@@ -119,15 +133,7 @@ def test_changed_hints_requeue_exactly_their_page_and_clearing_restores_the_old_
     assert xmp.parameters["hints_sha256"] == hint_set.sha256
     assert xmp.provenance["hints"]["count"] == 2
     assert xmp.provenance["hints"]["sha256"] == hint_set.sha256
-    with Session(engine) as session:  # the same page without hints, made by the first run
-        plain = session.scalars(
-            select(Derivative)
-            .join(Scan, Scan.id == Derivative.scan_id)
-            .where(Scan.path == "p0.tif", Derivative.generation == 1)
-            .order_by(Derivative.id)
-        ).first()
-        assert plain is not None
-        plain_pixels = tifffile.imread(store_layout.inside_store(catalog.store, plain.path))
+    plain_pixels = _first_pixels(engine, catalog)  # the same page without hints, first run
     assert (hinted_pixels != plain_pixels).any()  # the hints reached the output
 
     assert red.imported == 1
@@ -181,15 +187,7 @@ def test_a_model_without_hint_inputs_takes_the_hints_too(
     [(path, params, activity)] = _hinted_derivatives(engine)
     assert params["hint_propagation"] == DEFAULT_PROPAGATION.as_dict()
     assert activity["parameters"]["hint_propagation"]["method"] == "domain-transform-rf"
-    with Session(engine) as session:
-        plain = session.scalars(
-            select(Derivative)
-            .join(Scan, Scan.id == Derivative.scan_id)
-            .where(Scan.path == "p0.tif", Derivative.generation == 1)
-            .order_by(Derivative.id)
-        ).first()
-        assert plain is not None
-        plain_pixels = tifffile.imread(store_layout.inside_store(catalog.store, plain.path))
+    plain_pixels = _first_pixels(engine, catalog)
     hinted_pixels = tifffile.imread(store_layout.inside_store(catalog.store, path))
     assert (hinted_pixels != plain_pixels).any()  # the hints reached the output
     clear_hints(engine, volume="a")
