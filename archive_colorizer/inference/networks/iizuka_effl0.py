@@ -59,9 +59,6 @@ HINT_CHANNELS = 3
 HINT_CONVS = {16: "mid.0", 8: "up8.0", 4: "up4.0"}
 #: the class distribution's confidence measures (see :func:`class_confidence`)
 CONFIDENCE_MEASURES = ("entropy", "maxprob", "chromatic")
-#: "chromatic": the classes whose bin centre has chroma above this (the central bins of a
-#: 22-grid have chroma 7.07, the next ring 15.8)
-CONFIDENCE_CHROMA = 10.0
 
 
 def lightness_to_grey(lightness: Tensor) -> Tensor:
@@ -85,8 +82,9 @@ def ab_bin_centres(grid: int) -> Tensor:
 def class_confidence(logits: Tensor, centres: Tensor, measure: str) -> Tensor:
     """The confidence ``(N,1,h,w)`` in 0..1 of the class distribution (softmax at temperature 1
     of ``logits`` ``(N,Q,h,w)``; ``centres`` ``(Q,2)`` the bins' a*, b*): ``entropy`` 1 - entropy /
-    log Q; ``maxprob`` the largest class probability; ``chromatic`` the probability of the classes
-    with chroma above :data:`CONFIDENCE_CHROMA` (that the pixel is coloured at all)."""
+    log Q; ``maxprob`` the largest class probability; ``chromatic`` the probability of all but the
+    central classes, those nearest grey (that the pixel is coloured at all; on a 22-grid the
+    central four span |a*|, |b*| < 10)."""
     log_p = torch.log_softmax(logits.float(), dim=1)
     if measure == "entropy":
         entropy = -(log_p.exp() * log_p).sum(dim=1, keepdim=True)
@@ -94,7 +92,8 @@ def class_confidence(logits: Tensor, centres: Tensor, measure: str) -> Tensor:
     if measure == "maxprob":
         return log_p.amax(dim=1, keepdim=True).exp()
     if measure == "chromatic":
-        chromatic = (centres.float().norm(dim=1) > CONFIDENCE_CHROMA).to(log_p.dtype)
+        chroma = centres.float().norm(dim=1)
+        chromatic = (chroma > chroma.min() + 1e-3).to(log_p.dtype)
         return torch.einsum("nqhw,q->nhw", log_p.exp(), chromatic)[:, None].clamp(0.0, 1.0)
     raise ValueError(f"confidence must be one of {', '.join(CONFIDENCE_MEASURES)}, not {measure!r}")
 
