@@ -91,8 +91,12 @@ def main() -> None:
         truth = load_print_truth(item)
         with torch.inference_mode():
             (reg, logits), small, full = heads(net, truth.master_lightness, predictor.max_side)
-            for measure in ("entropy", "maxprob", "chromatic"):
-                c = class_confidence(logits, net.get_buffer("ab_centres"), measure)
+            for measure in ("entropy", "maxprob", "chromatic", "hue", "agreement"):
+                if measure == "agreement":
+                    net.confidence = measure
+                    c = net.confidence_map(logits, None, reg)
+                else:
+                    c = class_confidence(logits, net.get_buffer("ab_centres"), measure)
                 stats.setdefault(measure, []).extend(
                     np.percentile(c.numpy(), [10, 50, 90]).tolist()
                 )

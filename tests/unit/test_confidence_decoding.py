@@ -27,10 +27,11 @@ def make(**decoding: object) -> IizukaEffL0:
 
 def peaked_and_flat() -> tuple[torch.Tensor, torch.Tensor]:
     """Regression and logits at 1/4, ``(1, ., 1, 2)``: the left pixel's class distribution is
-    peaked on a chromatic bin, the right one's is flat; both regress to the same colour."""
+    peaked on a chromatic bin, the right one's is flat; both regress to the same colour, of
+    that bin's hue."""
     logits = torch.zeros(1, GRID * GRID, 1, 2)
-    logits[0, 19, 0, 0] = 8.0  # bin 19 of an 8-grid: a* -41.25, b* 96.25
-    regression = torch.tensor([20.0, 30.0]).reshape(1, 2, 1, 1).expand(1, 2, 1, 2).clone()
+    logits[0, 19, 0, 0] = 8.0  # bin 19 of an 8-grid: a* -41.25, b* -13.75
+    regression = torch.tensor([-20.0, -8.0]).reshape(1, 2, 1, 1).expand(1, 2, 1, 2).clone()
     return regression, logits
 
 
@@ -47,7 +48,7 @@ def test_off_by_default_and_bit_identical() -> None:
     assert torch.equal(plain.combine(regression, logits), mixed)
 
 
-@pytest.mark.parametrize("measure", ["entropy", "maxprob", "chromatic"])
+@pytest.mark.parametrize("measure", ["entropy", "maxprob", "chromatic", "hue", "agreement"])
 def test_more_chroma_where_the_distribution_is_peaked(measure: str) -> None:
     plain, adaptive = make(), make(confidence_gain=2.0, confidence=measure)
     regression, logits = peaked_and_flat()
@@ -83,11 +84,24 @@ def test_confidence_measures_range() -> None:
     flat = torch.zeros(1, GRID * GRID, 1, 1)
     certain = torch.full((1, GRID * GRID, 1, 1), -1e4)
     certain[0, 0] = 1e4  # the corner bin, far from grey
-    for measure in ("entropy", "maxprob", "chromatic"):
+    for measure in ("entropy", "maxprob", "chromatic", "hue"):
         assert float(class_confidence(certain, centres, measure)) == pytest.approx(1.0)
+    assert float(class_confidence(flat, centres, "hue")) == pytest.approx(0.0, abs=1e-6)
     assert float(class_confidence(flat, centres, "entropy")) == pytest.approx(0.0, abs=1e-6)
     assert float(class_confidence(flat, centres, "maxprob")) == pytest.approx(1 / GRID**2)
     assert math.isclose(float(class_confidence(flat, centres, "chromatic")), 60 / 64, rel_tol=1e-5)
+
+
+def test_agreement_is_the_heads_hue_agreement() -> None:
+    net = make(confidence_gain=1.0, confidence="agreement")
+    _, logits = peaked_and_flat()
+    mean = net.annealed_mean(logits)
+    same = net.confidence_map(logits, None, mean * 0.5)
+    opposite = net.confidence_map(logits, None, -mean)
+    assert float(same[0, 0, 0, 0]) == pytest.approx(1.0, abs=1e-5)
+    assert float(opposite.max()) == 0.0
+    with pytest.raises(ValueError, match="regression"):
+        net.confidence_map(logits)
 
 
 def test_floor_and_pool_smooth_the_confidence() -> None:

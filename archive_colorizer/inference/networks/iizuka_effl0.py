@@ -58,7 +58,7 @@ HINT_CHANNELS = 3
 #: the convolutions that read the hints (state-dict prefixes) at scales 16, 8, 4
 HINT_CONVS = {16: "mid.0", 8: "up8.0", 4: "up4.0"}
 #: the class distribution's confidence measures (see :func:`class_confidence`)
-CONFIDENCE_MEASURES = ("entropy", "maxprob", "chromatic")
+CONFIDENCE_MEASURES = ("entropy", "maxprob", "chromatic", "hue", "agreement")
 
 
 def lightness_to_grey(lightness: Tensor) -> Tensor:
@@ -84,7 +84,9 @@ def class_confidence(logits: Tensor, centres: Tensor, measure: str) -> Tensor:
     of ``logits`` ``(N,Q,h,w)``; ``centres`` ``(Q,2)`` the bins' a*, b*): ``entropy`` 1 - entropy /
     log Q; ``maxprob`` the largest class probability; ``chromatic`` the probability of all but the
     central classes, those nearest grey (that the pixel is coloured at all; on a 22-grid the
-    central four span |a*|, |b*| < 10)."""
+    central four span |a*|, |b*| < 10); ``hue`` the length of the mean hue vector (the classes'
+    unit ab directions weighted by their probabilities: 1 when all of the mass has one hue).
+    ``agreement`` (of the regression and class heads) is :meth:`IizukaEffL0.confidence_map`'s."""
     log_p = torch.log_softmax(logits.float(), dim=1)
     if measure == "entropy":
         entropy = -(log_p.exp() * log_p).sum(dim=1, keepdim=True)
@@ -95,6 +97,10 @@ def class_confidence(logits: Tensor, centres: Tensor, measure: str) -> Tensor:
         chroma = centres.float().norm(dim=1)
         chromatic = (chroma > chroma.min() + 1e-3).to(log_p.dtype)
         return torch.einsum("nqhw,q->nhw", log_p.exp(), chromatic)[:, None].clamp(0.0, 1.0)
+    if measure == "hue":
+        units = centres.float() / centres.float().norm(dim=1, keepdim=True).clamp_min(1e-6)
+        resultant = torch.einsum("nqhw,qc->nchw", log_p.exp(), units)
+        return resultant.norm(dim=1, keepdim=True).clamp(0.0, 1.0)
     raise ValueError(f"confidence must be one of {', '.join(CONFIDENCE_MEASURES)}, not {measure!r}")
 
 
@@ -353,7 +359,7 @@ class IizukaEffL0(ColorizationNet):
         ab = self._mixed(regression, logits, log_prior)
         if logits is None or self.confidence_gain == 0.0:
             return ab
-        return self.confidence_scale(ab, logits, log_prior)
+        return self.confidence_scale(ab, logits, log_prior, regression)
 
     def _mixed(self, regression: Tensor, logits: Tensor | None, log_prior: Tensor | None) -> Tensor:
         if log_prior is not None and logits is not None:
@@ -362,14 +368,23 @@ class IizukaEffL0(ColorizationNet):
             return regression
         return (1.0 - self.mix) * regression + self.mix * self.annealed_mean(logits)
 
-    def confidence_map(self, logits: Tensor, log_prior: Tensor | None = None) -> Tensor:
+    def confidence_map(
+        self, logits: Tensor, log_prior: Tensor | None = None, regression: Tensor | None = None
+    ) -> Tensor:
         """The class distribution's confidence ``(N,1,h,w)`` in 0..1 (``confidence``, pooled over
         ``confidence_pool`` px, rescaled above ``confidence_floor``) of ``logits`` (plus
-        ``log_prior``) at 1/4."""
-        if log_prior is not None:
-            logits = logits + log_prior.to(logits.dtype)[None, :, None, None]
-        centres = self.get_buffer("ab_centres")
-        confidence = class_confidence(logits, centres, self.confidence)
+        ``log_prior``) at 1/4; ``agreement``: the cosine (negative: 0) of the angle between
+        ``regression`` and the annealed mean, how far the two heads agree on the hue."""
+        if self.confidence == "agreement":
+            if regression is None:
+                raise ValueError("the agreement confidence needs the regression head's a*, b*")
+            mean = self.annealed_mean(logits, log_prior).float()
+            confidence = functional.cosine_similarity(regression.float(), mean, dim=1, eps=1e-6)
+            confidence = confidence[:, None].clamp(0.0, 1.0)
+        else:
+            if log_prior is not None:
+                logits = logits + log_prior.to(logits.dtype)[None, :, None, None]
+            confidence = class_confidence(logits, self.get_buffer("ab_centres"), self.confidence)
         if self.confidence_pool > 1:
             confidence = functional.avg_pool2d(
                 confidence,
@@ -384,10 +399,15 @@ class IizukaEffL0(ColorizationNet):
         return confidence
 
     def confidence_scale(
-        self, ab: Tensor, logits: Tensor, log_prior: Tensor | None = None
+        self,
+        ab: Tensor,
+        logits: Tensor,
+        log_prior: Tensor | None = None,
+        regression: Tensor | None = None,
     ) -> Tensor:
         """``ab`` x (1 + ``confidence_gain`` x confidence), within ±AB_RANGE."""
-        gain = 1.0 + self.confidence_gain * self.confidence_map(logits, log_prior)
+        confidence = self.confidence_map(logits, log_prior, regression)
+        gain = 1.0 + self.confidence_gain * confidence
         return (ab * gain.to(ab.dtype)).clamp(-AB_RANGE, AB_RANGE)
 
     def colorize(
