@@ -9,6 +9,12 @@ wash and scored with the prints metrics. Prints one JSON object per setting (ove
 
     PYTHONPATH=$PWD nice -n 10 python benchmarks/confidence_decoding.py --half A \\
         --settings '[{}, {"confidence_gain": 1.0}]' --out sweep-A.json
+
+The sweeps of issue 20 (half A, 2 x 10 settings; rule: CIEDE2000 < 16.70 and ab RMSE < 11.85,
+then the highest CF) chose ``{"confidence_gain": 0.2, "confidence": "chromatic"}`` (15.77,
+11.77, CF 22.7 against the card's 15.91, 11.61, 19.8), no better than a uniform chroma gain
+of 1.15 at the same ab RMSE (15.83, 11.74, 22.4): the measures do not tell where the hue is
+right (benchmarks/confidence_diagnostics.py: AUC 0.50-0.52).
 """
 
 from __future__ import annotations
