@@ -14,6 +14,12 @@ Layout (channels; scale relative to the working image)::
                    over ``ab_grid`` x ``ab_grid`` quantised ab bins (Zhang et al. 2016), decoded by
                    the annealed mean at ``temperature``
     output         a*, b* = (1 - mix) * regression + mix * annealed mean, bilinear x4 to input size
+    confidence     (``confidence_gain`` > 0, decoding only) the quarter-resolution a*, b* are
+                   multiplied by ``1 + confidence_gain * c``, c in 0..1 the class distribution's
+                   confidence (:func:`class_confidence`, average-pooled over
+                   ``confidence_pool`` px at 1/4, then ``(c - confidence_floor) / (1 -
+                   confidence_floor)`` clamped to 0..1): colour is spent where the class head is
+                   sure
     hints          (``hint_inputs``, Zhang et al. 2017) hint a*/110, b*/110 and mask, average-pooled
                    to 1/16, 1/8 and 1/4, concatenated to the inputs of the mid-level conv and the
                    two decoder convs; their weights start at zero, so a network built from a
@@ -25,6 +31,7 @@ only for the global prior.
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import torch
@@ -50,6 +57,8 @@ AB_RANGE = 110.0
 HINT_CHANNELS = 3
 #: the convolutions that read the hints (state-dict prefixes) at scales 16, 8, 4
 HINT_CONVS = {16: "mid.0", 8: "up8.0", 4: "up4.0"}
+#: the class distribution's confidence measures (see :func:`class_confidence`)
+CONFIDENCE_MEASURES = ("entropy", "maxprob", "chromatic", "hue", "agreement")
 
 
 def lightness_to_grey(lightness: Tensor) -> Tensor:
@@ -68,6 +77,31 @@ def ab_bin_centres(grid: int) -> Tensor:
     axis = -AB_RANGE + step * (torch.arange(grid, dtype=torch.float32) + 0.5)
     a, b = torch.meshgrid(axis, axis, indexing="ij")
     return torch.stack((a.reshape(-1), b.reshape(-1)), dim=1)
+
+
+def class_confidence(logits: Tensor, centres: Tensor, measure: str) -> Tensor:
+    """The confidence ``(N,1,h,w)`` in 0..1 of the class distribution (softmax at temperature 1
+    of ``logits`` ``(N,Q,h,w)``; ``centres`` ``(Q,2)`` the bins' a*, b*): ``entropy`` 1 - entropy /
+    log Q; ``maxprob`` the largest class probability; ``chromatic`` the probability of all but the
+    central classes, those nearest grey (that the pixel is coloured at all; on a 22-grid the
+    central four span |a*|, |b*| < 10); ``hue`` the length of the mean hue vector (the classes'
+    unit ab directions weighted by their probabilities: 1 when all of the mass has one hue).
+    ``agreement`` (of the regression and class heads) is :meth:`IizukaEffL0.confidence_map`'s."""
+    log_p = torch.log_softmax(logits.float(), dim=1)
+    if measure == "entropy":
+        entropy = -(log_p.exp() * log_p).sum(dim=1, keepdim=True)
+        return (1.0 - entropy / math.log(logits.shape[1])).clamp(0.0, 1.0)
+    if measure == "maxprob":
+        return log_p.amax(dim=1, keepdim=True).exp()
+    if measure == "chromatic":
+        chroma = centres.float().norm(dim=1)
+        chromatic = (chroma > chroma.min() + 1e-3).to(log_p.dtype)
+        return torch.einsum("nqhw,q->nhw", log_p.exp(), chromatic)[:, None].clamp(0.0, 1.0)
+    if measure == "hue":
+        units = centres.float() / centres.float().norm(dim=1, keepdim=True).clamp_min(1e-6)
+        resultant = torch.einsum("nqhw,qc->nchw", log_p.exp(), units)
+        return resultant.norm(dim=1, keepdim=True).clamp(0.0, 1.0)
+    raise ValueError(f"confidence must be one of {', '.join(CONFIDENCE_MEASURES)}, not {measure!r}")
 
 
 class ConvBNReLU(nn.Sequential):
@@ -121,6 +155,10 @@ class IizukaEffL0(ColorizationNet):
         mid_channels: int = 128,
         decoder_channels: tuple[int, int] | list[int] = (96, 64),
         hint_inputs: bool = False,
+        confidence_gain: float = 0.0,
+        confidence: str = "entropy",
+        confidence_pool: int = 1,
+        confidence_floor: float = 0.0,
     ) -> None:
         super().__init__()
         if ab_grid < 0:
@@ -131,6 +169,13 @@ class IizukaEffL0(ColorizationNet):
             raise ValueError("mix > 0 needs the classification head (ab_grid > 0)")
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
+        self._check_confidence(ab_grid, confidence_gain, confidence, confidence_pool)
+        if not 0.0 <= confidence_floor < 1.0:
+            raise ValueError(f"confidence_floor must be in [0, 1), got {confidence_floor}")
+        self.confidence_floor = float(confidence_floor)
+        self.confidence_gain = float(confidence_gain)
+        self.confidence = str(confidence)
+        self.confidence_pool = int(confidence_pool)
         self.ab_grid = int(ab_grid)
         self.mix = float(mix)
         self.temperature = float(temperature)
@@ -184,7 +229,25 @@ class IizukaEffL0(ColorizationNet):
         }
         if self.hint_inputs:  # absent otherwise: cards of models without hints stay as they were
             config["hint_inputs"] = True
+        if self.confidence_gain > 0:  # likewise
+            config["confidence_gain"] = self.confidence_gain
+            config["confidence"] = self.confidence
+            config["confidence_pool"] = self.confidence_pool
+            config["confidence_floor"] = self.confidence_floor
         return config
+
+    @staticmethod
+    def _check_confidence(ab_grid: int, gain: float, measure: str, pool: int) -> None:
+        if not math.isfinite(gain) or gain < 0:
+            raise ValueError(f"confidence_gain must be >= 0, got {gain}")
+        if gain > 0 and ab_grid == 0:
+            raise ValueError("confidence_gain > 0 needs the classification head (ab_grid > 0)")
+        if measure not in CONFIDENCE_MEASURES:
+            raise ValueError(
+                f"confidence must be one of {', '.join(CONFIDENCE_MEASURES)}, not {measure!r}"
+            )
+        if pool < 1 or pool % 2 == 0:
+            raise ValueError(f"confidence_pool must be an odd number >= 1, got {pool}")
 
     def hint_convs(self) -> list[nn.Conv2d]:
         """The convolutions whose last HINT_CHANNELS inputs are the hints (1/16, 1/8, 1/4)."""
@@ -292,12 +355,60 @@ class IizukaEffL0(ColorizationNet):
         self, regression: Tensor, logits: Tensor | None, log_prior: Tensor | None = None
     ) -> Tensor:
         """The quarter-resolution a*, b* the network outputs (``log_prior``: see
-        :meth:`colorize_with_prior`)."""
+        :meth:`colorize_with_prior`), with the confidence gain when ``confidence_gain`` > 0."""
+        ab = self._mixed(regression, logits, log_prior)
+        if logits is None or self.confidence_gain == 0.0:
+            return ab
+        return self.confidence_scale(ab, logits, log_prior, regression)
+
+    def _mixed(self, regression: Tensor, logits: Tensor | None, log_prior: Tensor | None) -> Tensor:
         if log_prior is not None and logits is not None:
             return (1.0 - self.mix) * regression + self.mix * self.annealed_mean(logits, log_prior)
         if logits is None or self.mix == 0.0:
             return regression
         return (1.0 - self.mix) * regression + self.mix * self.annealed_mean(logits)
+
+    def confidence_map(
+        self, logits: Tensor, log_prior: Tensor | None = None, regression: Tensor | None = None
+    ) -> Tensor:
+        """The class distribution's confidence ``(N,1,h,w)`` in 0..1 (``confidence``, pooled over
+        ``confidence_pool`` px, rescaled above ``confidence_floor``) of ``logits`` (plus
+        ``log_prior``) at 1/4; ``agreement``: the cosine (negative: 0) of the angle between
+        ``regression`` and the annealed mean, how far the two heads agree on the hue."""
+        if self.confidence == "agreement":
+            if regression is None:
+                raise ValueError("the agreement confidence needs the regression head's a*, b*")
+            mean = self.annealed_mean(logits, log_prior).float()
+            confidence = functional.cosine_similarity(regression.float(), mean, dim=1, eps=1e-6)
+            confidence = confidence[:, None].clamp(0.0, 1.0)
+        else:
+            if log_prior is not None:
+                logits = logits + log_prior.to(logits.dtype)[None, :, None, None]
+            confidence = class_confidence(logits, self.get_buffer("ab_centres"), self.confidence)
+        if self.confidence_pool > 1:
+            confidence = functional.avg_pool2d(
+                confidence,
+                self.confidence_pool,
+                stride=1,
+                padding=self.confidence_pool // 2,
+                count_include_pad=False,
+            )
+        if self.confidence_floor > 0:
+            floor = self.confidence_floor
+            confidence = ((confidence - floor) / (1.0 - floor)).clamp_min(0.0)
+        return confidence
+
+    def confidence_scale(
+        self,
+        ab: Tensor,
+        logits: Tensor,
+        log_prior: Tensor | None = None,
+        regression: Tensor | None = None,
+    ) -> Tensor:
+        """``ab`` x (1 + ``confidence_gain`` x confidence), within ±AB_RANGE."""
+        confidence = self.confidence_map(logits, log_prior, regression)
+        gain = 1.0 + self.confidence_gain * confidence
+        return (ab * gain.to(ab.dtype)).clamp(-AB_RANGE, AB_RANGE)
 
     def colorize(
         self,
