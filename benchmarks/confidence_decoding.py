@@ -52,15 +52,18 @@ DECODING = (
 )
 
 
-def heads(net: Any, lightness: np.ndarray, max_side: int) -> Any:
+def network_image(lightness: np.ndarray, max_side: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """The L* ``(h, w)`` as the network sees it (area-reduced to ``max_side``) and ``(h, w)``."""
     image = torch.from_numpy(np.ascontiguousarray(lightness, dtype=np.float32))[None, None]
     height, width = image.shape[-2:]
     reduced = network_input_size(height, width, max_side)
-    small = (
-        image
-        if reduced == (height, width)
-        else functional.interpolate(image, size=reduced, mode="area")
-    )
+    if reduced != (height, width):
+        image = functional.interpolate(image, size=reduced, mode="area")
+    return image, (height, width)
+
+
+def heads(net: Any, lightness: np.ndarray, max_side: int) -> Any:
+    small, (height, width) = network_image(lightness, max_side)
     padded = pad_to_multiple(small, net.stride)
     features = net.encoder.features(net.encoder_input(padded), depth=16)
     vec = net.global_features(resize_for_global(small, net.global_size))

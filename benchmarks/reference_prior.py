@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.nn import functional
+from confidence_decoding import network_image, to_full
 
 from archive_colorizer.imaging.color import srgb_codes_to_lab
 from archive_colorizer.imaging.datasets import load_rgb, print_books, same_book_references
@@ -40,7 +40,6 @@ from archive_colorizer.imaging.paper import plate_strength
 from archive_colorizer.imaging.prints import decompose_print
 from archive_colorizer.imaging.reference import ab_counts, ab_prior
 from archive_colorizer.inference.device import set_threads
-from archive_colorizer.inference.inferer import network_input_size
 from archive_colorizer.inference.networks.base import pad_to_multiple, resize_for_global
 from archive_colorizer.inference.registry import load_predictor
 from archive_colorizer.services.evaluate import resolve_items
@@ -54,14 +53,7 @@ DATA = Path("/work/shared/data/colorization")
 
 
 def heads(net: Any, lightness: np.ndarray, ref_lightness: np.ndarray, max_side: int) -> Any:
-    image = torch.from_numpy(np.ascontiguousarray(lightness, dtype=np.float32))[None, None]
-    height, width = image.shape[-2:]
-    reduced = network_input_size(height, width, max_side)
-    small = (
-        image
-        if reduced == (height, width)
-        else functional.interpolate(image, size=reduced, mode="area")
-    )
+    small, (height, width) = network_image(lightness, max_side)
     ref = torch.from_numpy(np.ascontiguousarray(ref_lightness, dtype=np.float32))[None, None]
     padded = pad_to_multiple(small, net.stride)
     features = net.encoder.features(net.encoder_input(padded), depth=16)
@@ -70,14 +62,6 @@ def heads(net: Any, lightness: np.ndarray, ref_lightness: np.ndarray, max_side: 
         vec = net.global_features(resize_for_global(source, net.global_size))
         out[name] = net.decode_heads(features, vec)
     return out, small.shape[-2:], (height, width)
-
-
-def to_full(quarter: torch.Tensor, small: Any, full: Any) -> np.ndarray:
-    x = functional.interpolate(quarter, scale_factor=4.0, mode="bilinear", align_corners=False)
-    x = x[:, :, : small[0], : small[1]]
-    if tuple(small) != tuple(full):
-        x = functional.interpolate(x, size=tuple(full), mode="bilinear", align_corners=False)
-    return x[0].numpy()
 
 
 def main() -> None:
