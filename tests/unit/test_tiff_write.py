@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,6 +21,21 @@ def _tiles(image: np.ndarray, tile: int) -> Iterator[np.ndarray]:
     for y0 in range(0, height, tile):
         for x0 in range(0, width, tile):
             yield image[y0 : y0 + tile, x0 : x0 + tile]
+
+
+def _write(target: Path, image: np.ndarray, compression: str, tile: int = 256, **tags: Any) -> Any:
+    """``write_tiled_tiff`` of ``image`` in ``tile``-px tiles (its width, height and dtype)."""
+    height, width = image.shape[:2]
+    return write_tiled_tiff(
+        target,
+        width=width,
+        height=height,
+        dtype=image.dtype.type,
+        tiles=_tiles(image, tile),
+        tile=tile,
+        compression=compression,
+        **tags,
+    )
 
 
 def _image(width: int, height: int, dtype: type, seed: int = 0) -> np.ndarray:
@@ -41,14 +57,10 @@ def test_round_trip_pixels_and_tags(tmp_path: Path, compression: str, dtype: typ
         parameters={"chroma_size": 1024},
         provenance={"k": "v"},
     )
-    digest, size = write_tiled_tiff(
+    digest, size = _write(
         target,
-        width=300,
-        height=170,
-        dtype=dtype,
-        tiles=_tiles(image, 256),
-        tile=256,
-        compression=compression,
+        image,
+        compression,
         resolution=(400.0, 300.0),
         resolution_unit="centimeter",
         icc_profile=metadata.srgb_icc_profile(),
@@ -192,14 +204,7 @@ def test_16_bit_tiles_take_the_horizontal_predictor_and_libtiff_reads_them(
     steps = rng.integers(0, 40, (700, 900, 3))
     image = (steps.cumsum(axis=1) % 65536).astype(np.uint16)
     target = tmp_path / "out16.tif"
-    write_tiled_tiff(
-        target,
-        width=900,
-        height=700,
-        dtype=np.uint16,
-        tiles=_tiles(image, 512),
-        compression=compression,
-    )
+    _write(target, image, compression, tile=512)
     with tifffile.TiffFile(target) as tiff:
         assert tiff.pages[0].predictor == 2
         np.testing.assert_array_equal(tiff.pages[0].asarray(), image)
@@ -217,15 +222,7 @@ def test_8_bit_and_zstd_or_uncompressed_tiles_take_no_predictor(
 ) -> None:
     image = _image(300, 170, dtype, seed=4)
     target = tmp_path / "out.tif"
-    write_tiled_tiff(
-        target,
-        width=300,
-        height=170,
-        dtype=dtype,
-        tiles=_tiles(image, 256),
-        tile=256,
-        compression=compression,
-    )
+    _write(target, image, compression)
     with tifffile.TiffFile(target) as tiff:
         assert tiff.pages[0].predictor == 1
         np.testing.assert_array_equal(tiff.pages[0].asarray(), image)
