@@ -178,6 +178,13 @@ class TrainOptions:
         help="iizuka-effl0: compute the frozen encoder's features of N samples once and train "
         "the frozen-encoder epochs on them (many more samples per CPU minute).",
     )
+    #: each frozen-encoder epoch caches a new draw of ``cache_features`` samples
+    fresh_cache: bool = _option(
+        False,
+        flag="--fresh-cache",
+        help="With --cache-features: every frozen-encoder epoch caches a new draw of N samples "
+        "instead of reusing the first (more distinct crops; one checkpoint per N).",
+    )
     #: source → share of the samples drawn from it (the other sources split the rest equally)
     source_shares: dict[str, float] = field(
         default_factory=dict,

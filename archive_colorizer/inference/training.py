@@ -24,7 +24,9 @@
   stay frozen throughout (small batches). Other architectures train end to end at ``lr``.
 * ``cache_features``: the frozen-encoder epochs train the decoder on the encoder features of a
   fixed set of samples computed once (:class:`FeatureCache`): on a CPU the encoder's forward pass
-  is most of a step's cost, so the decoder sees many more samples per minute.
+  is most of a step's cost, so the decoder sees many more samples per minute. With
+  ``fresh_cache`` every frozen-encoder epoch caches a new draw (batches drawn under
+  ``CACHE_EPOCH + epoch``) instead: distinct crops throughout, one checkpoint per draw.
 * ``init_from``: start from an installed model's weights (fine-tuning it further).
 * ``hints`` (Zhang et al. 2017): the network gets colour-hint inputs (``hint_inputs``; from an
   ``init_from`` model without them, their weights start at zero) and every step samples hints
@@ -211,6 +213,7 @@ class TrainConfig(TrainOptions):
             "device": self.device,
             "init_from": str(self.init_from) if self.init_from else None,
             "cache_features": self.cache_features,
+            "fresh_cache": self.fresh_cache,
             "source_shares": self.source_shares,
             "bilevel_share": self.bilevel_share,
             "hints": self.hints,
@@ -592,27 +595,27 @@ class FeatureCache:
         count: int,
         device: torch.device,
         reporter: Reporter,
+        draw: int = CACHE_EPOCH,
     ) -> None:
+        self.draw = draw
         chunks = math.ceil(count / source.config.batch)
         features: dict[str, list[Tensor]] = {}
         targets: list[Tensor] = []
         frozen = network.frozen_part()
         if frozen is not None:
             frozen.eval()
-        reporter.stage("caching encoder features", CACHE_EPOCH, chunks)
+        reporter.stage("caching encoder features", draw, chunks)
         started = time.monotonic()
         with torch.no_grad():
             for chunk in range(chunks):
-                lightness, target = source.batch(CACHE_EPOCH, chunk)
+                lightness, target = source.batch(draw, chunk)
                 for key, value in network.cache_features(lightness.to(device)).items():
                     features.setdefault(key, []).append(value.cpu())
                 targets.append(functional.avg_pool2d(target, network.heads_scale))
                 done = (chunk + 1) * source.config.batch
                 spent = time.monotonic() - started
                 rate = done / max(spent, 1e-9)
-                reporter.step(
-                    StepInfo(CACHE_EPOCH, chunk + 1, chunks, "cache", math.nan, rate, spent)
-                )
+                reporter.step(StepInfo(draw, chunk + 1, chunks, "cache", math.nan, rate, spent))
         self.features = {key: torch.cat(values)[:count] for key, values in features.items()}
         self.targets = torch.cat(targets)[:count]
 
@@ -946,9 +949,16 @@ class _Run:
         the frozen stage trains on cached features, lets it go after that stage."""
         config = self.config
         stage = "frozen encoder" if frozen else "end to end"
-        if frozen and config.cache_features is not None and self.cache is None:
+        # the first draw is CACHE_EPOCH (so runs without --fresh-cache keep their samples)
+        draw = CACHE_EPOCH + (self.epoch if config.fresh_cache else 0)
+        if (
+            frozen
+            and config.cache_features is not None
+            and (self.cache is None or self.cache.draw != draw)
+        ):
+            self.cache = None  # let the previous draw go before the next is built
             self.cache = FeatureCache(
-                self.network, self.source, config.cache_features, self.device, self.reporter
+                self.network, self.source, config.cache_features, self.device, self.reporter, draw
             )
             self.source.release()
         if not frozen:

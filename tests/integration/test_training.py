@@ -211,6 +211,34 @@ def test_cached_training_lowers_the_loss_and_resumes_exactly(tmp_path: Path) -> 
         assert torch.equal(a[key], b[key]), key
 
 
+def fresh_config(data: Path, out: Path, epochs: int) -> TrainConfig:
+    config = cached_config(data, out, epochs)
+    config.fresh_cache = True
+    return config
+
+
+def test_fresh_cache_draws_new_samples_each_epoch_and_resumes_exactly(tmp_path: Path) -> None:
+    data = make_images(tmp_path / "data")
+    fresh = train(fresh_config(data, tmp_path / "iizuka-effl0.fresh", epochs=2))
+    assert fresh.samples_seen == 8
+    reused = train(cached_config(data, tmp_path / "iizuka-effl0.reused", epochs=2))
+    a = load_checkpoint(fresh.checkpoint)["model"]
+    b = load_checkpoint(reused.checkpoint)["model"]
+    assert any(not torch.equal(a[key], b[key]) for key in a)  # epoch 2 saw other samples
+
+    split_dir = tmp_path / "iizuka-effl0.freshsplit"
+    first = train(fresh_config(data, split_dir, epochs=1), write_model=False)
+    once = train(cached_config(data, tmp_path / "iizuka-effl0.once", epochs=1), write_model=False)
+    c = load_checkpoint(first.checkpoint)["model"]
+    d = load_checkpoint(once.checkpoint)["model"]
+    for key in c:  # the first draw is the one a run without --fresh-cache caches
+        assert torch.equal(c[key], d[key]), key
+    resumed = train(fresh_config(data, split_dir, epochs=2), resume=first.checkpoint)
+    e = load_checkpoint(resumed.checkpoint)["model"]
+    for key in a:
+        assert torch.equal(a[key], e[key]), key
+
+
 def test_init_from_starts_at_the_models_weights(tmp_path: Path) -> None:
     data = make_images(tmp_path / "data")
     base = tmp_path / "iizuka-effl0.base"
