@@ -116,6 +116,16 @@ _LowpassOption = Annotated[
         show_default=False,
     ),
 ]
+_BilevelLowpassOption = Annotated[
+    float | None,
+    typer.Option(
+        "--bilevel-lowpass",
+        min=0.0,
+        help="Low-pass (Gaussian sigma, working px) used instead of --lowpass for bilevel "
+        "(1-bit) masters, whose tone is all line and dot screen (default 2).",
+        show_default=False,
+    ),
+]
 _TileSizeOption = Annotated[
     int | None,
     typer.Option("--tile-size", min=1, help="Network tile (window) side in px."),
@@ -161,6 +171,7 @@ def colorize_command(
     page: Annotated[int, typer.Option("--page", min=0, help="Image page index.")] = 0,
     chroma_size: ChromaSizeOption = DEFAULT_CHROMA_SIZE,
     lowpass: _LowpassOption = None,
+    bilevel_lowpass: _BilevelLowpassOption = None,
     tile_size: _TileSizeOption = None,
     device: _DeviceOption = "auto",
     compression: _CompressionOption = None,
@@ -182,6 +193,7 @@ def colorize_command(
         page=page,
         chroma_size=chroma_size,
         lowpass=lowpass,
+        bilevel_lowpass=bilevel_lowpass,
         tile_size=tile_size,
         device=device,
         compression=compression,

@@ -130,6 +130,10 @@ class MasterPage:
             int(page.tags.valueof(tags.RESOLUTION_UNIT, 2) or 2)
         )
         self.bits, self._normalise, sample_planes = _normaliser(path, page)
+        #: a 1-bit grey master (read as 0/255): tone only as line and dot density
+        self.bilevel = int(page.photometric) in (tags.MINISWHITE, tags.MINISBLACK) and (
+            page.bitspersample == 1
+        )
         self._layout = _layout(page, sample_planes)
         self._dtype = np.uint8 if self.bits == 8 else np.uint16
 

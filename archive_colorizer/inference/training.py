@@ -960,7 +960,8 @@ class _Run:
             self.cache = FeatureCache(
                 self.network, self.source, config.cache_features, self.device, self.reporter, draw
             )
-            self.source.release()
+            if not config.fresh_cache:  # a fresh draw every epoch decomposes the prints again
+                self.source.release()
         if not frozen:
             self.cache = None  # stage 2 reads images again; let the cache go
         if self.cache is None:

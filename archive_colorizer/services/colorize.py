@@ -103,7 +103,8 @@ __all__ = [
 #: 5: 16-bit derivatives with the horizontal predictor and deflate level 1; 16-bit codes from a
 #:    2**19-step table of the square root of linear light (within one code value of 4); the
 #:    sRGB profile's creation date fixed (every derivative's bytes)
-PIPELINE_VERSION = 5
+#: 6: bilevel masters descreened before the network (``bilevel_lowpass``)
+PIPELINE_VERSION = 6
 #: long side of the working image. Chroma is low-frequency (the eye resolves colour far more
 #: coarsely than luminance), the network's global features see 224 px anyway, and ~1 MP keeps
 #: the network at seconds on a CPU while a 30000 px master still gets a colour sample every
@@ -113,6 +114,9 @@ PIPELINE_VERSION = 5
 #: and area-reduced by 2. This removes the moiré that engraved line and halftone screens leave
 #: after a plain box reduction, while blurring chroma-relevant structure by under one working px.
 DEFAULT_LOWPASS = 0.5
+#: low-pass sigma (working px) for bilevel masters: their lines and dots are their only tone,
+#: so the network sees them descreened (measured: benchmarks/bilevel_lowpass.py)
+DEFAULT_BILEVEL_LOWPASS = 2.0
 #: how far a colour reference's palette moves the page's predicted a*, b* towards it (0..1, see
 #: :func:`~archive_colorizer.imaging.reference.transfer_palette`); 0: the reference acts through
 #: the network's global prior only
@@ -148,7 +152,8 @@ class ColorizeParams:
 
     ``chroma_size``: long side of the working image in px; 0 = full resolution.
     ``lowpass``: Gaussian sigma in working-image px applied before the network to suppress
-    line/dot screens (see DEFAULT_LOWPASS); 0 = off (plain area average).
+    line/dot screens (see DEFAULT_LOWPASS); 0 = off (plain area average). ``bilevel_lowpass``
+    takes its place for bilevel (1-bit) masters, whose tone is all screen (descreening).
     ``compression``: none | lzw | deflate | zstd for the derivative; deflate is the default
     because it is lossless, compact and read by every TIFF consumer archives use (zstd is not
     read by Photoshop or older libtiff).
@@ -162,6 +167,8 @@ class ColorizeParams:
 
     chroma_size: int = DEFAULT_CHROMA_SIZE
     lowpass: float = DEFAULT_LOWPASS
+    #: the low-pass sigma used instead of ``lowpass`` when the master is bilevel (1-bit)
+    bilevel_lowpass: float = DEFAULT_BILEVEL_LOWPASS
     compression: str = "deflate"
     paper_mask: bool = True
     render: str = RENDERS[0]
@@ -197,8 +204,9 @@ class ColorizeParams:
                 f"--chroma-size must be a whole number of pixels >= 0 (0 = full resolution), "
                 f"not {self.chroma_size!r}"
             )
-        if not math.isfinite(self.lowpass) or self.lowpass < 0:
-            raise ConfigurationError(f"low-pass sigma must be >= 0, not {self.lowpass!r}")
+        for name, sigma in (("low-pass", self.lowpass), ("bilevel low-pass", self.bilevel_lowpass)):
+            if not math.isfinite(sigma) or sigma < 0:
+                raise ConfigurationError(f"{name} sigma must be >= 0, not {sigma!r}")
         if self.compression not in COMPRESSIONS:
             raise ConfigurationError(
                 f"--compression must be one of {', '.join(COMPRESSIONS)}, not {self.compression!r}"
@@ -236,6 +244,7 @@ class ColorizeParams:
         return {
             "chroma_size": self.chroma_size,
             "lowpass": float(self.lowpass),
+            "bilevel_lowpass": float(self.bilevel_lowpass),
             "compression": self.compression,
             "output_tile": OUTPUT_TILE,
             "paper_mask": bool(self.paper_mask),
@@ -606,8 +615,9 @@ def colorize_master_late(
         spill_dir=spill_dir,
         workers=workers,
     ) as page:
+        lowpass = params.bilevel_lowpass if page.bilevel else params.lowpass
         lightness = working_lightness(
-            page, params.chroma_size, params.lowpass, rows=OUTPUT_TILE, timings=timings
+            page, params.chroma_size, lowpass, rows=OUTPUT_TILE, timings=timings
         )
         bound = _bound(model(), params)
         predictor, params = bound.predictor, bound.params

@@ -185,6 +185,7 @@ def colorize_file(
     page: int = 0,
     chroma_size: int | None = None,
     lowpass: float | None = None,
+    bilevel_lowpass: float | None = None,
     tile_size: int | None = None,
     device: str = "auto",
     compression: str | None = None,
@@ -208,6 +209,7 @@ def colorize_file(
     options: dict[str, Any] = {
         "chroma_size": chroma_size,
         "lowpass": lowpass,
+        "bilevel_lowpass": bilevel_lowpass,
         "compression": compression,
         "paper_mask": paper_mask,
         "render": render,  # checked here, before the model loads

@@ -205,6 +205,31 @@ def test_network_input_is_the_reduced_lightness(tmp_path: Path) -> None:
             )
 
 
+def test_a_bilevel_master_is_descreened_with_the_bilevel_lowpass(tmp_path: Path) -> None:
+    master = factories.write_bilevel(tmp_path / "b.tif", 400, 300)
+    inputs = {}
+    for lowpass, bilevel in ((0.5, 0.0), (0.5, 2.0), (0.0, 2.0)):
+        predictor = SmoothChroma()
+        colorize_master(
+            master,
+            tmp_path / f"out{lowpass}-{bilevel}.tif",
+            predictor,
+            ColorizeParams(chroma_size=100, lowpass=lowpass, bilevel_lowpass=bilevel),
+            provenance=PROVENANCE,
+        )
+        (inputs[lowpass, bilevel],) = predictor.inputs
+    plain, descreened = inputs[0.5, 0.0], inputs[0.5, 2.0]
+    full = color.grey_to_lightness(_displayed_grey(master, 8), 8)
+    np.testing.assert_allclose(
+        plain, cv2.resize(full, (100, 75), interpolation=cv2.INTER_AREA), atol=1e-3
+    )
+    np.testing.assert_array_equal(descreened, inputs[0.0, 2.0])  # --lowpass is not used
+    assert abs(float(descreened.mean()) - float(plain.mean())) < 1.0
+    assert float(np.abs(np.diff(descreened, axis=1)).mean()) < 0.5 * float(
+        np.abs(np.diff(plain, axis=1)).mean()
+    )
+
+
 def test_deterministic_and_masters_untouched(tmp_path: Path) -> None:
     master = factories.write_gray8(tmp_path / "m.tif", 600, 520, tiled=True, tile=(32, 32))
     before = hashlib.sha256(master.read_bytes()).hexdigest()
@@ -286,6 +311,8 @@ def test_parameters_are_validated() -> None:
         ColorizeParams(compression="jpeg")
     with pytest.raises(ConfigurationError, match="low-pass"):
         ColorizeParams(lowpass=float("nan"))
+    with pytest.raises(ConfigurationError, match="bilevel low-pass"):
+        ColorizeParams(bilevel_lowpass=-1.0)
     with pytest.raises(ConfigurationError, match="--render must be luminance or wash, not 'oil'"):
         ColorizeParams(render="oil")
     assert ColorizeParams().as_dict()["compression"] == "deflate"

@@ -54,6 +54,7 @@ def test_parameters_name_hints_only_when_there_are_some() -> None:
     assert set(plain) == {
         "chroma_size",
         "lowpass",
+        "bilevel_lowpass",
         "compression",
         "output_tile",
         "paper_mask",

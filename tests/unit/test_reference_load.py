@@ -39,6 +39,7 @@ def test_params_without_a_reference_are_unchanged() -> None:
     assert ColorizeParams(chroma_size=64).as_dict() == {
         "chroma_size": 64,
         "lowpass": 0.5,
+        "bilevel_lowpass": 2.0,
         "compression": "deflate",
         "output_tile": 512,
         "paper_mask": True,
