@@ -43,7 +43,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -81,6 +81,7 @@ __all__ = [
     "Reporter",
     "TrainConfig",
     "TrainResult",
+    "average_checkpoints",
     "train",
 ]
 
@@ -797,6 +798,25 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     except (RuntimeError, OSError, EOFError) as error:
         raise ConfigurationError(f"--resume {path}: not a readable checkpoint ({error})") from None
     return state
+
+
+def average_checkpoints(paths: Sequence[Path]) -> dict[str, Any]:
+    """The last of ``paths`` with its model weights replaced by the mean over all of them
+    (floating-point tensors; others, e.g. BatchNorm's batch counts, are the last's): a
+    checkpoint to ``--resume`` from, so ``train`` writes the averaged weights as a model
+    (weight averaging of one run's epochs, Izmailov et al. 2018)."""
+    if not paths:
+        raise ConfigurationError("no checkpoints to average")
+    states = [load_checkpoint(Path(path)) for path in paths]
+    last = states[-1]
+    averaged: dict[str, Tensor] = {}
+    for key, value in last["model"].items():
+        if value.is_floating_point():
+            stacked = torch.stack([state["model"][key].double() for state in states])
+            averaged[key] = stacked.mean(dim=0).to(value.dtype)
+        else:
+            averaged[key] = value
+    return {**last, "model": averaged, "averaged_from": [str(path) for path in paths]}
 
 
 def train(

@@ -23,6 +23,7 @@ from archive_colorizer.inference.training import (
     SilentReporter,
     TrainConfig,
     ab_prior,
+    average_checkpoints,
     build_for_training,
     compute_loss,
     load_checkpoint,
@@ -237,6 +238,30 @@ def test_fresh_cache_draws_new_samples_each_epoch_and_resumes_exactly(tmp_path: 
     e = load_checkpoint(resumed.checkpoint)["model"]
     for key in a:
         assert torch.equal(a[key], e[key]), key
+
+
+def test_averaged_checkpoints_resume_into_a_model_of_the_mean_weights(tmp_path: Path) -> None:
+    data = make_images(tmp_path / "data")
+    run = train(cached_config(data, tmp_path / "iizuka-effl0.run", epochs=2), write_model=False)
+    paths = [run.checkpoint.parent / f"epoch-000{epoch}.pt" for epoch in (1, 2)]
+    first, second = (load_checkpoint(path)["model"] for path in paths)
+    averaged = average_checkpoints(paths)
+    changed = [key for key in first if not torch.equal(first[key], second[key])]
+    assert changed
+    for key in changed:
+        if first[key].is_floating_point():
+            expected = ((first[key].double() + second[key].double()) / 2).to(first[key].dtype)
+            assert torch.equal(averaged["model"][key], expected), key
+    assert averaged["epoch"] == load_checkpoint(paths[1])["epoch"]
+    saved = tmp_path / "avg.pt"
+    torch.save(averaged, saved)
+    out = tmp_path / "iizuka-effl0.avg"
+    train(cached_config(data, out, epochs=2), resume=saved)
+    model = load_network(InstalledModel(read_card(out), out)).state_dict()
+    key = next(k for k in changed if first[k].is_floating_point())
+    assert torch.equal(model[key], averaged["model"][key])
+    with pytest.raises(ConfigurationError, match="no checkpoints"):
+        average_checkpoints([])
 
 
 def test_init_from_starts_at_the_models_weights(tmp_path: Path) -> None:
