@@ -22,6 +22,9 @@ WEIGHTS_FILE = "weights.safetensors"
 MARKDOWN_FILE = "MODEL_CARD.md"
 COLOUR_SPACE = "CIE L*a*b* (D65): L* 0..100 in, a* b* out"
 CARD_VERSION = 1
+#: the network options a card's ``render_config`` may set per rendering (decoding only: the
+#: weights fit whatever they are)
+DECODING_OPTIONS = ("mix", "temperature")
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,10 @@ class ModelCard:
     #: wash rendering: L* the wash loses per unit of chroma, fitted with the model (None: the
     #: built-in :data:`archive_colorizer.imaging.wash.WASH_DARKENING`)
     wash_darkening: float | None = None
+    #: decoding options that replace the config's when the output is rendered a given way,
+    #: e.g. ``{"luminance": {"mix": 0.8}}`` (keys: render modes; options: DECODING_OPTIONS),
+    #: each chosen on that rendering's own evaluation; None: the config's for every rendering
+    render_config: dict[str, dict[str, float]] | None = None
     colour_space: str = COLOUR_SPACE
     description: str = ""
     training_data: str = ""
@@ -80,10 +87,35 @@ class ModelCard:
                 f"model {self.name!r}: wash_darkening must be a number >= 0 or null, "
                 f"got {self.wash_darkening!r}"
             )
+        self._check_render_config()
         if len(self.weights_sha256) != 64 or any(
             c not in "0123456789abcdef" for c in self.weights_sha256
         ):
             raise ModelError(f"model {self.name!r}: weights_sha256 is not a lowercase sha256 hex")
+
+    def _check_render_config(self) -> None:
+        config = self.render_config
+        if config is None:
+            return
+        problem = None
+        if not isinstance(config, dict) or not set(config) <= set(RENDER_MODES):
+            problem = f"keys must be render modes ({', '.join(RENDER_MODES)})"
+        else:
+            for options in config.values():
+                if not isinstance(options, dict) or not set(options) <= set(DECODING_OPTIONS):
+                    problem = f"options must be among {', '.join(DECODING_OPTIONS)}"
+                elif not all(
+                    isinstance(v, int | float) and math.isfinite(v) for v in options.values()
+                ):
+                    problem = "option values must be numbers"
+        if problem is not None:
+            raise ModelError(f"model {self.name!r}: render_config {config!r}: {problem}")
+
+    def decoding(self, render: str | None) -> dict[str, float]:
+        """The decoding options that replace the config's for ``render`` ({} for none)."""
+        if render is None or not self.render_config:
+            return {}
+        return dict(self.render_config.get(render, {}))
 
     @property
     def tag(self) -> str:
@@ -94,7 +126,7 @@ class ModelCard:
         """Plain JSON-ready data (``render`` only when the card names a mode, so that cards
         written before the field existed keep their bytes)."""
         data = asdict(self)
-        for optional in ("render", "wash_darkening"):
+        for optional in ("render", "wash_darkening", "render_config"):
             if data[optional] is None:
                 del data[optional]
         return data

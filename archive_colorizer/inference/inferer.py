@@ -15,8 +15,9 @@ pipeline's ``ChromaPredictor`` protocol on top of this.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,12 @@ import torch
 from torch import Tensor
 from torch.nn import functional
 
-from archive_colorizer.errors import ConfigurationError, DeviceError, InferenceError
+from archive_colorizer.errors import (
+    ConfigurationError,
+    DeviceError,
+    InferenceError,
+    ModelError,
+)
 from archive_colorizer.inference.cards import ModelCard
 from archive_colorizer.inference.device import (
     cpu_threads,
@@ -188,6 +194,25 @@ class RunInfo:
     local_seconds: float = 0.0
 
 
+@contextlib.contextmanager
+def decoding_options(network: ColorizationNet, options: dict[str, float]) -> Iterator[None]:
+    """The network's decoding attributes (``mix``, ``temperature``) set to ``options`` for
+    the block, then restored."""
+    saved = {name: getattr(network, name) for name in options if hasattr(network, name)}
+    missing = sorted(set(options) - set(saved))
+    if missing:
+        raise ModelError(
+            f"the model's card sets decoding option(s) {', '.join(missing)} its network lacks"
+        )
+    try:
+        for name, value in options.items():
+            setattr(network, name, float(value))
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(network, name, value)
+
+
 class NetworkPredictor:
     """Predicts a*, b* for a working-resolution L* image with a colorization network.
 
@@ -278,8 +303,12 @@ class NetworkPredictor:
         ab_prior: np.ndarray | None = None,
         prior_weight: float = 1.0,
         prior_floor: float = 0.3,
+        render: str | None = None,
     ) -> np.ndarray:
         """a*, b* ``float32 (2, h, w)`` for L* ``(h, w)`` in 0..100 at the working resolution.
+
+        ``render``: how the output will be rendered; the card's decoding options for it
+        (``ModelCard.render_config``) replace the config's for this call.
 
         ``hints``: colour hints at the same resolution, ``float32 (3, h, w)``: a*, b* (0 where
         no hint) and the mask (``archive_colorizer.imaging.hints.HintMaps.stacked()``); only
@@ -323,7 +352,13 @@ class NetworkPredictor:
             # one tensor: the sliding window cuts L* and the hints alike
             image = torch.cat((image, torch.from_numpy(maps)[None]), dim=1)
         try:
-            with torch.inference_mode(), deterministic(self.device), cpu_threads(self.threads):
+            decoding = self.card.decoding(render) if self.card is not None else {}
+            with (
+                torch.inference_mode(),
+                deterministic(self.device),
+                cpu_threads(self.threads),
+                decoding_options(self.network, decoding),
+            ):
                 ab = self._predict(image, prior_source, log_prior)
         except RuntimeError as error:  # not out-of-memory: _predict turns that into DeviceError
             first = str(error).strip().splitlines()[0] if str(error).strip() else type(error)

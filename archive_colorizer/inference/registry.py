@@ -22,7 +22,7 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -310,13 +310,22 @@ def load_predictor(
     torch_device = resolve_device(device)
     model = find_model(name, environ)
     network = load_network(model, config_overrides)
+    card = model.card
+    if config_overrides and card.render_config:  # options asked for win over the card's
+        card = replace(
+            card,
+            render_config={
+                render: {k: v for k, v in options.items() if k not in config_overrides}
+                for render, options in card.render_config.items()
+            },
+        )
     return NetworkPredictor(
         network,
         device=torch_device,
         half=half,
         tile_size=tile_size,
         model_name=model.name,
-        weights_sha256=model.card.weights_sha256,
-        card=model.card,
+        weights_sha256=card.weights_sha256,
+        card=card,
         max_side=model.card.network_max_side if input_cap == "card" else input_cap,
     )

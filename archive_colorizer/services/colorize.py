@@ -714,6 +714,7 @@ def _chroma_layers(
         hints=maps,
         propagation=params.hint_propagation,
         checked=functools.partial(_checked_chroma, master=master),
+        render=params.render,
     )
     strength = None
     if reference is not None and params.reference_palette > 0:
@@ -830,6 +831,7 @@ def predict_chroma(
     hints: npt.NDArray[np.float32] | None = None,
     propagation: HintPropagation = DEFAULT_PROPAGATION,
     checked: Callable[[Any, tuple[int, int]], npt.NDArray[np.float32]] | None = None,
+    render: str | None = None,
 ) -> npt.NDArray[np.float32]:
     """The a*, b* ``(2, h, w)`` of ``lightness`` ``(h, w)``: what every path that colours takes
     (``colorize``, ``process``, ``evaluate``).
@@ -843,6 +845,8 @@ def predict_chroma(
     ``lightness`` (:func:`~archive_colorizer.imaging.hint_propagation.propagate_hints` with
     ``propagation``); without a hinted pixel the prediction is returned as it is.
     ``checked``: checks the network's output (shape, finite) before the hints are spread.
+    ``render``: how the a*, b* will be rendered (a model card may decode differently per
+    rendering, ``ModelCard.render_config``).
     """
     image = np.ascontiguousarray(lightness, dtype=np.float32)
     extra: dict[str, Any] = {}
@@ -867,6 +871,9 @@ def predict_chroma(
             extra.update(ab_prior=ab_prior, prior_weight=prior_weight, prior_floor=AB_PRIOR_FLOOR)
         if hints is not None and _takes_hints(predictor):
             extra["hints"] = hints
+    card = getattr(predictor, "card", None)
+    if render is not None and card is not None and card.decoding(render):
+        extra["render"] = render
     raw = predictor.predict_ab(image, **extra)
     ab = np.asarray(raw, dtype=np.float32) if checked is None else checked(raw, image.shape)
     if hints is None:

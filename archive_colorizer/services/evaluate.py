@@ -245,7 +245,7 @@ def evaluate(
             maps = None
             if hints:
                 maps = truth_hints(np.stack((truth.a, truth.b)), hints, hint_rng(index, hints))
-            ab = predict_chroma(predictor, truth.input_lightness, hints=maps)
+            ab = predict_chroma(predictor, truth.input_lightness, hints=maps, render=rendering)
             row["model"] = image_metrics(truth, ab[0], ab[1], rendering, darkening)
         row["grey"] = image_metrics(truth, 0.0, 0.0)
         row["train-mean"] = image_metrics(truth, *train_mean_ab)

@@ -201,6 +201,7 @@ def predict_with_reference(
     hints: F32 | None = None,
     prior_weight: float = 0.0,
     reference_global: bool = True,
+    render: str | None = None,
 ) -> F32:
     """a*, b* of ``lightness``; with ``reference`` its L* gives the global prior (when
     ``reference_global``) and, with ``prior_weight`` > 0, its wash's ab histogram a prior on the
@@ -223,6 +224,7 @@ def predict_with_reference(
         ab_prior=prior,
         prior_weight=prior_weight,
         hints=hints,
+        render=render,
     )
 
 
@@ -267,7 +269,7 @@ def evaluate_prints(
                 maps = truth_hints(truth.wash_ab, hints, hint_rng(index, hints))
             ab = predict_with_reference(
                 predictor, truth.master_lightness, reference, maps, reference_prior,
-                reference_global,
+                reference_global, render,
             )  # fmt: skip
             candidate = render_candidate(truth.master, ab[0], ab[1], render, darkening)
             row["model"] = print_metrics(candidate, truth.truth)
@@ -298,7 +300,7 @@ def print_contact_sheet(
     rows = []
     for item in items:
         truth = load_print_truth(item)
-        ab = np.asarray(predictor.predict_ab(truth.master_lightness), dtype=np.float32)
+        ab = predict_chroma(predictor, truth.master_lightness, render=render)
         ours = render_candidate(truth.master, ab[0], ab[1], render, darkening)
         grey = np.repeat(truth.master[..., None], 3, axis=2)
         rows.append(np.hstack([_cell(grey, cell), _cell(ours, cell), _cell(truth.truth, cell)]))

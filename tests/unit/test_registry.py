@@ -109,6 +109,9 @@ def test_card_round_trip(tmp_path: Path) -> None:
         ({"network_max_side": 8}, "network_max_side"),
         ({"network_max_side": "512"}, "network_max_side"),
         ({"render": "oil"}, "render must be luminance or wash"),
+        ({"render_config": {"oil": {"mix": 0.5}}}, "keys must be render modes"),
+        ({"render_config": {"wash": {"width": 0.5}}}, "options must be among mix, temperature"),
+        ({"render_config": {"wash": {"mix": "high"}}}, "values must be numbers"),
     ],
 )
 def test_malformed_cards_are_refused(change: dict[str, object], message: str) -> None:
