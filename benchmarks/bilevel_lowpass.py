@@ -36,7 +36,7 @@ from archive_colorizer.services.evaluate_prints import (
 )
 from archive_colorizer.services.report import MEASURE_SIZE, chromatic_share, reduce_pixels
 
-DATA = Path("/work/shared/data/colorization")
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "colorization"
 
 
 def network_input(lightness: np.ndarray, sigma: float, chroma_size: int) -> np.ndarray:
