@@ -214,7 +214,8 @@ class TrainConfig(TrainOptions):
             "device": self.device,
             "init_from": str(self.init_from) if self.init_from else None,
             "cache_features": self.cache_features,
-            "fresh_cache": self.fresh_cache,
+            # only when on: the runs (and golden fingerprints) from before it keep their record
+            **({"fresh_cache": True} if self.fresh_cache else {}),
             "source_shares": self.source_shares,
             "bilevel_share": self.bilevel_share,
             "hints": self.hints,

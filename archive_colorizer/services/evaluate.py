@@ -273,7 +273,7 @@ def contact_sheet(
     for index, item in enumerate([*chosen, *engraved]):
         style_used = None if index < len(chosen) else style
         truth = load_truth(item, style_used, seed + index)
-        ab = np.asarray(predictor.predict_ab(truth.input_lightness), dtype=np.float32)
+        ab = predict_chroma(predictor, truth.input_lightness, render="luminance")
         grey = render(truth.input_lightness, 0.0, 0.0)
         ours = render(truth.input_lightness, ab[0], ab[1])
         rows.append(np.hstack([_cell(grey, cell), _cell(ours, cell), _cell(truth.rgb, cell)]))

@@ -5,6 +5,11 @@ source shares, class weights, --init-from and --resume).
 The figures in ``training_golden.json`` were recorded before the trainer was refactored onto
 its per-architecture interface; a change that alters the batches, the losses or the optimiser on
 purpose re-records them with ``python -m tests.integration.test_training_golden`` (and says so).
+torch's CPU kernels differ in the last float bits between instruction sets (AVX2, AVX-512), so
+the weight hashes are compared bit for bit only on a CPU of the recorded capability
+(``cpu_capability``); elsewhere losses and metrics must agree to a relative 1e-4 and everything
+else exactly. Re-recorded on an AVX2 machine (2026-12-03) when the AVX-512 figures stopped
+matching.
 """
 
 from __future__ import annotations
@@ -134,13 +139,37 @@ def _normal(value: Any) -> Any:
     return json.loads(json.dumps(value, sort_keys=True, default=str))
 
 
+#: fingerprint keys that hash float tensors (bit for bit only on the recorded CPU capability)
+_HASHES = frozenset({"model_sha", "weights_sha256"})
+
+
+def _agree(got: Any, recorded: Any, exact: bool, where: str = "") -> None:
+    if isinstance(recorded, dict):
+        assert isinstance(got, dict) and set(got) == set(recorded), where
+        for key in recorded:
+            if exact or key not in _HASHES:
+                _agree(got[key], recorded[key], exact, f"{where}/{key}")
+    elif isinstance(recorded, list):
+        assert isinstance(got, list) and len(got) == len(recorded), where
+        for index, (one, other) in enumerate(zip(got, recorded, strict=True)):
+            _agree(one, other, exact, f"{where}[{index}]")
+    elif isinstance(recorded, float) and not exact:
+        assert got == pytest.approx(recorded, rel=1e-4, abs=1e-6), where
+    else:
+        assert got == recorded, where
+
+
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_a_tiny_run_reproduces_its_recorded_fingerprint(name: str, tmp_path: Path) -> None:
-    recorded = json.loads(GOLDEN.read_text(encoding="utf-8"))[name]
+    golden = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    recorded = golden[name]
     got = _normal(SCENARIOS[name](tmp_path))
     got["describe"].pop("threads", None)
     recorded["describe"].pop("threads", None)
-    assert got == recorded
+    exact = golden.get("cpu_capability") == torch.backends.cpu.get_cpu_capability()
+    _agree(got, recorded, exact)
+    if exact:
+        assert got == recorded
 
 
 def _record(folder: Path) -> None:
@@ -148,6 +177,7 @@ def _record(folder: Path) -> None:
     for name, scenario in sorted(SCENARIOS.items()):
         (folder / name).mkdir(parents=True)
         figures[name] = _normal(scenario(folder / name))
+    figures["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
     GOLDEN.write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 

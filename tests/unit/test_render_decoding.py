@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import torch
 from archive_colorizer.inference.cards import ModelCard, read_card, write_card
 from archive_colorizer.inference.inferer import NetworkPredictor
 from archive_colorizer.inference.networks import build_network
+from archive_colorizer.inference.registry import ENV_MODELS_DIR, load_predictor
 from archive_colorizer.services.colorize import predict_chroma
 
 BASE = {
@@ -63,3 +65,22 @@ def test_a_rendering_decodes_with_its_options_and_others_with_the_config() -> No
     plain.network.mix = 1.0
     np.testing.assert_allclose(luminance, predict_chroma(plain, image), atol=1e-6)
     assert tuned.network.mix == pytest.approx(0.7)  # restored after the call
+
+
+def test_options_asked_for_win_over_the_cards(tmp_path: Path) -> None:
+    """``evaluate --network-config`` measures exactly the decoding it names."""
+    shipped = Path(__file__).resolve().parents[2] / "models" / "iizuka-effl0.v4"
+    folder = tmp_path / "iizuka-effl0.v4"
+    shutil.copytree(shipped, folder)
+    card = json.loads((folder / "card.json").read_text())
+    card["render_config"] = {"luminance": {"mix": 0.9, "temperature": 0.5}}
+    (folder / "card.json").write_text(json.dumps(card))
+    environ = {ENV_MODELS_DIR: str(tmp_path)}
+    plain = load_predictor("iizuka-effl0.v4", device="cpu", half=False, environ=environ)
+    assert plain.card is not None
+    assert plain.card.decoding("luminance") == {"mix": 0.9, "temperature": 0.5}
+    asked = load_predictor(
+        "iizuka-effl0.v4", device="cpu", half=False, environ=environ, config_overrides={"mix": 0.5}
+    )
+    assert asked.card is not None and asked.network.mix == 0.5
+    assert asked.card.decoding("luminance") == {"temperature": 0.5}
