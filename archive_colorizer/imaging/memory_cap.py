@@ -23,7 +23,11 @@ _OPENCV_NO_MEMORY = "(-4:Insufficient memory)"
 
 
 def is_out_of_memory(error: BaseException) -> bool:
-    """Whether ``error`` is an allocation that failed (under a cap, the cap was reached)."""
+    """Whether ``error`` is an allocation that failed (under a cap, the cap was reached), or was
+    raised from one (an InferenceError wrapping torch's allocator error)."""
+    cause = error.__cause__
+    if cause is not None and cause is not error and is_out_of_memory(cause):
+        return True
     if isinstance(error, MemoryError):
         return True
     text = str(error)
